@@ -1,0 +1,41 @@
+# `make run` and `make test` do all the set-up a fresh machine needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install catalogs migrate lint extract-messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's metadata changed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+catalogs: install
+	$(BIN)/pybabel compile --use-fuzzy -d locales -D messages --statistics
+
+migrate: install catalogs
+	$(BIN)/python -m bot db upgrade
+
+run: migrate
+	$(BIN)/python -m bot run
+
+lint: install
+	$(BIN)/ruff check .
+
+test: migrate lint
+	$(BIN)/python -m pytest -q
+
+# Refresh the template and the Vietnamese catalog after adding strings.
+extract-messages: install
+	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output -k _ -k N_ -k ngettext:1,2 .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Plan-reporting Telegram bot for Vietnamese steering committees."""
