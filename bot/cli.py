@@ -1,0 +1,231 @@
+"""The CLI behind `python -m bot`: run, db, plan, invite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings, get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL, and those URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return int(args.func(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(title="commands")
+
+    run = sub.add_parser("run", help="run the bot (long polling)")
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
+    up = db.add_parser("upgrade", help="create or upgrade the schema")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="downgrade the schema")
+    down.add_argument("revision")
+    down.set_defaults(func=cmd_db_downgrade)
+    cur = db.add_parser("current", help="show the schema revision")
+    cur.set_defaults(func=cmd_db_current)
+
+    plan = sub.add_parser("plan", help="plan files").add_subparsers(title="plan commands")
+    val = plan.add_parser("validate", help="validate plan files (exit 1 on any error)")
+    val.add_argument("files", nargs="+")
+    val.set_defaults(func=cmd_plan_validate)
+    imp = plan.add_parser("import", help="import a plan file (idempotent)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_plan_import)
+    cal = plan.add_parser("calendar", help="list the reporting deadlines of a plan")
+    cal.add_argument("plan", help="a plan code or a plan file")
+    cal.add_argument("--year", type=int, required=True)
+    cal.add_argument("--agency")
+    cal.add_argument("--format", choices=["table", "json"], default="table")
+    cal.set_defaults(func=cmd_plan_calendar)
+    lst = plan.add_parser("list", help="list imported plans")
+    lst.set_defaults(func=cmd_plan_list)
+
+    inv = sub.add_parser("invite", help="invite codes").add_subparsers(title="invite commands")
+    create = inv.add_parser("create", help="create an invite deep link")
+    create.add_argument("--agency", required=True, help="agency code")
+    create.add_argument(
+        "--role", required=True, choices=["reporter", "head", "standing_office", "chair", "admin"]
+    )
+    create.add_argument("--expires", default=None, help="lifetime such as 7d, 12h or 30m")
+    create.add_argument("--plan", help="the plan whose committee owns the agency")
+    create.set_defaults(func=cmd_invite_create)
+    ls = inv.add_parser("list", help="list invites")
+    ls.add_argument("--all", action="store_true", help="include used, expired and revoked")
+    ls.set_defaults(func=cmd_invite_list)
+    rv = inv.add_parser("revoke", help="revoke an invite by its id or code")
+    rv.add_argument("invite", help="the invite id, or the code itself")
+    rv.set_defaults(func=cmd_invite_revoke)
+    return parser
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if settings.bot_token is None:
+        print(
+            "BOT_TOKEN is not set.\n"
+            "Get a token from @BotFather in Telegram, then run for example:\n"
+            "  BOT_TOKEN=123456:ABC... make run\n"
+            "or put BOT_TOKEN=... in a .env file next to the Makefile.",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import run_polling
+
+    run_polling(settings)
+    return 0
+
+
+def _alembic_config(settings: Settings):
+    from db.migrate import alembic_config
+
+    return alembic_config(settings.database_url)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, args.revision)
+    print(f"database is at revision {args.revision}")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    from db.migrate import downgrade
+
+    downgrade(get_settings().database_url, args.revision)
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from db.migrate import current
+
+    print(current(get_settings().database_url) or "empty database")
+    return 0
+
+
+def cmd_plan_validate(args: argparse.Namespace) -> int:
+    from core.planfile import PlanFileError, load_plan
+
+    failed = False
+    for name in args.files:
+        try:
+            spec = load_plan(name)
+        except PlanFileError as exc:
+            failed = True
+            for err in exc.errors:
+                print(err, file=sys.stderr)
+            continue
+        print(
+            f"{name}: OK — {spec.code}: {len(spec.agencies)} agencies, "
+            f"{len(spec.doc.forms)} forms, {len(spec.doc.schedules)} schedules, "
+            f"{len(spec.doc.targets)} targets"
+        )
+    return 1 if failed else 0
+
+
+def cmd_plan_import(args: argparse.Namespace) -> int:
+    from db.plan_import import import_plan_file
+
+    from core.planfile import PlanFileError, load_plan
+
+    try:
+        spec = load_plan(args.file)
+    except PlanFileError as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print("nothing was imported", file=sys.stderr)
+        return 1
+    report = asyncio.run(import_plan_file(get_settings(), spec))
+    print(report.summary())
+    return 0
+
+
+def cmd_plan_list(args: argparse.Namespace) -> int:
+    from db.plan_import import list_plans
+
+    for row in asyncio.run(list_plans(get_settings())):
+        print(row)
+    return 0
+
+
+def cmd_plan_calendar(args: argparse.Namespace) -> int:
+    from bot.calendar_view import calendar_rows, render_table
+    from core.planfile import PlanFileError
+
+    try:
+        rows = asyncio.run(calendar_rows(get_settings(), args.plan, args.year, args.agency))
+    except PlanFileError as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        return 1
+    except LookupError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(render_table(rows))
+    return 0
+
+
+def cmd_invite_create(args: argparse.Namespace) -> int:
+    from db.invites import create_invite_cli
+
+    try:
+        out = asyncio.run(create_invite_cli(get_settings(), args.agency, args.role,
+                                            args.expires, args.plan))
+    except LookupError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
+def cmd_invite_list(args: argparse.Namespace) -> int:
+    from db.invites import list_invites_cli
+
+    print(asyncio.run(list_invites_cli(get_settings(), args.all)))
+    return 0
+
+
+def cmd_invite_revoke(args: argparse.Namespace) -> int:
+    from db.invites import revoke_invite_cli
+
+    try:
+        print(asyncio.run(revoke_invite_cli(get_settings(), args.invite)))
+    except LookupError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    return 0
+
+
+def _path_exists(name: str) -> bool:
+    return Path(name).exists()
