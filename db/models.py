@@ -535,7 +535,9 @@ class AuditLog(Base):
     actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
     actor_label: Mapped[str | None] = mapped_column(String(200))  # e.g. "cli" for the CLI
     action: Mapped[str] = mapped_column(String(60))
-    committee_id: Mapped[int | None] = mapped_column(ForeignKey("committee.id", ondelete="SET NULL"))
+    committee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("committee.id", ondelete="SET NULL")
+    )
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="SET NULL"))
     entity_type: Mapped[str | None] = mapped_column(String(40))
     entity_id: Mapped[int | None]
