@@ -24,7 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # httpx logs every request URL, and those URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,9 +151,8 @@ def cmd_plan_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_import(args: argparse.Namespace) -> int:
-    from db.plan_import import import_plan_file
-
     from core.planfile import PlanFileError, load_plan
+    from db.plan_import import import_plan_file
 
     try:
         spec = load_plan(args.file)
