@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.settings import Settings
-from core.planfile import PlanSpec, load_plan
+from core.planfile import PlanSpec
 from scheduler.calendar import ScheduleRule, WorkCalendar, occurrences
 
 
@@ -100,14 +100,18 @@ async def _from_db(settings: Settings, code: str) -> tuple[str, list[_Sched]]:
         await engine.dispose()
 
 
+def is_plan_file(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml")) or Path(ref).is_file()
+
+
 async def calendar_rows(
-    settings: Settings, plan_ref: str, year: int, agency: str | None = None
+    settings: Settings, plan: str | PlanSpec, year: int, agency: str | None = None
 ) -> list[dict[str, Any]]:
-    """PLAN is a plan file path, or the code of an imported plan."""
-    if plan_ref.endswith((".yaml", ".yml")) or Path(plan_ref).is_file():
-        plan_code, schedules = _from_spec(load_plan(plan_ref))
+    """`plan` is a loaded plan file, or the code of an imported plan."""
+    if isinstance(plan, PlanSpec):
+        plan_code, schedules = _from_spec(plan)
     else:
-        plan_code, schedules = await _from_db(settings, plan_ref)
+        plan_code, schedules = await _from_db(settings, plan)
     if agency is not None and not any(
         t[0] == agency for s in schedules for t in s.targets
     ):

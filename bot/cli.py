@@ -8,7 +8,6 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from bot.settings import Settings, get_settings
 
@@ -175,11 +174,12 @@ def cmd_plan_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_calendar(args: argparse.Namespace) -> int:
-    from bot.calendar_view import calendar_rows, render_table
-    from core.planfile import PlanFileError
+    from bot.calendar_view import calendar_rows, is_plan_file, render_table
+    from core.planfile import PlanFileError, load_plan
 
     try:
-        rows = asyncio.run(calendar_rows(get_settings(), args.plan, args.year, args.agency))
+        plan = load_plan(args.plan) if is_plan_file(args.plan) else args.plan
+        rows = asyncio.run(calendar_rows(get_settings(), plan, args.year, args.agency))
     except PlanFileError as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -228,6 +228,3 @@ def cmd_invite_revoke(args: argparse.Namespace) -> int:
         return 1
     return 0
 
-
-def _path_exists(name: str) -> bool:
-    return Path(name).exists()
