@@ -464,9 +464,8 @@ def parse_html(source: str) -> tuple[str, list[JSON]]:
         i += 1
     if stack:
         tag = stack[-1][0]
-        raise BotApiError.bad_request(
-            f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{tag}"'
-        )
+        what = "can't parse entities: Can't find end tag corresponding to start tag"
+        raise BotApiError.bad_request(f'{what} "{tag}"')
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
 
@@ -942,7 +941,7 @@ class BotApiState:
             "id": query_id,
             "from": user.to_json(),
             "message": copy.deepcopy(msg.data),
-            "chat_instance": str(abs(hash((chat.id, "chat_instance"))) % 10**18),
+            "chat_instance": str((chat.id * 1_000_003 + 7) % 10**18),  # stable per chat
             "data": data,
         }
         return self._push_update("callback_query", payload)
@@ -1108,6 +1107,11 @@ class BotApiState:
         except BotApiError as exc:
             log["ok"] = False
             log["error"] = exc.to_response()
+            raise
+        except asyncio.CancelledError:
+            # e.g. a long poll whose client went away; don't leave it looking pending.
+            log["ok"] = False
+            log["error"] = {"description": "cancelled (client disconnected)"}
             raise
         log["ok"] = True
         return copy.deepcopy(result)

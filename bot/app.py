@@ -1,0 +1,84 @@
+"""The application factory: the only place where handlers and jobs are registered."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import BaseRequest
+
+from bot.i18n import N_, translator
+from bot.settings import Settings
+from db.session import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+# Commands shown in Telegram's menu, per language. (command, description msgid)
+COMMANDS = [
+    ("start", N_("Open the main menu")),
+    ("help", N_("How to use the bot")),
+    ("cancel", N_("Stop the current step (drafts are kept)")),
+]
+
+
+def build_application(
+    settings: Settings,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    if settings.bot_token is None:
+        raise ValueError("BOT_TOKEN is required to build the application")
+    api = settings.telegram_api_url
+    builder = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .post_init(_on_startup)
+        .post_shutdown(_on_shutdown)
+        # Updates of different chats are independent; the database serialises what matters.
+        .concurrent_updates(True)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(updates_request or request)
+    app = builder.build()
+    engine = make_engine(settings.database_url)
+    app.bot_data["settings"] = settings
+    app.bot_data["engine"] = engine
+    app.bot_data["db"] = make_sessionmaker(engine)
+
+    from handlers import register
+
+    register(app)
+    return app
+
+
+async def _on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    await register_commands(app)
+
+
+async def _on_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    await app.bot_data["engine"].dispose()
+
+
+async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """setMyCommands in Vietnamese (also the default) and English. A Bot API server without
+    the method (some self-hosted or test servers) is logged, not fatal."""
+    for language in ("vi", "en", None):
+        _ = translator(language or "vi")
+        commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
+        try:
+            await app.bot.set_my_commands(commands, language_code=language)
+        except TelegramError as exc:
+            log.warning("setMyCommands is not available (%s); carrying on without it",
+                        type(exc).__name__)
+            return
+
+
+def run_polling(settings: Settings) -> None:
+    app = build_application(settings)
+    log.info("polling %s", settings.telegram_api_url)
+    app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,37 @@
+"""Maintain the Vietnamese catalog: `python scripts/catalog.py missing` lists untranslated
+msgids; `python scripts/catalog.py apply FILE.json` fills translations from a JSON object
+{msgid: msgstr} (handy when adding many strings at once)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+PO = Path(__file__).resolve().parent.parent / "locales" / "vi" / "LC_MESSAGES" / "messages.po"
+
+
+def main(argv: list[str]) -> int:
+    with PO.open("rb") as fh:
+        catalog = read_po(fh, locale="vi")
+    if argv[:1] == ["missing"]:
+        missing = {m.id: "" for m in catalog if m.id and not m.string}
+        print(json.dumps(missing, ensure_ascii=False, indent=1))
+        return 0
+    if argv[:1] == ["apply"] and len(argv) == 2:
+        updates = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+        for message in catalog:
+            if message.id in updates and updates[message.id]:
+                message.string = updates[message.id]
+                message.flags.discard("fuzzy")
+        with PO.open("wb") as fh:
+            write_po(fh, catalog, width=100, omit_header=False, sort_output=True)
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,97 @@
+"""Migrations build the schema from nothing, agree with the models, and go back down."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from db.migrate import current, downgrade, upgrade
+from db.models import Base
+from db.session import make_engine
+
+
+async def _diff_and_tables(url: str) -> tuple[list, set[str]]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            def check(sync_conn):
+                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                return compare_metadata(ctx, Base.metadata), set(
+                    inspect(sync_conn).get_table_names()
+                )
+
+            return await conn.run_sync(check)
+    finally:
+        await engine.dispose()
+
+
+def _check_roundtrip(url: str) -> None:
+    upgrade(url)
+    assert current(url) is not None
+    diff, tables = asyncio.run(_diff_and_tables(url))
+    assert diff == [], f"models and migrations disagree: {diff}"
+    assert set(Base.metadata.tables) <= tables
+    # Upgrading again is a no-op, and downgrading removes every table.
+    upgrade(url)
+    downgrade(url, "base")
+    diff, tables = asyncio.run(_diff_and_tables(url))
+    assert tables <= {"alembic_version"}
+    upgrade(url)
+    assert asyncio.run(_diff_and_tables(url))[0] == []
+
+
+def test_sqlite_empty_database_upgrades_and_matches_models(tmp_path: Path) -> None:
+    _check_roundtrip(f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}")
+
+
+def test_plain_sqlite_url_and_missing_directory_are_accepted(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'bot.sqlite3'}"
+    upgrade(url)
+    assert (tmp_path / "nested" / "dir" / "bot.sqlite3").exists()
+
+
+def test_postgresql_empty_database_upgrades_and_matches_models(empty_postgres_url: str) -> None:
+    _check_roundtrip(empty_postgres_url)
+
+
+def test_constraints_follow_the_naming_convention() -> None:
+    names = []
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            names.append(str(constraint.name))
+        for index in table.indexes:
+            names.append(str(index.name))
+    assert names and all(n.split("_")[0] in {"pk", "uq", "fk", "ck", "ix"} for n in names), names
+
+
+def test_sweep_and_dashboard_indexes_exist() -> None:
+    indexes = {ix.name: [c.name for c in ix.columns] for ix in Base.metadata.tables[
+        "obligation"].indexes}
+    assert indexes["ix_obligation_status_due_at"] == ["status", "due_at"]
+    assert indexes["ix_obligation_schedule_id_period_key"] == ["schedule_id", "period_key"]
+    outbox = {ix.name for ix in Base.metadata.tables["outbox"].indexes}
+    assert "ix_outbox_status_next_attempt_at" in outbox
+    assert any(c.name == "uq_outbox_dedupe_key" for c in Base.metadata.tables["outbox"].constraints)
+
+
+def test_cli_db_upgrade_creates_the_default_sqlite_file(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    db = tmp_path / "cli.sqlite3"
+    result = run_cli("db", "upgrade", DATABASE_URL=f"sqlite:///{db}")
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    result = run_cli("db", "current", DATABASE_URL=f"sqlite:///{db}")
+    assert result.stdout.strip() == "0001"
+
+
+@pytest.mark.parametrize("url", ["postgres://u@h/db", "postgresql://u@h/db"])
+def test_postgres_urls_get_the_async_driver(url: str) -> None:
+    from db.session import normalize_url
+
+    assert normalize_url(url).startswith("postgresql+asyncpg://")
