@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["apply"] and len(argv) == 2:
         updates = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
         for message in catalog:
-            if message.id in updates and updates[message.id]:
+            if updates.get(message.id):
                 message.string = updates[message.id]
                 message.flags.discard("fuzzy")
         with PO.open("wb") as fh:
