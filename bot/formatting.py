@@ -49,10 +49,14 @@ def format_datetime(moment: dt.datetime, locale: str = "vi", tz: ZoneInfo = DEFA
 def format_number(value: int | float | Decimal, locale: str = "vi", digits: int = 2) -> str:
     """1.234,5 in Vietnamese, 1,234.5 in English; at most `digits` decimals."""
     pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    if round(Decimal(str(value)), digits) == 0:
+        value = 0  # Babel would print «-0» for a tiny negative number
     return _format_decimal(value, format=pattern, locale=_locale(locale))
 
 
 def format_percent(value: float | Decimal, locale: str = "vi", digits: int = 1) -> str:
     """`value` is a percentage already (80 → «80%», 66.67 → «66,7%»)."""
     pattern = "#,##0" + ("." + "#" * digits if digits else "") + "%"
+    if round(Decimal(str(value)), digits) == 0:
+        value = 0
     return _format_percent(Decimal(str(value)) / 100, format=pattern, locale=_locale(locale))
