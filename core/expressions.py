@@ -53,7 +53,7 @@ class Expression:
         unanswered or a division by zero happens."""
         try:
             return _eval(self.tree.body, values)
-        except (_Missing, ZeroDivisionError, TypeError):
+        except (_Missing, ZeroDivisionError, TypeError, OverflowError):
             return None
 
     def holds(self, values: Mapping[str, Any]) -> bool | None:

@@ -384,6 +384,7 @@ class AgencySpec(BaseModel):
     kind: str
     parent: str | None
     path: Path
+    origin: Path  # where kind and parent are written: the group for list entries
 
 
 class PlanSpec(BaseModel):
@@ -437,8 +438,9 @@ def load_plan(path: str | FsPath) -> PlanSpec:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
         raise PlanFileError(
-            [SourceError(str(path), None, "", f"not UTF-8 text: {exc.reason}")]
+            [SourceError(str(path), line, "", f"not UTF-8 text: {exc.reason}")]
         ) from None
     return parse_plan(text, str(path), hashlib.sha256(raw).hexdigest())
 
@@ -518,12 +520,18 @@ class _Checker:
         self.unique(((a.code, a.path) for a in agencies), "agency")
         codes = {a.code for a in agencies}
         by_kind: dict[str, list[str]] = {}
+        reported: set[Path] = set()
         for a in agencies:
             by_kind.setdefault(a.kind, []).append(a.code)
-            if a.kind not in doc.kinds:
-                self.error((*a.path, "kind"), f"unknown kind '{a.kind}'")
-            if a.parent is not None and a.parent not in codes:
-                self.error((*a.path, "parent"), f"unknown parent agency '{a.parent}'")
+            if a.kind not in doc.kinds and (*a.origin, "kind") not in reported:
+                reported.add((*a.origin, "kind"))
+                self.error((*a.origin, "kind"), f"unknown kind '{a.kind}'")
+            if (
+                a.parent is not None and a.parent not in codes
+                and (*a.origin, "parent") not in reported
+            ):
+                reported.add((*a.origin, "parent"))
+                self.error((*a.origin, "parent"), f"unknown parent agency '{a.parent}'")
         if doc.committee.standing_office not in codes:
             self.error(
                 ("committee", "standing_office"),
@@ -642,7 +650,7 @@ class _Checker:
                 out.append(
                     AgencySpec(
                         code=entry.code, name=entry.name, short_name=entry.short,
-                        kind=entry.kind, parent=entry.parent, path=path,
+                        kind=entry.kind, parent=entry.parent, path=path, origin=path,
                     )
                 )
                 continue
@@ -665,7 +673,7 @@ class _Checker:
                 out.append(
                     AgencySpec(
                         code=code, name=name, short_name=short, kind=entry.kind,
-                        parent=entry.parent, path=item_path,
+                        parent=entry.parent, path=item_path, origin=path,
                     )
                 )
         return out

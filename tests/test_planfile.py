@@ -531,11 +531,6 @@ def test_non_utf8_bytes_are_refused(tmp_path: Path) -> None:
     assert "UTF-8" in errors[0].reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_plan reports a non-UTF-8 file with line=None although the bad byte's "
-    "offset (UnicodeDecodeError.start) gives its line",
-)
 def test_non_utf8_error_names_the_line(tmp_path: Path) -> None:
     raw, line = _latin1_plan()
     path = write(tmp_path, raw)
@@ -543,11 +538,6 @@ def test_non_utf8_error_names_the_line(tmp_path: Path) -> None:
     assert errors[0].line == line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bad `parent`/`kind` on an agency group is reported once per list entry, at the "
-    "entry's line, under a non-existent key path such as agencies[2].list[0].parent",
-)
 @pytest.mark.parametrize(
     ("old", "new", "needle", "path", "culprit"),
     [
@@ -570,7 +560,7 @@ def test_agency_group_reference_points_at_the_group_key(
 
 
 def test_agency_group_with_missing_parent_is_refused(tmp_path: Path) -> None:
-    """The refusal itself happens (only the location is wrong, see the xfail above)."""
+    """The refusal names the group's own key once, not each list entry."""
     text = mutate("  - kind: phuong\n", "  - kind: phuong\n    parent: ubnd-quan\n")
     errors = refusal(write(tmp_path, text))
     assert any("unknown parent agency 'ubnd-quan'" in e.reason for e in errors)
