@@ -34,7 +34,7 @@ test: migrate lint
 
 # Refresh the template and the Vietnamese catalog after adding strings.
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output -k _ -k N_ -k ngettext:1,2 .
+	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output -k _ -k N_ -k ngettext:1,2 -k n_:1,2 -k Problem .
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
 
 clean:

@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
+from bot.clock import Clock
 from bot.i18n import N_, translator
 from bot.settings import Settings
 from db.session import make_engine, make_sessionmaker
@@ -21,6 +22,7 @@ COMMANDS = [
     ("start", N_("Open the main menu")),
     ("help", N_("How to use the bot")),
     ("cancel", N_("Stop the current step (drafts are kept)")),
+    ("lang", N_("Change the language")),
 ]
 
 
@@ -49,6 +51,7 @@ def build_application(
     app.bot_data["settings"] = settings
     app.bot_data["engine"] = engine
     app.bot_data["db"] = make_sessionmaker(engine)
+    app.bot_data["clock"] = Clock(settings.fake_now)
 
     from handlers import register
 

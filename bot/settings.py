@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ DEFAULT_DB = ROOT / "data" / "bot.sqlite3"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     bot_username: str | None = None
     default_locale: str = "vi"
     invite_ttl_days: int = 7
+    # Start the bot's clock at this instant (tests, demos); it then runs at normal speed.
+    fake_now: dt.datetime | None = Field(None, validation_alias="BOT_FAKE_NOW")
+    # Per user: at most this many updates in `flood_window` seconds before throttling.
+    flood_limit: int = 20
+    flood_window: float = 10.0
 
     @field_validator("bot_admins", mode="before")
     @classmethod
@@ -47,14 +53,17 @@ class Settings(BaseSettings):
         ZoneInfo(value)  # raises on an unknown zone
         return value
 
+    @field_validator("fake_now")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("BOT_FAKE_NOW needs a time zone, e.g. 2022-03-05T08:00:00+07:00")
+        return value
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def sync_database_url(self) -> str:
-        """The same database through a blocking driver, for Alembic's autogenerate in tests."""
-        return self.database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
 
 
 def get_settings() -> Settings:

@@ -167,6 +167,10 @@ class Member(Base):
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     inactive_reason: Mapped[str | None] = mapped_column(String(40))
+    # The draft this member is answering now: typed text goes to its current question.
+    active_submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", use_alter=True, ondelete="SET NULL")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -430,6 +434,8 @@ class Submission(Base):
         _enum(SubmissionState, "submission_state"), default=SubmissionState.draft
     )
     current_field: Mapped[str | None] = mapped_column(String(40))
+    # True while changing one answer from the review screen: answering returns to review.
+    editing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     no_report: Mapped[bool] = mapped_column(Boolean, default=False)
     lock_version: Mapped[int] = mapped_column(default=1)
     receipt_no: Mapped[str | None] = mapped_column(String(40), unique=True)

@@ -1,14 +1,184 @@
-"""Telegram update handlers. `register(app)` wires them in priority groups."""
+"""Telegram update handlers, wired in priority groups: guards first, then features."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from handlers.common import Context
+
+GUARDS, FEATURES = -1, 0
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    from handlers import errors, onboarding
+    from handlers import errors
+    from handlers.guards import FloodGuard
 
-    onboarding.register(app)
+    settings = app.bot_data["settings"]
+    app.add_handler(TypeHandler(Update, FloodGuard(settings.flood_limit, settings.flood_window)),
+                    group=GUARDS)
+    app.add_handler(CommandHandler("start", on_start), group=FEATURES)
+    app.add_handler(CommandHandler("help", on_help), group=FEATURES)
+    app.add_handler(CommandHandler("cancel", on_cancel), group=FEATURES)
+    app.add_handler(CommandHandler(["lang", "language"], on_lang), group=FEATURES)
+    app.add_handler(CallbackQueryHandler(on_callback), group=FEATURES)
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text), group=FEATURES)
+    app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, on_file),
+                    group=FEATURES)
+    app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command), group=FEATURES)
+    app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, on_other),
+                    group=FEATURES)
     errors.register(app)
+
+
+async def on_start(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.onboarding import start
+
+    async with turn(update, context) as t:
+        await start(t, context.args[0] if context.args else None)
+
+
+async def on_help(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.onboarding import show_help
+
+    async with turn(update, context) as t:
+        show_help(t)
+
+
+async def on_cancel(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.forms import cancel
+    from handlers.onboarding import stranger_welcome
+
+    async with turn(update, context) as t:
+        if not t.bound:
+            t.send(stranger_welcome(t))
+            return
+        await cancel(t)
+
+
+async def on_lang(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.menu import ask_language
+
+    async with turn(update, context) as t:
+        ask_language(t)
+
+
+async def on_callback(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.forms import on_callback as form_callback
+    from handlers.onboarding import stranger_welcome
+
+    query = update.callback_query
+    assert query is not None
+    data = query.data or ""
+    async with turn(update, context) as t:
+        if data.startswith("L:"):
+            await set_language(t, data[2:])
+            return
+        if not t.bound:
+            t.answer_callback()
+            t.send(stranger_welcome(t))
+            return
+        await form_callback(t, data)
+
+
+async def set_language(t: Any, code: str) -> None:
+    from bot.i18n import SUPPORTED, translator
+    from handlers.menu import main_menu
+
+    t.answer_callback()
+    if code not in SUPPORTED:
+        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    if t.member is not None:
+        t.member.language = code
+    t.locale, t._ = code, translator(code)
+    text = t._("Language set to English.") if code == "en" else t._("Language set to Vietnamese.")
+    if t.bound:
+        t.send(text, reply_markup=main_menu(t._))
+    else:
+        t.send(text)
+
+
+async def on_text(update: Update, context: Context) -> None:
+    from handlers import menu
+    from handlers.context import turn
+    from handlers.forms import on_text_answer
+    from handlers.onboarding import show_help, stranger_welcome
+
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    async with turn(update, context) as t:
+        if not t.bound:
+            t.send(stranger_welcome(t))
+            return
+        item = menu.menu_item_for(message.text)
+        if item == menu.DUE:
+            await menu.show_due(t)
+        elif item == menu.CALENDAR:
+            await menu.show_calendar(t)
+        elif item == menu.HELP:
+            show_help(t)
+        elif item == menu.LANGUAGE:
+            menu.ask_language(t)
+        elif not await on_text_answer(t, message.text):
+            t.send(t._("Please use the menu buttons. Tap «Reports due» to see what to send."),
+                   reply_markup=menu.main_menu(t._))
+
+
+async def on_file(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.forms import file_info_from, on_file_answer
+    from handlers.menu import main_menu
+    from handlers.onboarding import stranger_welcome
+
+    async with turn(update, context) as t:
+        if not t.bound:
+            t.send(stranger_welcome(t))
+            return
+        found = file_info_from(update)
+        if found is None or not await on_file_answer(t, *found):
+            t.send(t._("A file is only needed when a report asks for it. Open «Reports due» "
+                       "to continue a report."), reply_markup=main_menu(t._))
+
+
+async def on_unknown_command(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.onboarding import stranger_welcome
+
+    async with turn(update, context) as t:
+        if not t.bound:
+            t.send(stranger_welcome(t))
+            return
+        t.send(t._("Unknown command. Try /help."))
+
+
+async def on_other(update: Update, context: Context) -> None:
+    """Stickers, voice notes, locations…: say what is expected instead."""
+    from handlers.context import turn
+    from handlers.forms import remind_current_question
+    from handlers.menu import main_menu
+    from handlers.onboarding import stranger_welcome
+
+    if update.effective_message is None:
+        return
+    async with turn(update, context) as t:
+        if not t.bound:
+            t.send(stranger_welcome(t))
+            return
+        if not await remind_current_question(t):
+            t.send(t._("Please use the menu buttons. Tap «Reports due» to see what to send."),
+                   reply_markup=main_menu(t._))

@@ -15,7 +15,7 @@ from bot.i18n import normalize, pick_language, translator
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locales" / "vi" / "LC_MESSAGES" / "messages.po"
 SOURCE_DIRS = ["bot", "core", "handlers", "scheduler", "db", "sandbox"]
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "n_": (1, 2), "Problem": None}
 
 
 def _catalog():

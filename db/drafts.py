@@ -1,0 +1,273 @@
+"""Drafts and submissions in the database: one draft per obligation, versions for resubmits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.answers import FieldSpec
+from core.formengine import CheckSpec, FormSpec, FormState
+from db.models import (
+    Answer,
+    Attachment,
+    AuditLog,
+    Form,
+    FormVersion,
+    Member,
+    Obligation,
+    ObligationStatus,
+    Submission,
+    SubmissionState,
+)
+
+_SPEC_CACHE: dict[int, FormSpec] = {}  # form versions never change once written
+
+
+async def form_spec(session: AsyncSession, form_version_id: int) -> FormSpec:
+    cached = _SPEC_CACHE.get(form_version_id)
+    if cached is not None:
+        return cached
+    version = await session.get(FormVersion, form_version_id)
+    if version is None:
+        raise LookupError(f"form version {form_version_id}")
+    spec = FormSpec(
+        title=version.title,
+        fields=tuple(
+            FieldSpec(f.code, f.label, f.type, f.required, f.help, f.unit, dict(f.settings))
+            for f in version.fields
+        ),
+        checks=tuple(CheckSpec(c["rule"], c["message"]) for c in version.checks),
+        allow_no_report=version.allow_no_report,
+    )
+    _SPEC_CACHE[form_version_id] = spec
+    return spec
+
+
+async def load_state(session: AsyncSession, submission: Submission) -> FormState:
+    rows = (
+        await session.scalars(select(Answer).where(Answer.submission_id == submission.id))
+    ).all()
+    return FormState(
+        answers={a.field_code: a.value for a in rows if not a.skipped},
+        skipped=frozenset(a.field_code for a in rows if a.skipped),
+        current=submission.current_field,
+        editing=submission.editing,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+async def save_state(
+    session: AsyncSession,
+    submission: Submission,
+    old: FormState,
+    new: FormState,
+    member: Member | None,
+    now: dt.datetime,
+) -> None:
+    """Write what changed, field by field: two editors of one draft overwrite only the
+    fields they answered (the last writer of a field wins)."""
+    changed = {
+        code for code in set(old.answers) | set(new.answers) | set(old.skipped) | set(new.skipped)
+        if old.answers.get(code) != new.answers.get(code)
+        or (code in old.skipped) != (code in new.skipped)
+    }
+    member_id = member.id if member else None
+    for code in changed:
+        row = await session.scalar(
+            select(Answer).where(Answer.submission_id == submission.id, Answer.field_code == code)
+        )
+        if code not in new.answers and code not in new.skipped:
+            if row is not None:
+                await session.delete(row)
+            continue
+        value = new.answers.get(code)
+        if row is None:
+            row = Answer(submission_id=submission.id, field_code=code)
+            session.add(row)
+        row.value = value
+        row.value_number = _number(value)
+        row.skipped = code in new.skipped
+        row.answered_by_member_id = member_id
+        row.answered_at = now
+    submission.current_field = new.current
+    submission.editing = new.editing
+    submission.last_editor_member_id = member_id
+    submission.last_edited_at = now
+    submission.lock_version += 1
+    obligation = await session.get(Obligation, submission.obligation_id)
+    if obligation is not None and obligation.status == ObligationStatus.open:
+        obligation.status = ObligationStatus.draft
+    await session.flush()
+
+
+@dataclass
+class OpenResult:
+    submission: Submission | None
+    created: bool = False
+    # Set when the obligation was already submitted and cannot be edited now.
+    final: Submission | None = None
+
+
+async def latest_submission(session: AsyncSession, obligation_id: int) -> Submission | None:
+    return await session.scalar(
+        select(Submission)
+        .where(Submission.obligation_id == obligation_id)
+        .order_by(Submission.version.desc())
+        .limit(1)
+    )
+
+
+async def open_draft(
+    session: AsyncSession, obligation: Obligation, member: Member, now: dt.datetime
+) -> OpenResult:
+    """The obligation's single draft, created when missing. A returned report gets a new
+    version that starts from the previous answers; earlier versions stay as they were."""
+    for _attempt in range(3):
+        latest = await latest_submission(session, obligation.id)
+        if latest is not None and latest.state == SubmissionState.draft:
+            return OpenResult(latest)
+        if latest is not None and latest.state in (
+            SubmissionState.submitted, SubmissionState.accepted
+        ) and obligation.status != ObligationStatus.returned:
+            return OpenResult(None, final=latest)
+        form = await session.get(Form, obligation.form_id)
+        assert form is not None and form.current_version_id is not None
+        draft = Submission(
+            obligation_id=obligation.id,
+            version=(latest.version + 1) if latest else 1,
+            form_version_id=form.current_version_id,
+            state=SubmissionState.draft,
+            created_by_member_id=member.id,
+            last_editor_member_id=member.id,
+            last_edited_at=now,
+            created_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(draft)
+                await session.flush()
+        except IntegrityError:
+            # Another editor created it at the same moment: use theirs.
+            continue
+        if latest is not None:
+            await _copy_answers(session, latest, draft, now)
+        return OpenResult(draft, created=True)
+    raise RuntimeError("could not open a draft")
+
+
+async def _copy_answers(
+    session: AsyncSession, source: Submission, target: Submission, now: dt.datetime
+) -> None:
+    rows = (await session.scalars(select(Answer).where(Answer.submission_id == source.id))).all()
+    for a in rows:
+        session.add(Answer(
+            submission_id=target.id, field_code=a.field_code, value=a.value,
+            value_number=a.value_number, skipped=a.skipped,
+            answered_by_member_id=a.answered_by_member_id, answered_at=a.answered_at,
+        ))
+    files = (
+        await session.scalars(select(Attachment).where(Attachment.submission_id == source.id))
+    ).all()
+    for f in files:
+        session.add(Attachment(
+            submission_id=target.id, field_code=f.field_code,
+            telegram_file_id=f.telegram_file_id, telegram_file_unique_id=f.telegram_file_unique_id,
+            file_name=f.file_name, mime_type=f.mime_type, file_size=f.file_size,
+            uploaded_by_member_id=f.uploaded_by_member_id, created_at=now,
+        ))
+    await session.flush()
+
+
+def late_days(due_at: dt.datetime, submitted_at: dt.datetime, tz: Any) -> int:
+    """0 when on time; otherwise whole local days after the last day («trễ hạn N ngày»)."""
+    if submitted_at < due_at:
+        return 0
+    last_day = (due_at.astimezone(tz) - dt.timedelta(microseconds=1)).date()
+    return max(1, (submitted_at.astimezone(tz).date() - last_day).days)
+
+
+def receipt_number(submission: Submission, now: dt.datetime, tz: Any) -> str:
+    return f"BC-{now.astimezone(tz):%Y}-{submission.id:05d}"
+
+
+async def submit(
+    session: AsyncSession,
+    submission: Submission,
+    obligation: Obligation,
+    form: FormSpec,
+    state: FormState,
+    member: Member,
+    now: dt.datetime,
+    tz: Any,
+    no_report: bool = False,
+) -> Submission:
+    from core.formengine import effective_answers
+
+    if not no_report:
+        # Answers hidden by skip logic are not part of the report.
+        kept = effective_answers(form, state)
+        await session.execute(
+            delete(Answer).where(
+                Answer.submission_id == submission.id,
+                Answer.field_code.not_in(list(kept) + list(state.skipped) or [""]),
+            )
+        )
+    submission.state = SubmissionState.submitted
+    submission.no_report = no_report
+    submission.submitted_at = now
+    submission.submitted_by_member_id = member.id
+    submission.current_field = None
+    submission.editing = False
+    submission.late_days = late_days(obligation.effective_due_at, now, tz)
+    submission.lock_version += 1
+    await session.flush()
+    submission.receipt_no = receipt_number(submission, now, tz)
+    previous = (
+        await session.scalars(
+            select(Submission).where(
+                Submission.obligation_id == obligation.id,
+                Submission.id != submission.id,
+                Submission.state == SubmissionState.returned,
+            )
+        )
+    ).all()
+    for old in previous:
+        old.state = SubmissionState.superseded
+    obligation.status = ObligationStatus.submitted
+    obligation.submitted_at = now
+    session.add(AuditLog(
+        at=now, actor_member_id=member.id, actor_telegram_id=member.telegram_user_id,
+        action="submission.no_report" if no_report else "submission.submit",
+        committee_id=member.committee_id, agency_id=obligation.agency_id,
+        entity_type="submission", entity_id=submission.id,
+        details={"obligation": obligation.id, "version": submission.version,
+                 "late_days": submission.late_days, "receipt": submission.receipt_no},
+    ))
+    await session.flush()
+    return submission
+
+
+async def count_versions(session: AsyncSession, obligation_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Submission)
+            .where(Submission.obligation_id == obligation_id)
+        ) or 0
+    )
+
+
+def days_between(a: dt.date, b: dt.date) -> int:
+    return math.floor((b - a).days)

@@ -1,0 +1,102 @@
+"""What every handler needs for one update: a session, the member, language, clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+
+from bot.clock import Clock
+from bot.i18n import Gettext, pick_language, translator
+from bot.settings import Settings
+from db.models import Member, Role
+from handlers.common import Context, sessions
+
+
+@dataclass
+class Turn:
+    """One update being handled."""
+
+    update: Update
+    context: Context
+    session: AsyncSession
+    member: Member | None
+    locale: str
+    _: Gettext
+    now: dt.datetime
+    settings: Settings
+    # Replies are sent after the transaction commits: no database lock is held while a slow
+    # phone connection answers, and nothing is announced that was not saved.
+    outgoing: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    @property
+    def tz(self) -> Any:
+        return self.settings.tz
+
+    @property
+    def bound(self) -> bool:
+        """A member who may use the agency features."""
+        return self.member is not None and self.member.active and (
+            self.member.agency_id is not None or Role.admin in self.member.role_set
+        )
+
+    def send(self, text: str, **kwargs: Any) -> None:
+        kwargs.setdefault("parse_mode", "HTML")
+        chat = self.update.effective_chat
+        assert chat is not None
+        self.outgoing.append(lambda: chat.send_message(text, **kwargs))
+
+    def later(self, action: Callable[[], Awaitable[Any]]) -> None:
+        self.outgoing.append(action)
+
+    def answer_callback(self, text: str | None = None, alert: bool = False) -> None:
+        query = self.update.callback_query
+        if query is not None:
+            self.outgoing.append(lambda: query.answer(text, show_alert=alert))
+
+
+def clock_of(context: Context) -> Clock:
+    return context.application.bot_data["clock"]
+
+
+async def begin_turn(update: Update, context: Context, session: AsyncSession) -> Turn:
+    settings: Settings = context.application.bot_data["settings"]
+    user = update.effective_user
+    member = None
+    if user is not None:
+        member = await session.scalar(select(Member).where(Member.telegram_user_id == user.id))
+    locale = pick_language(member.language if member else None,
+                           user.language_code if user else None)
+    return Turn(
+        update=update, context=context, session=session, member=member, locale=locale,
+        _=translator(locale), now=clock_of(context).now(), settings=settings,
+    )
+
+
+class turn:
+    """A transaction around one update: commit when the handler returns normally."""
+
+    def __init__(self, update: Update, context: Context) -> None:
+        self.update, self.context = update, context
+
+    async def __aenter__(self) -> Turn:
+        self._session = sessions(self.context)()
+        await self._session.__aenter__()
+        self._tx = self._session.begin()
+        await self._tx.__aenter__()
+        self._turn = await begin_turn(self.update, self.context, self._session)
+        return self._turn
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await self._tx.__aexit__(*exc)
+        finally:
+            await self._session.__aexit__(*exc)
+        if exc[0] is None:
+            for action in self._turn.outgoing:
+                await action()

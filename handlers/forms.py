@@ -1,0 +1,671 @@
+"""The guided report form: one question per message, stateless over the draft row.
+
+Callback data (≤ 64 bytes, checked against the database on every press):
+  o:{obligation}                 open (or resume) a report
+  v:{submission}:{pos}:{index}   a button answer (yes/no: 1/0; choice: option index)
+  t:{submission}:{pos}:{index}   toggle a multi-choice option;  d:{s}:{pos}  done
+  k:{s}:{pos} skip · b:{s}:{pos} back · c:{s} cancel · R:{s} review · e:{s}:{pos} change
+  s:{s} submit? · S:{s}:{lock} submit! · n:{obligation} nothing to report? · N:{o} confirm
+`pos` is the question's position in the form version: a press on a question that is no
+longer the current one is stale and only shows where the form is now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import delete, select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+
+from core import formengine as engine
+from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
+from core.formengine import REVIEW, FormSpec, FormState
+from db.drafts import form_spec, load_state, open_draft, save_state, submit
+from db.models import (
+    Attachment,
+    Member,
+    Obligation,
+    ObligationStatus,
+    Role,
+    Submission,
+    SubmissionState,
+)
+from handlers.context import Turn
+from handlers.menu import main_menu
+from handlers.render import (
+    TYPE_HINT,
+    days_left_text,
+    deadline_text,
+    esc,
+    period_label,
+    split_message,
+    value_text,
+)
+
+FORM_ROLES = {Role.reporter, Role.head}
+OTHER_EDITOR_WINDOW = dt.timedelta(hours=2)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def may_report(member: Member | None) -> bool:
+    return bool(
+        member and member.active and member.agency_id is not None
+        and member.role_set & FORM_ROLES
+    )
+
+
+async def obligation_for(t: Turn, obligation_id: int) -> Obligation | None:
+    """The obligation if this member may work on it; otherwise tell them why not."""
+    _ = t._
+    obligation = await t.session.get(Obligation, obligation_id)
+    if obligation is None:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return None
+    if not may_report(t.member) or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
+        t.send(_("Sorry, this report belongs to another agency, so you cannot open it."))
+        return None
+    return obligation
+
+
+async def draft_for(t: Turn, submission_id: int) -> tuple[Submission, Obligation] | None:
+    _ = t._
+    submission = await t.session.get(Submission, submission_id, with_for_update=True)
+    obligation = await t.session.get(Obligation, submission.obligation_id) if submission else None
+    if submission is None or obligation is None:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return None
+    if not may_report(t.member) or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
+        t.send(_("Sorry, this report belongs to another agency, so you cannot open it."))
+        return None
+    if submission.state != SubmissionState.draft:
+        t.send(_("This report has already been sent; the button is no longer valid."))
+        return None
+    return submission, obligation
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _title(t: Turn, obligation: Obligation) -> str:
+    return (f"{esc(obligation.schedule.name)} · "
+            f"{esc(period_label(t._, obligation.period_type, obligation.period_key))}")
+
+
+def _nav_row(t: Turn, sid: int, pos: int, spec: FieldSpec, editing: bool,
+             first: bool) -> list[Any]:
+    _ = t._
+    row = [] if first else [InlineKeyboardButton("« " + _("Back"), callback_data=f"b:{sid}:{pos}")]
+    if not spec.required:
+        row.append(InlineKeyboardButton(_("Skip"), callback_data=f"k:{sid}:{pos}"))
+    if editing:
+        row.append(InlineKeyboardButton(_("Review"), callback_data=f"R:{sid}"))
+    row.append(InlineKeyboardButton(_("Cancel"), callback_data=f"c:{sid}"))
+    return row
+
+
+def question_keyboard(t: Turn, sid: int, form: FormSpec, state: FormState) -> InlineKeyboardMarkup:
+    _ = t._
+    spec = form.field(state.current)  # type: ignore[arg-type]
+    pos = form.position(spec.code)
+    rows: list[list[Any]] = []
+    if spec.type == "yes_no":
+        rows.append([
+            InlineKeyboardButton(_("Yes"), callback_data=f"v:{sid}:{pos}:1"),
+            InlineKeyboardButton(_("No"), callback_data=f"v:{sid}:{pos}:0"),
+        ])
+    elif spec.type == "choice":
+        for index, (_value, label) in enumerate(spec.options):
+            rows.append([InlineKeyboardButton(label[:60], callback_data=f"v:{sid}:{pos}:{index}")])
+    elif spec.type == "multi_choice":
+        chosen = set(state.answers.get(spec.code) or [])
+        for index, (value, label) in enumerate(spec.options):
+            mark = "☑️" if value in chosen else "⬜"
+            rows.append([InlineKeyboardButton(f"{mark} {label}"[:60],
+                                              callback_data=f"t:{sid}:{pos}:{index}")])
+        rows.append([InlineKeyboardButton("✔️ " + _("Done"), callback_data=f"d:{sid}:{pos}")])
+    first = engine.progress(form, state)[0] == 1
+    rows.append(_nav_row(t, sid, pos, spec, state.editing, first))
+    return InlineKeyboardMarkup(rows)
+
+
+def question_text(t: Turn, obligation: Obligation, form: FormSpec, state: FormState) -> str:
+    _ = t._
+    spec = form.field(state.current)  # type: ignore[arg-type]
+    number, total = engine.progress(form, state)
+    lines = [
+        _("<b>Question {number}/{total}</b>").format(number=number, total=total)
+        + f" · {_title(t, obligation)}",
+        "",
+        f"<b>{esc(spec.label)}</b>" + (f" ({esc(spec.unit)})" if spec.unit else ""),
+    ]
+    if spec.help:
+        lines.append(f"<i>{esc(spec.help)}</i>")
+    hint = _(TYPE_HINT.get(spec.type, TYPE_HINT["text"]))
+    if spec.type == "file":
+        accept = spec.settings.get("accept") or ["pdf", "doc", "docx", "jpg", "png"]
+        hint = hint.format(types=", ".join(accept), mb=spec.settings.get("max_mb") or 20)
+    lines.append(hint)
+    if not spec.required:
+        lines.append(_("(optional)"))
+    if spec.code in state.answers:
+        lines.append(_("Current answer: {value}").format(
+            value=f"<b>{value_text(_, spec, state.answers[spec.code], t.locale)}</b>"))
+    elif spec.code in state.skipped:
+        lines.append(_("Current answer: skipped"))
+    return "\n".join(lines)
+
+
+def show_question(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
+                  state: FormState, note: str | None = None) -> None:
+    if state.current == REVIEW or state.current is None:
+        show_review(t, submission, obligation, form, state, note)
+        return
+    text = question_text(t, obligation, form, state)
+    if note:
+        text = f"{note}\n\n{text}"
+    t.send(text, reply_markup=question_keyboard(t, submission.id, form, state))
+
+
+def show_review(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
+                state: FormState, note: str | None = None) -> None:
+    _ = t._
+    answers = engine.effective_answers(form, state)
+    lines = []
+    if note:
+        lines += [note, ""]
+    lines += [_("<b>Review your report</b>") + f" · {_title(t, obligation)}",
+              _("Check every answer. Tap a number to change that answer."), ""]
+    visible = engine.visible_fields(form, state.answers)
+    buttons = []
+    for number, spec in enumerate(visible, start=1):
+        if spec.code in answers:
+            shown = value_text(_, spec, answers[spec.code], t.locale)
+        elif spec.code in state.skipped or not spec.required:
+            shown = "— " + _("(skipped)")
+        else:
+            shown = "⚠️ " + _("not answered yet")
+        lines.append(f"{number}. {esc(spec.label)}: <b>{shown}</b>")
+        buttons.append(InlineKeyboardButton(f"✏️ {number}",
+                                            callback_data=f"e:{submission.id}:{form.position(spec.code)}"))
+    rows = [buttons[i:i + 5] for i in range(0, len(buttons), 5)]
+    rows.append([
+        InlineKeyboardButton("✅ " + _("Send report"), callback_data=f"s:{submission.id}"),
+        InlineKeyboardButton(_("Cancel"), callback_data=f"c:{submission.id}"),
+    ])
+    chunks = split_message(lines)
+    for chunk in chunks[:-1]:
+        t.send(chunk)
+    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(rows))
+
+
+def _problem_text(t: Turn, form: FormSpec, problem: Problem) -> str:
+    _ = t._
+    if problem.key == engine.CHECK:
+        names = []
+        for code in problem.params["fields"]:
+            try:
+                spec = form.field(code)
+            except KeyError:
+                continue
+            number = form.position(code) + 1
+            names.append(_("question {number} «{label}»").format(number=number,
+                                                                  label=esc(spec.label)))
+        text = "⚠️ " + esc(problem.params["message"])
+        if names:
+            text += "\n" + _("Please check: {fields}.").format(fields=", ".join(names))
+        return text
+    params = {k: _format_param(v) for k, v in problem.params.items()}
+    return "⚠️ " + _(problem.key).format(**params)
+
+
+def _format_param(value: Any) -> str:
+    from decimal import Decimal
+
+    from bot.formatting import format_date, format_number
+
+    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+        return format_number(value)
+    if isinstance(value, dt.date):
+        return format_date(value)
+    return str(value)
+
+
+def _strip_keyboard(t: Turn) -> None:
+    """Remove the buttons of the message that was pressed, so old questions stay inert."""
+    query = t.update.callback_query
+    if query is None or query.message is None:
+        return
+
+    async def strip() -> None:
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError:
+            pass  # already edited, too old, or deleted: nothing to do
+
+    t.later(strip)
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+async def open_report(t: Turn, obligation_id: int) -> None:
+    _ = t._
+    obligation = await obligation_for(t, obligation_id)
+    if obligation is None:
+        return
+    assert t.member is not None
+    if obligation.status == ObligationStatus.waived:
+        t.send(_("This report has been waived; nothing to send."))
+        return
+    opened = await open_draft(t.session, obligation, t.member, t.now)
+    if opened.submission is None:
+        final = opened.final
+        assert final is not None and final.submitted_at is not None
+        t.send(_("This report was already sent on {time}. Receipt: <b>{receipt}</b>.").format(
+            time=_when(t, final.submitted_at), receipt=esc(final.receipt_no or "")))
+        return
+    submission = opened.submission
+    form = await form_spec(t.session, submission.form_version_id)
+    state = engine.start(form, await load_state(t.session, submission))
+    notes = []
+    if (
+        not opened.created
+        and submission.last_editor_member_id not in (None, t.member.id)
+        and submission.last_edited_at is not None
+        and t.now - submission.last_edited_at < OTHER_EDITOR_WINDOW
+    ):
+        other = await t.session.get(Member, submission.last_editor_member_id)
+        t.send("👥 " + _(
+            "{name} is also working on this report (last answer at {time}). You share one "
+            "draft: for each question, the latest answer counts."
+        ).format(name=esc(other.full_name if other else "?"),
+                 time=_when(t, submission.last_edited_at)))
+    t.member.active_submission_id = submission.id
+    if state.current != submission.current_field:
+        await save_state(t.session, submission, await load_state(t.session, submission), state,
+                         t.member, t.now)
+    due = obligation.effective_due_at
+    intro = [
+        f"📋 <b>{esc(form.title)}</b>",
+        _title(t, obligation),
+        _("Deadline: {deadline}").format(deadline=deadline_text(_, due, t.tz))
+        + f" — {days_left_text(t.locale, _, due, t.now, t.tz)}",
+    ]
+    if submission.version > 1:
+        intro.append(_("This is version {version} of the report.").format(
+            version=submission.version))
+    if obligation.status == ObligationStatus.returned:
+        previous = await t.session.scalar(
+            select(Submission).where(Submission.obligation_id == obligation.id,
+                                     Submission.state == SubmissionState.returned)
+            .order_by(Submission.version.desc()).limit(1))
+        if previous is not None and previous.review_comment:
+            intro.append(_("Returned with the comment: «{comment}»").format(
+                comment=esc(previous.review_comment)))
+    answered = len(state.answers) + len(state.skipped)
+    if answered and state.current != REVIEW:
+        notes.append(_("Continuing where you left off."))
+    markup = None
+    if form.allow_no_report and not state.answers:
+        intro.append(_("If nothing happened in this period, tap «Nothing to report»."))
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+            _("Nothing to report"), callback_data=f"n:{obligation.id}")]])
+    t.send("\n".join(intro + notes), reply_markup=markup)
+    show_question(t, submission, obligation, form, state)
+
+
+def _when(t: Turn, moment: dt.datetime) -> str:
+    from bot.formatting import format_datetime
+
+    return format_datetime(moment, t.locale, t.tz)
+
+
+async def apply(
+    t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
+    old: FormState, result: FormState | Problem,
+) -> None:
+    if isinstance(result, Problem):
+        show_question(t, submission, obligation, form, old, note=_problem_text(t, form, result))
+        return
+    await save_state(t.session, submission, old, result, t.member, t.now)
+    show_question(t, submission, obligation, form, result)
+
+
+async def current_draft(t: Turn) -> tuple[Submission, Obligation, FormSpec, FormState] | None:
+    """The draft this member is answering, if any (and still theirs to answer)."""
+    if t.member is None or t.member.active_submission_id is None:
+        return None
+    submission = await t.session.get(Submission, t.member.active_submission_id,
+                                     with_for_update=True)
+    if submission is None or submission.state != SubmissionState.draft:
+        t.member.active_submission_id = None
+        return None
+    obligation = await t.session.get(Obligation, submission.obligation_id)
+    if obligation is None or not may_report(t.member) or obligation.agency_id != t.member.agency_id:
+        t.member.active_submission_id = None
+        return None
+    form = await form_spec(t.session, submission.form_version_id)
+    state = engine.start(form, await load_state(t.session, submission))
+    return submission, obligation, form, state
+
+
+async def on_text_answer(t: Turn, text: str) -> bool:
+    """Answer the current question with typed text; False when no form is open."""
+    found = await current_draft(t)
+    if found is None:
+        return False
+    submission, obligation, form, state = found
+    if state.current == REVIEW:
+        show_review(t, submission, obligation, form, state,
+                    note=t._("Use the buttons below to change an answer or to send the report."))
+        return True
+    spec = form.field(state.current)  # type: ignore[arg-type]
+    parsed = parse(spec, text)
+    if isinstance(parsed, Problem):
+        show_question(t, submission, obligation, form, state, note=_problem_text(t, form, parsed))
+        return True
+    if spec.type == "multi_choice":
+        new = replace(state, answers={**state.answers, spec.code: parsed.value})
+        await apply(t, submission, obligation, form, state, engine.answer(form, new, spec.code,
+                                                                           parsed.value))
+        return True
+    await apply(t, submission, obligation, form, state,
+                engine.answer(form, state, spec.code, parsed.value))
+    return True
+
+
+async def on_file_answer(t: Turn, file_id: str, unique_id: str | None, info: FileInfo) -> bool:
+    found = await current_draft(t)
+    if found is None:
+        return False
+    submission, obligation, form, state = found
+    _ = t._
+    if state.current == REVIEW or form.field(state.current).type != "file":  # type: ignore[arg-type]
+        show_question(t, submission, obligation, form, state,
+                      note="⚠️ " + _("A file is not expected here; please answer the question."))
+        return True
+    spec = form.field(state.current)  # type: ignore[arg-type]
+    problem = check_file(spec, info)
+    if problem is not None:
+        show_question(t, submission, obligation, form, state, note=_problem_text(t, form, problem))
+        return True
+    await t.session.execute(delete(Attachment).where(
+        Attachment.submission_id == submission.id, Attachment.field_code == spec.code))
+    t.session.add(Attachment(
+        submission_id=submission.id, field_code=spec.code, telegram_file_id=file_id,
+        telegram_file_unique_id=unique_id, file_name=info.file_name, mime_type=info.mime_type,
+        file_size=info.size, uploaded_by_member_id=t.member.id if t.member else None,
+        created_at=t.now,
+    ))
+    value = {"file_name": info.file_name, "mime_type": info.mime_type, "size": info.size}
+    await apply(t, submission, obligation, form, state,
+                engine.answer(form, state, spec.code, value))
+    return True
+
+
+async def remind_current_question(t: Turn) -> bool:
+    """A sticker, voice note… where an answer was expected: say so and ask again."""
+    found = await current_draft(t)
+    if found is None:
+        return False
+    submission, obligation, form, state = found
+    show_question(t, submission, obligation, form, state,
+                  note="⚠️ " + t._("Please answer with text (or the buttons)."))
+    return True
+
+
+async def cancel(t: Turn) -> None:
+    _ = t._
+    had_draft = t.member is not None and t.member.active_submission_id is not None
+    if t.member is not None:
+        t.member.active_submission_id = None
+    if had_draft:
+        t.send(_("Stopped. Your draft is saved; open the report again to continue."),
+               reply_markup=main_menu(_))
+    else:
+        t.send(_("Nothing to cancel."), reply_markup=main_menu(_))
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+def _ints(parts: list[str], count: int) -> list[int] | None:
+    if len(parts) != count:
+        return None
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        return None
+
+
+async def on_callback(t: Turn, data: str) -> None:
+    """Dispatch a form button. Unknown or malformed data is treated as a stale button."""
+    _ = t._
+    kind, _sep, rest = data.partition(":")
+    parts = rest.split(":") if rest else []
+    t.answer_callback()
+    if kind == "o" and (ids := _ints(parts, 1)):
+        _strip_keyboard(t)
+        await open_report(t, ids[0])
+        return
+    if kind in ("n", "N") and (ids := _ints(parts, 1)):
+        await no_report(t, ids[0], confirmed=kind == "N")
+        return
+    expected = {"v": 3, "t": 3, "d": 2, "k": 2, "b": 2, "e": 2, "c": 1, "R": 1, "s": 1, "S": 2}
+    ids = _ints(parts, expected.get(kind, -1)) if kind in expected else None
+    if not ids:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    loaded = await draft_for(t, ids[0])
+    if loaded is None:
+        return
+    submission, obligation = loaded
+    assert t.member is not None
+    t.member.active_submission_id = submission.id
+    form = await form_spec(t.session, submission.form_version_id)
+    state = engine.start(form, await load_state(t.session, submission))
+    if kind == "c":
+        _strip_keyboard(t)
+        await cancel(t)
+        return
+    if kind == "R":
+        _strip_keyboard(t)
+        new = engine.review(form, state)
+        await save_state(t.session, submission, state, new, t.member, t.now)
+        show_review(t, submission, obligation, form, new)
+        return
+    if kind == "s":
+        _strip_keyboard(t)
+        await ask_submit(t, submission, obligation, form, state)
+        return
+    if kind == "S":
+        _strip_keyboard(t)
+        if ids[1] != submission.lock_version:
+            show_review(t, submission, obligation, form, state, note="⚠️ " + _(
+                "The report changed since you asked to send it; please check it again."))
+            return
+        await do_submit(t, submission, obligation, form, state)
+        return
+    pos = ids[1]
+    if not 0 <= pos < len(form.fields):
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    spec = form.fields[pos]
+    if kind == "e":
+        _strip_keyboard(t)
+        await apply(t, submission, obligation, form, state, engine.edit(form, state, spec.code))
+        return
+    if state.current != spec.code:
+        _strip_keyboard(t)
+        show_question(t, submission, obligation, form, state, note="ℹ️ " + _(
+            "That question is no longer the current one. Here is where the report is now:"))
+        return
+    if kind == "b":
+        _strip_keyboard(t)
+        await apply(t, submission, obligation, form, state, engine.back(form, state))
+    elif kind == "k":
+        _strip_keyboard(t)
+        await apply(t, submission, obligation, form, state, engine.skip(form, state, spec.code))
+    elif kind == "v":
+        _strip_keyboard(t)
+        index = ids[2]
+        if spec.type == "yes_no" and index in (0, 1):
+            value: Any = bool(index)
+        elif spec.type == "choice" and 0 <= index < len(spec.options):
+            value = spec.options[index][0]
+        else:
+            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            return
+        checked = validate_value(spec, value)
+        result = engine.answer(form, state, spec.code, checked.value) if isinstance(
+            checked, Ok) else checked
+        await apply(t, submission, obligation, form, state, result)
+    elif kind == "t":
+        await toggle(t, submission, form, state, spec, ids[2])
+    elif kind == "d":
+        _strip_keyboard(t)
+        chosen = list(state.answers.get(spec.code) or [])
+        if not chosen:
+            if spec.required:
+                show_question(t, submission, obligation, form, state,
+                              note="⚠️ " + _("Please choose at least one option."))
+                return
+            await apply(t, submission, obligation, form, state,
+                        engine.skip(form, state, spec.code))
+            return
+        await apply(t, submission, obligation, form, state,
+                    engine.answer(form, state, spec.code, chosen))
+
+
+async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormState,
+                 spec: FieldSpec, index: int) -> None:
+    if spec.type != "multi_choice" or not 0 <= index < len(spec.options):
+        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    value = spec.options[index][0]
+    chosen = list(state.answers.get(spec.code) or [])
+    chosen = [v for v in chosen if v != value] if value in chosen else [*chosen, value]
+    answers = {**state.answers, spec.code: chosen}
+    if not chosen:
+        answers.pop(spec.code)
+    new = replace(state, answers=answers)
+    # Saved at once, but the question stays until «Done».
+    await save_state(t.session, submission, state, new, t.member, t.now)
+    query = t.update.callback_query
+    markup = question_keyboard(t, submission.id, form, new)
+
+    async def refresh() -> None:
+        try:
+            await query.edit_message_reply_markup(reply_markup=markup)  # type: ignore[union-attr]
+        except TelegramError:
+            pass
+
+    t.later(refresh)
+
+
+async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
+                     state: FormState) -> None:
+    _ = t._
+    check = engine.check_for_submit(form, state)
+    if not check.ok:
+        show_review(t, submission, obligation, form, state, note=_submit_problems(t, form, check))
+        return
+    late = t.now >= obligation.effective_due_at
+    lines = [_("Send the report {title} now?").format(title=_title(t, obligation))]
+    if late:
+        lines.append(_("The deadline has passed; the report will be accepted and marked late."))
+    lines.append(_("After sending, changes need the standing office to return the report."))
+    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([[
+        InlineKeyboardButton("✅ " + _("Confirm and send"),
+                             callback_data=f"S:{submission.id}:{submission.lock_version}"),
+        InlineKeyboardButton("« " + _("Back to review"), callback_data=f"R:{submission.id}"),
+    ]]))
+
+
+def _submit_problems(t: Turn, form: FormSpec, check: engine.SubmitCheck) -> str:
+    _ = t._
+    lines = []
+    if check.missing:
+        numbers = ", ".join(str(form.position(code) + 1) for code in check.missing)
+        lines.append("⚠️ " + _("Some required questions are not answered yet: {numbers}.")
+                     .format(numbers=numbers))
+    for failure in check.failures:
+        lines.append(_problem_text(t, form, Problem(engine.CHECK, {
+            "message": failure.message, "fields": failure.fields})))
+    return "\n".join(lines)
+
+
+async def do_submit(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
+                    state: FormState, no_report: bool = False) -> None:
+    _ = t._
+    if not no_report:
+        check = engine.check_for_submit(form, state)
+        if not check.ok:
+            show_review(t, submission, obligation, form, state,
+                        note=_submit_problems(t, form, check))
+            return
+    assert t.member is not None
+    await submit(t.session, submission, obligation, form, state, t.member, t.now, t.tz,
+                 no_report=no_report)
+    t.member.active_submission_id = None
+    lines = ["✅ " + _("Report received. Thank you!"),
+             _title(t, obligation),
+             _("Receipt number: <b>{receipt}</b>").format(receipt=esc(submission.receipt_no)),
+             _("Time: {time}").format(time=_when(t, t.now)),
+             _("Sent by: {name}").format(name=esc(t.member.full_name))]
+    if no_report:
+        lines.append(_("Recorded as: nothing to report in this period."))
+    if submission.late_days:
+        lines.append("⏰ " + _("Late by {n} day(s).").format(n=submission.late_days))
+    else:
+        lines.append("🟢 " + _("On time."))
+    if submission.version > 1:
+        lines.append(_("Version {version}; earlier versions are kept.").format(
+            version=submission.version))
+    t.send("\n".join(lines), reply_markup=main_menu(_))
+
+
+async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:
+    _ = t._
+    obligation = await obligation_for(t, obligation_id)
+    if obligation is None:
+        return
+    assert t.member is not None
+    opened = await open_draft(t.session, obligation, t.member, t.now)
+    if opened.submission is None:
+        t.send(_("This report has already been sent; the button is no longer valid."))
+        return
+    submission = opened.submission
+    form = await form_spec(t.session, submission.form_version_id)
+    if not form.allow_no_report:
+        t.send(_("This report cannot be sent as «Nothing to report»."))
+        return
+    _strip_keyboard(t)
+    if not confirmed:
+        t.send(_("Record «Nothing to report» for {title}? Nothing happened in this period, "
+                 "so no figures will be sent.").format(title=_title(t, obligation)),
+               reply_markup=InlineKeyboardMarkup([[
+                   InlineKeyboardButton("✅ " + _("Confirm"), callback_data=f"N:{obligation.id}"),
+                   InlineKeyboardButton(_("Cancel"), callback_data=f"c:{submission.id}"),
+               ]]))
+        return
+    state = await load_state(t.session, submission)
+    await do_submit(t, submission, obligation, form, state, no_report=True)
+
+
+def file_info_from(update: Update) -> tuple[str, str | None, FileInfo] | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    if message.document is not None:
+        d = message.document
+        return d.file_id, d.file_unique_id, FileInfo(d.file_name, d.mime_type, d.file_size)
+    if message.photo:
+        p = message.photo[-1]  # the largest size
+        return p.file_id, p.file_unique_id, FileInfo("photo.jpg", "image/jpeg", p.file_size)
+    return None

@@ -1,0 +1,189 @@
+"""The main menu: reports due, reporting calendar, help, language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
+
+from bot.i18n import N_, Gettext, translator
+from db.models import Obligation, ObligationStatus, Schedule
+from handlers.context import Turn
+from handlers.render import (
+    STATUS,
+    STATUS_ICON,
+    day_with_weekday,
+    days_left_text,
+    deadline_text,
+    esc,
+    last_day,
+    period_label,
+)
+
+DUE = N_("Reports due")
+CALENDAR = N_("Reporting calendar")
+HELP = N_("Help")
+LANGUAGE = N_("Language")
+MENU_ITEMS = (DUE, CALENDAR, HELP, LANGUAGE)
+MAX_LISTED = 15
+
+
+def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[_(DUE), _(CALENDAR)], [_(HELP), _(LANGUAGE)]],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def menu_item_for(text: str) -> str | None:
+    """Which menu button a text is, in any supported language."""
+    cleaned = (text or "").strip().casefold()
+    for item in MENU_ITEMS:
+        for locale in ("vi", "en"):
+            if translator(locale)(item).casefold() == cleaned:
+                return item
+    return None
+
+
+def help_text(_: Gettext) -> str:
+    return _(
+        "<b>How to report</b>\n"
+        "• «Reports due» lists your agency's reports with their deadlines. Tap a report to "
+        "answer it, one question at a time.\n"
+        "• Your answers are saved as you go. If you stop, open the report again to continue "
+        "where you left off.\n"
+        "• «Back» returns to the previous question, «Skip» leaves an optional one empty, "
+        "«Cancel» stops and keeps the draft.\n"
+        "• At the end you can review and change any answer, then send. You get a receipt.\n"
+        "• «Nothing to report» records a zero report when nothing happened in the period.\n\n"
+        "Commands: /start menu · /help this help · /cancel stop the current step · "
+        "/lang language"
+    )
+
+
+async def open_obligations(t: Turn) -> list[Obligation]:
+    """The agency's reports that matter now: every unsubmitted one whose period has begun,
+    and those submitted for deadlines that are not long past."""
+    assert t.member is not None and t.member.agency_id is not None
+    today = t.now.astimezone(t.tz).date()
+    recent = t.now - dt.timedelta(days=7)
+    rows = (
+        await t.session.scalars(
+            select(Obligation)
+            .join(Schedule, Schedule.id == Obligation.schedule_id)
+            .where(
+                Obligation.agency_id == t.member.agency_id,
+                Schedule.active.is_(True),
+                or_(
+                    and_(
+                        Obligation.status.in_([ObligationStatus.open, ObligationStatus.draft,
+                                               ObligationStatus.returned]),
+                        Obligation.period_start <= today,
+                    ),
+                    and_(
+                        Obligation.status.in_([ObligationStatus.submitted,
+                                               ObligationStatus.accepted]),
+                        Obligation.due_at >= recent,
+                        Obligation.period_start <= today,
+                    ),
+                ),
+            )
+            .order_by(Obligation.due_at, Schedule.position, Obligation.id)
+        )
+    ).all()
+    return list(rows)
+
+
+async def show_due(t: Turn) -> None:
+    _ = t._
+    assert t.member is not None
+    if t.member.agency_id is None:
+        t.send(_("Your account is not attached to an agency, so you have no reports to send."))
+        return
+    obligations = await open_obligations(t)
+    agency = t.member.agency
+    header = _("<b>Reports due</b> — {agency}").format(
+        agency=esc(agency.display_name if agency else "")
+    )
+    if not obligations:
+        t.send(header + "\n\n" + _("Nothing is due right now. 🎉"))
+        return
+    lines = [header, ""]
+    buttons = []
+    for number, o in enumerate(obligations[:MAX_LISTED], start=1):
+        period = period_label(_, o.period_type, o.period_key)
+        due = o.effective_due_at
+        lines.append(f"{number}. <b>{esc(o.schedule.name)}</b> · {esc(period)}")
+        state = f"{STATUS_ICON[o.status]} {_(STATUS[o.status])}"
+        if o.status in (ObligationStatus.submitted, ObligationStatus.accepted):
+            lines.append("   " + _("Deadline: {deadline}").format(
+                deadline=deadline_text(_, due, t.tz)) + f" — {state}")
+        else:
+            lines.append("   " + _("Deadline: {deadline}").format(
+                deadline=deadline_text(_, due, t.tz))
+                + f" — <b>{days_left_text(t.locale, _, due, t.now, t.tz)}</b>")
+            lines.append(f"   {state}")
+        label = f"{number}. {o.schedule.name} · {period}"
+        buttons.append([InlineKeyboardButton(label[:60], callback_data=f"o:{o.id}")])
+    if len(obligations) > MAX_LISTED:
+        lines.append("")
+        lines.append(_("… and {n} more.").format(n=len(obligations) - MAX_LISTED))
+    lines.append("")
+    lines.append(_("Tap a report to open it."))
+    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def show_calendar(t: Turn) -> None:
+    _ = t._
+    assert t.member is not None
+    if t.member.agency_id is None:
+        t.send(_("Your account is not attached to an agency, so you have no reports to send."))
+        return
+    rows = (
+        await t.session.scalars(
+            select(Obligation)
+            .join(Schedule, Schedule.id == Obligation.schedule_id)
+            .where(Obligation.agency_id == t.member.agency_id, Obligation.due_at > t.now,
+                   Schedule.active.is_(True))
+            .order_by(Obligation.due_at, Schedule.position)
+            .limit(12)
+        )
+    ).all()
+    if not rows:
+        t.send(_("No coming deadlines."))
+        return
+    lines = [_("<b>Coming deadlines</b>"), ""]
+    for o in rows:
+        lines.append(
+            f"• {day_with_weekday(_, last_day(o.effective_due_at, t.tz))} — "
+            f"{esc(o.schedule.name)} · {esc(period_label(_, o.period_type, o.period_key))}"
+        )
+    wordings = {o.schedule.name: o.schedule.wording for o in rows if o.schedule.wording}
+    if wordings:
+        lines.append("")
+        lines.append(_("As the plan says:"))
+        lines.extend(f"• <i>{esc(w)}</i>" for w in wordings.values())
+    t.send("\n".join(lines))
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton("🇻🇳 Tiếng Việt", callback_data="L:vi"),
+        InlineKeyboardButton("🇬🇧 English", callback_data="L:en"),
+    ]])
+
+
+def ask_language(t: Turn) -> None:
+    t.send(t._("Choose your language:"), reply_markup=language_keyboard())
+
+
+def menu_reply(t: Turn, text: str, **kwargs: Any) -> None:
+    t.send(text, reply_markup=main_menu(t._), **kwargs)
+
+
+def is_menu_update(update: Update) -> bool:
+    message = update.effective_message
+    return bool(message and message.text and menu_item_for(message.text))
