@@ -30,7 +30,9 @@ def build_application(
     settings: Settings,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
+    run_jobs: bool = True,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
+    """`run_jobs=False` leaves out the sender and the periodic sweep (handler tests)."""
     if settings.bot_token is None:
         raise ValueError("BOT_TOKEN is required to build the application")
     api = settings.telegram_api_url
@@ -40,6 +42,7 @@ def build_application(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .post_init(_on_startup)
+        .post_stop(_on_stop)
         .post_shutdown(_on_shutdown)
         # Updates of different chats are independent; the database serialises what matters.
         .concurrent_updates(True)
@@ -52,6 +55,7 @@ def build_application(
     app.bot_data["engine"] = engine
     app.bot_data["db"] = make_sessionmaker(engine)
     app.bot_data["clock"] = Clock(settings.fake_now)
+    app.bot_data["run_jobs"] = run_jobs
 
     from handlers import register
 
@@ -60,7 +64,18 @@ def build_application(
 
 
 async def _on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    from scheduler.jobs import schedule_sweep, start_sender
+
     await register_commands(app)
+    if app.bot_data.get("run_jobs", True):
+        await start_sender(app)
+        schedule_sweep(app)
+
+
+async def _on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    from scheduler.jobs import stop_sender
+
+    await stop_sender(app)  # finishes the sends in flight
 
 
 async def _on_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     lst = plan.add_parser("list", help="list imported plans")
     lst.set_defaults(func=cmd_plan_list)
 
+    sweep = sub.add_parser("sweep", help="run one sweep (reminders, escalations, digests)")
+    sweep.add_argument("--now", help="as if at this instant, ISO 8601 with offset "
+                       "(default: the current time)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print the decisions as JSON lines and write nothing")
+    sweep.set_defaults(func=cmd_sweep)
+
     inv = sub.add_parser("invite", help="invite codes").add_subparsers(title="invite commands")
     create = inv.add_parser("create", help="create an invite deep link")
     create.add_argument("--agency", required=True, help="agency code")
@@ -192,6 +199,46 @@ def cmd_plan_calendar(args: argparse.Namespace) -> int:
             print(json.dumps(row, ensure_ascii=False))
     else:
         print(render_table(rows))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from scheduler.sweeper import decision_json, run_sweep
+
+    settings = get_settings()
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"cannot read --now {args.now!r}; use e.g. 2022-03-12T08:00:00+07:00",
+                  file=sys.stderr)
+            return 2
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.tz)
+    else:
+        now = dt.datetime.now(dt.UTC)
+
+    async def _run():
+        from db.session import make_engine, make_sessionmaker
+
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                result = await run_sweep(session, now, settings.tz, dry_run=args.dry_run)
+                if args.dry_run:
+                    await session.rollback()
+                return result
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(_run())
+    if args.dry_run:
+        for decision in result.decisions:
+            print(json.dumps(decision_json(decision, result.snapshot), ensure_ascii=False))
+    else:
+        print(f"{len(result.written)} messages queued in the outbox", file=sys.stderr)
     return 0
 
 

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # Per user: at most this many updates in `flood_window` seconds before throttling.
     flood_limit: int = 20
     flood_window: float = 10.0
+    # The sweep runs every this many seconds; 0 disables it (the sender still runs).
+    sweep_interval_seconds: int = 60
+    send_rate: float = 30.0  # messages per second overall
+    send_per_chat_seconds: float = 1.0
+    send_concurrency: int = 8
 
     @field_validator("bot_admins", mode="before")
     @classmethod

@@ -526,6 +526,27 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class OutboxItem(Base):
+    """What a sweep decided, one row per (step, obligation, person); the unique key is what
+    makes a repeated or concurrent sweep add nothing. Several items share one message."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_item_obligation_id_created_at", "obligation_id",
+                            "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    level: Mapped[int] = mapped_column(default=0)
+    obligation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("obligation.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (

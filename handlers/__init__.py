@@ -77,6 +77,7 @@ async def on_lang(update: Update, context: Context) -> None:
 
 
 async def on_callback(update: Update, context: Context) -> None:
+    from handlers.committee import on_committee_callback
     from handlers.context import turn
     from handlers.forms import on_callback as form_callback
     from handlers.onboarding import stranger_welcome
@@ -92,7 +93,8 @@ async def on_callback(update: Update, context: Context) -> None:
             t.answer_callback()
             t.send(stranger_welcome(t))
             return
-        await form_callback(t, data)
+        if not await on_committee_callback(t, data):
+            await form_callback(t, data)
 
 
 async def set_language(t: Any, code: str) -> None:

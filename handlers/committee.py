@@ -1,0 +1,208 @@
+"""Digest buttons for chairs and the standing office: remind everyone, details, seen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
+
+from bot.formatting import format_datetime
+from db.models import (
+    OPEN_STATUSES,
+    Agency,
+    AuditLog,
+    Member,
+    MemberRole,
+    Obligation,
+    Plan,
+    Role,
+    Schedule,
+)
+from handlers.context import Turn
+from handlers.render import esc, period_label
+from scheduler.messages import last_reminders
+from scheduler.sweep import Decision, Item, ObligationView, Policy
+from scheduler.sweeper import _recipient, write_decisions
+
+COMMITTEE_ROLES = {Role.chair, Role.standing_office, Role.admin}
+
+
+def may_oversee(t: Turn, committee_id: int) -> bool:
+    member = t.member
+    return bool(
+        member and member.active and member.committee_id == committee_id
+        and member.role_set & COMMITTEE_ROLES
+    )
+
+
+async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligation, str, str]]:
+    """(obligation, agency name, schedule name) for every overdue report of the committee."""
+    rows = (
+        await t.session.execute(
+            select(Obligation, Agency.short_name, Agency.name, Schedule.name)
+            .options(lazyload("*"))
+            .join(Schedule, Schedule.id == Obligation.schedule_id)
+            .join(Plan, Plan.id == Schedule.plan_id)
+            .join(Agency, Agency.id == Obligation.agency_id)
+            .where(Plan.committee_id == committee_id, Obligation.status.in_(OPEN_STATUSES),
+                   Obligation.due_at <= t.now, Schedule.active.is_(True),
+                   Agency.active.is_(True))
+            .order_by(Agency.name, Obligation.due_at)
+        )
+    ).all()
+    out = []
+    for obligation, short, name, schedule_name in rows:
+        if obligation.effective_due_at <= t.now:
+            out.append((obligation, short or name, schedule_name))
+    return out
+
+
+async def on_committee_callback(t: Turn, data: str) -> bool:
+    """Handle ra:/dd:/ack: buttons; False when the data is not one of them."""
+    kind, _sep, rest = data.partition(":")
+    if kind not in ("ra", "dd", "ack"):
+        return False
+    _ = t._
+    t.answer_callback()
+    parts = rest.split(":")
+    try:
+        committee_id = int(parts[0])
+    except ValueError:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return True
+    if not may_oversee(t, committee_id):
+        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
+        return True
+    if kind == "ra":
+        await remind_all(t, committee_id)
+    elif kind == "dd":
+        await details(t, committee_id)
+    else:
+        await acknowledge(t, committee_id, parts[1] if len(parts) > 1 else "")
+    return True
+
+
+async def remind_all(t: Turn, committee_id: int) -> None:
+    """Queue an urgent reminder to every overdue agency now, through the outbox."""
+    _ = t._
+    rows = await overdue_obligations(t, committee_id)
+    if not rows:
+        t.send(_("No report is overdue right now; nobody to remind."))
+        return
+    agency_ids = {o.agency_id for o, _n, _s in rows}
+    people = (
+        await t.session.scalars(
+            select(Member).where(Member.agency_id.in_(agency_ids), Member.active.is_(True))
+            .join(MemberRole, MemberRole.member_id == Member.id)
+            .where(MemberRole.role.in_([Role.reporter, Role.head])).distinct()
+        )
+    ).all()
+    by_agency: dict[int, list[Member]] = defaultdict(list)
+    for person in people:
+        by_agency[person.agency_id].append(person)  # type: ignore[index]
+    stamp = t.now.astimezone(t.tz).strftime("%Y%m%dT%H")
+    decisions: dict[int, Decision] = {}
+    views: dict[int, ObligationView] = {}
+    plans: dict[int, Plan] = {}
+    for obligation, agency_name, schedule_name in rows:
+        schedule = await t.session.get(Schedule, obligation.schedule_id)
+        assert schedule is not None
+        if schedule.plan_id not in plans:
+            plans[schedule.plan_id] = await t.session.get(Plan, schedule.plan_id)  # type: ignore[assignment]
+        views[obligation.id] = ObligationView(
+            id=obligation.id, committee_id=committee_id, agency_id=obligation.agency_id,
+            agency_name=agency_name, schedule_name=schedule_name,
+            period_type=obligation.period_type, period_key=obligation.period_key,
+            period_start=obligation.period_start, due_at=obligation.effective_due_at,
+            plan_ends_on=plans[schedule.plan_id].ends_on, policy=Policy(),
+        )
+        for person in by_agency.get(obligation.agency_id, []):
+            decision = decisions.setdefault(person.id, Decision(_recipient(person), "overdue", 1))
+            # One nudge per report, person and hour: a double tap sends nothing twice.
+            decision.items.append(Item(f"nudge:{obligation.id}:{person.id}:{stamp}", "nudge", 1,
+                                       obligation.id))
+    _fresh, written = await write_decisions(t.session, list(decisions.values()), views,
+                                            t.now, t.tz)
+    reached = {o.agency_id for o, _n, _s in rows if by_agency.get(o.agency_id)}
+    unreachable = len(agency_ids) - len(reached)
+    t.session.add(AuditLog(
+        at=t.now, actor_member_id=t.member.id if t.member else None,
+        actor_telegram_id=t.member.telegram_user_id if t.member else None,
+        action="committee.remind_all", committee_id=committee_id,
+        details={"agencies": len(reached), "messages": len(written)},
+    ))
+    sender = t.context.application.bot_data.get("sender")
+    if sender is not None:
+        async def wake_sender() -> None:
+            sender.notify()
+
+        t.later(wake_sender)
+    lines = ["📣 " + _("Reminder queued for {agencies} agencies ({people} people).").format(
+        agencies=len(reached), people=len(written))]
+    if not written and reached:
+        lines.append(_("They were already reminded in the last hour."))
+    if unreachable:
+        lines.append("⚠️ " + _("{n} agencies have no active member and cannot be reminded.")
+                     .format(n=unreachable))
+    t.send("\n".join(lines))
+
+
+async def details(t: Turn, committee_id: int) -> None:
+    _ = t._
+    rows = await overdue_obligations(t, committee_id)
+    if not rows:
+        t.send(_("No report is overdue right now."))
+        return
+    agency_ids = {o.agency_id for o, _n, _s in rows}
+    counts = dict((await t.session.execute(
+        select(Member.agency_id, func.count()).where(Member.agency_id.in_(agency_ids),
+                                                     Member.active.is_(True))
+        .group_by(Member.agency_id)
+    )).all())
+    last = await last_reminders(t.session, [o.id for o, _n, _s in rows])
+    by_agency: dict[int, list[tuple[Obligation, str, str]]] = defaultdict(list)
+    for row in rows:
+        by_agency[row[0].agency_id].append(row)
+    lines = ["🔎 " + _("<b>Overdue agencies in detail</b>"), ""]
+    for agency_id, entries in by_agency.items():
+        name = entries[0][1]
+        reminded = [last[o.id] for o, _n, _s in entries if last.get(o.id)]
+        when = format_datetime(max(reminded), t.locale, t.tz) if reminded else _("never")
+        lines.append(_("<b>{agency}</b> — active members: {members}; last reminder: {when}")
+                     .format(agency=esc(name), members=counts.get(agency_id, 0), when=when))
+        for o, _n, schedule_name in entries:
+            late = max(1, (t.now.astimezone(t.tz).date()
+                           - (o.effective_due_at.astimezone(t.tz)
+                              - dt.timedelta(microseconds=1)).date()).days)
+            lines.append("   • " + _("{report}: {days} days late").format(
+                report=f"{esc(schedule_name)} {esc(period_label(_, o.period_type, o.period_key))}",
+                days=late))
+    from handlers.render import split_message
+
+    for chunk in split_message(lines):
+        t.send(chunk)
+
+
+async def acknowledge(t: Turn, committee_id: int, stamp: str) -> None:
+    _ = t._
+    t.session.add(AuditLog(
+        at=t.now, actor_member_id=t.member.id if t.member else None,
+        actor_telegram_id=t.member.telegram_user_id if t.member else None,
+        action="digest.ack", committee_id=committee_id, details={"digest": stamp},
+    ))
+    query = t.update.callback_query
+
+    async def mark_seen() -> None:
+        from telegram.error import TelegramError
+
+        if query is None or query.message is None:
+            return
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError:
+            pass
+
+    t.later(mark_seen)
+    t.send("👁 " + _("Noted: you have seen this digest."))

@@ -1,0 +1,72 @@
+"""APScheduler wiring (PTB's JobQueue): the periodic sweep and the outbox sender."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from telegram.ext import Application, ContextTypes
+
+from scheduler.sender import OutboxSender, SenderConfig
+from scheduler.sweeper import run_sweep
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
+    settings = app.bot_data["settings"]
+    now = app.bot_data["clock"].now()
+    try:
+        async with app.bot_data["db"]() as session, session.begin():
+            result = await run_sweep(session, now, settings.tz)
+    except (IntegrityError, OperationalError) as exc:
+        # Another sweeper wrote the same items first (or holds the lock): its messages win.
+        log.info("sweep skipped: %s", type(exc).__name__)
+        return 0
+    sender: OutboxSender | None = app.bot_data.get("sender")
+    if result.written and sender is not None:
+        sender.notify()
+    if result.written:
+        log.info("sweep wrote %d messages", len(result.written))
+    return len(result.written)
+
+
+async def _sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await sweep_once(context.application)
+
+
+def schedule_sweep(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    interval = app.bot_data["settings"].sweep_interval_seconds
+    if interval <= 0 or app.job_queue is None:
+        return
+    app.job_queue.run_repeating(
+        _sweep_job,
+        interval=interval,
+        first=1,
+        name="sweep",
+        # After a restart or a stall, run once to catch up rather than once per missed tick.
+        job_kwargs={"coalesce": True, "misfire_grace_time": max(30, interval * 10),
+                    "max_instances": 1},
+    )
+
+
+async def start_sender(app: Application[Any, Any, Any, Any, Any, Any]) -> OutboxSender:
+    settings = app.bot_data["settings"]
+    sender = OutboxSender(
+        app.bot, app.bot_data["db"], app.bot_data["clock"].now,
+        SenderConfig(rate=settings.send_rate, per_chat=settings.send_per_chat_seconds,
+                     concurrency=settings.send_concurrency),
+    )
+    recovered = await sender.recover()
+    if recovered:
+        log.info("returned %d interrupted sends to the queue", recovered)
+    sender.start()
+    app.bot_data["sender"] = sender
+    return sender
+
+
+async def stop_sender(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    sender: OutboxSender | None = app.bot_data.pop("sender", None)
+    if sender is not None:
+        await sender.stop()

@@ -1,0 +1,327 @@
+"""The sweep's decisions: a pure function of a snapshot of open obligations and `now`.
+
+For each open obligation it finds the one step that is due now, if any:
+- a *notice* when the period opens (or `notice_days` before the deadline);
+- a *reminder* at the latest reminder offset that has arrived (7, 3, 1 days before, and 0:
+  the morning of the last day);
+- an *overdue* message to the reporters and the head, once per escalation round (level 1);
+and, once per working day at the digest time, a *digest* for the standing office (level 2,
+after N days) and the chairs (level 3, after M days); after R rounds only a weekly summary
+to the standing office.
+
+Every item has a dedupe key that says what it is about; the wrapper stores items with a
+unique index, so a second sweep, or two at once, add nothing. Items for one person in one
+sweep become one message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from scheduler.calendar import WorkCalendar
+
+MORNING = dt.time(8, 0)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A schedule's reminder and escalation settings (from the plan file)."""
+
+    reminders: tuple[int, ...] = (7, 3, 1, 0)
+    notice_days: int | None = None  # None: notice when the period opens
+    # (after_days, roles) per escalation step, increasing after_days
+    steps: tuple[tuple[int, tuple[str, ...]], ...] = (
+        (1, ("reporter", "head")), (3, ("standing_office",)), (7, ("chair",)),
+    )
+    repeat_every: int = 5  # working days between rounds
+    rounds: int = 5
+    stop_after_plan_days: int = 60
+
+    @classmethod
+    def from_rows(cls, reminders: Iterable[int], escalation: dict | None) -> Policy:
+        esc = escalation or {}
+        steps = tuple(
+            (int(s["after_days"]), tuple(s["to"])) for s in esc.get("steps", [])
+        ) or cls.steps
+        return cls(
+            reminders=tuple(sorted({int(r) for r in reminders}, reverse=True)) or cls.reminders,
+            steps=steps,
+            repeat_every=int(esc.get("repeat_every", 5)),
+            rounds=int(esc.get("rounds", 5)),
+            stop_after_plan_days=int(esc.get("stop_after_plan_days", 60)),
+        )
+
+    def level_after(self, role: str) -> int | None:
+        for after_days, roles in self.steps:
+            if role in roles:
+                return after_days
+        return None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    member_id: int
+    chat_id: int
+    roles: frozenset[str]
+    agency_id: int | None
+    language: str = "vi"
+
+
+@dataclass(frozen=True)
+class CommitteeView:
+    id: int
+    standing_office_agency_id: int | None
+    calendar: WorkCalendar
+    quiet_start: dt.time = dt.time(21, 0)
+    quiet_end: dt.time = dt.time(7, 0)
+    digest_time: dt.time = MORNING
+
+
+@dataclass(frozen=True)
+class ObligationView:
+    id: int
+    committee_id: int
+    agency_id: int
+    agency_name: str
+    schedule_name: str
+    period_type: str
+    period_key: str
+    period_start: dt.date
+    due_at: dt.datetime  # effective (extension applied), aware
+    plan_ends_on: dt.date
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a person should be told about one obligation (or a digest line)."""
+
+    dedupe_key: str
+    kind: str  # notice | reminder | overdue | digest | weekly
+    level: int
+    obligation_id: int | None
+    days: int = 0  # days left (reminders) or days late (overdue, digests)
+
+
+@dataclass
+class Decision:
+    """One message to one person: all their items of this sweep."""
+
+    recipient: Recipient
+    kind: str
+    level: int
+    items: list[Item] = field(default_factory=list)
+    committee_id: int | None = None
+    # Digests: (obligation id, days late) per overdue report; agencies without an active
+    # member; members who blocked the bot.
+    lines: list[tuple[int, int]] = field(default_factory=list)
+    orphans: list[int] = field(default_factory=list)
+    blocked: list[int] = field(default_factory=list)
+
+    @property
+    def dedupe_key(self) -> str:
+        return self.items[0].dedupe_key if self.items else f"{self.kind}:{self.recipient.member_id}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    committees: dict[int, CommitteeView]
+    obligations: list[ObligationView]
+    # agency id -> active members
+    members: dict[int, list[Recipient]]
+    # committee id -> standing office members and chairs (active)
+    standing: dict[int, list[Recipient]]
+    chairs: dict[int, list[Recipient]]
+    # committee id -> members who blocked the bot since their last digest
+    blocked: dict[int, list[int]] = field(default_factory=dict)
+
+
+def in_quiet_hours(local: dt.datetime, committee: CommitteeView) -> bool:
+    t = local.time()
+    start, end = committee.quiet_start, committee.quiet_end
+    if start <= end:
+        return start <= t < end
+    return t >= start or t < end
+
+
+def allowed_now(now: dt.datetime, committee: CommitteeView, tz: ZoneInfo) -> bool:
+    """Unprompted messages go out on working days outside quiet hours only."""
+    local = now.astimezone(tz)
+    return committee.calendar.is_working_day(local.date()) and not in_quiet_hours(
+        local, committee
+    )
+
+
+def _at(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, time, tz)
+
+
+def last_day(due_at: dt.datetime, tz: ZoneInfo) -> dt.date:
+    return (due_at.astimezone(tz) - dt.timedelta(microseconds=1)).date()
+
+
+def first_overdue_morning(o: ObligationView, cal: WorkCalendar, tz: ZoneInfo) -> dt.date:
+    """The morning after the last day (the next working day if that one is not)."""
+    return cal.next_working_day(last_day(o.due_at, tz) + dt.timedelta(days=1))
+
+
+def current_round(o: ObligationView, today: dt.date, cal: WorkCalendar, tz: ZoneInfo) -> int:
+    """0 for the first round of escalation, 1 after `repeat_every` working days, …"""
+    start = first_overdue_morning(o, cal, tz)
+    if today < start:
+        return -1
+    rounds = 0
+    boundary = start
+    while True:
+        boundary = cal.add_working_days(boundary, o.policy.repeat_every)
+        if boundary > today:
+            return rounds
+        rounds += 1
+
+
+def _days_late(o: ObligationView, today: dt.date, tz: ZoneInfo) -> int:
+    return max(1, (today - last_day(o.due_at, tz)).days)
+
+
+def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView,
+                   tz: ZoneInfo) -> tuple[str, list[Item]] | None:
+    """What the agency's own people (reporters / head) should get now: (audience, items).
+
+    audience is "reporters" (notice, reminder) or "level1" (reporters and head, overdue).
+    """
+    cal = committee.calendar
+    local = now.astimezone(tz)
+    today = local.date()
+    if now < o.due_at:
+        last = last_day(o.due_at, tz)
+        offsets = [d for d in o.policy.reminders if _at(last - dt.timedelta(d), MORNING, tz) <= now]
+        if offsets:
+            offset = min(offsets)  # the latest reminder that has arrived
+            return "reporters", [Item(f"reminder:{o.id}:{offset}", "reminder", 0, o.id,
+                                      (last - today).days)]
+        notice_at = (
+            _at(o.period_start, MORNING, tz) if o.policy.notice_days is None
+            else _at(last - dt.timedelta(o.policy.notice_days), MORNING, tz)
+        )
+        if notice_at <= now:
+            return "reporters", [Item(f"notice:{o.id}", "notice", 0, o.id, (last - today).days)]
+        return None
+    if (today - o.plan_ends_on).days > o.policy.stop_after_plan_days:
+        return None
+    level1 = o.policy.level_after("reporter")
+    if level1 is None:
+        level1 = o.policy.level_after("head")
+    if level1 is None:
+        return None
+    round_ = current_round(o, today, cal, tz)
+    if round_ < 0 or round_ >= o.policy.rounds:
+        return None
+    # Within a round, level 1 starts `after_days - 1` working days after the first morning
+    # (after_days: 1 means the morning after the deadline).
+    start = cal.add_working_days(first_overdue_morning(o, cal, tz),
+                                 round_ * o.policy.repeat_every + max(0, level1 - 1))
+    if _at(start, MORNING, tz) > now:
+        return None
+    return "level1", [Item(f"overdue:{o.id}:{round_}", "overdue", 1, o.id,
+                           _days_late(o, today, tz))]
+
+
+def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]:
+    """All messages due at `now`. Pure: same snapshot and now, same decisions."""
+    by_person: dict[tuple[int, str], Decision] = {}
+
+    def add(recipient: Recipient, kind: str, level: int, item: Item,
+            committee_id: int) -> None:
+        # Items of one person merge into one message (notice/reminder/overdue together).
+        key = (recipient.member_id, "personal")
+        decision = by_person.get(key)
+        if decision is None:
+            decision = by_person[key] = Decision(recipient, kind, level,
+                                                 committee_id=committee_id)
+        keyed = Item(f"{item.dedupe_key}:{recipient.member_id}", item.kind, item.level,
+                     item.obligation_id, item.days)
+        decision.items.append(keyed)
+        if _KIND_RANK[kind] > _KIND_RANK[decision.kind]:
+            decision.kind = kind
+        decision.level = max(decision.level, level)
+
+    digest_lines: dict[int, list[tuple[ObligationView, int]]] = {}
+    for o in snapshot.obligations:
+        committee = snapshot.committees[o.committee_id]
+        if not allowed_now(now, committee, tz):
+            continue
+        members = snapshot.members.get(o.agency_id, [])
+        found = personal_items(o, now, committee, tz)
+        if found is not None:
+            audience, items = found
+            if audience == "reporters":
+                people = [m for m in members if "reporter" in m.roles] or [
+                    m for m in members if "head" in m.roles]
+            else:
+                people = [m for m in members if m.roles & {"reporter", "head"}]
+            for person in people:
+                for item in items:
+                    add(person, item.kind, item.level, item, o.committee_id)
+        if now >= o.due_at:
+            digest_lines.setdefault(o.committee_id, []).append((o, len(members)))
+
+    for committee_id, lines in digest_lines.items():
+        committee = snapshot.committees[committee_id]
+        local = now.astimezone(tz)
+        if local.time() < committee.digest_time or not allowed_now(now, committee, tz):
+            continue
+        today = local.date()
+        cal = committee.calendar
+        for audience, role in (("standing", "standing_office"), ("chairs", "chair")):
+            recipients = getattr(snapshot, audience).get(committee_id, [])
+            daily: list[tuple[ObligationView, int]] = []
+            weekly: list[tuple[ObligationView, int]] = []
+            for o, member_count in lines:
+                if (today - o.plan_ends_on).days > o.policy.stop_after_plan_days:
+                    continue
+                after = o.policy.level_after(role)
+                orphan = member_count == 0
+                if orphan and role == "standing_office":
+                    after = 1  # nobody to tell at the agency: straight to the standing office
+                if after is None:
+                    continue
+                late = _days_late(o, today, tz)
+                if late < after:
+                    continue
+                if current_round(o, today, cal, tz) >= o.policy.rounds:
+                    if role == "standing_office":
+                        weekly.append((o, late))
+                    continue
+                daily.append((o, late))
+            level = 2 if role == "standing_office" else 3
+            is_monday = today.weekday() == 0
+            if not daily and not (weekly and is_monday):
+                continue
+            for person in recipients:
+                # One digest per person and working day, whatever it lists.
+                kind = "digest" if daily else "weekly"
+                decision = Decision(person, kind, level, committee_id=committee_id)
+                decision.items.append(Item(
+                    f"digest:{committee_id}:{today.isoformat()}:{person.member_id}", kind, level,
+                    None,
+                ))
+                decision.lines = [(o.id, late) for o, late in daily]
+                if is_monday:
+                    decision.lines += [(o.id, late) for o, late in weekly]
+                by_person[(person.member_id, "digest")] = decision
+    decisions = list(by_person.values())
+    for d in decisions:
+        if d.kind in ("digest", "weekly") and d.committee_id is not None:
+            listed = {obligation_id for obligation_id, _late in d.lines}
+            d.orphans = sorted({o.agency_id for o, n in digest_lines.get(d.committee_id, [])
+                                if n == 0 and o.id in listed})
+            if "standing_office" in d.recipient.roles:
+                d.blocked = list(snapshot.blocked.get(d.committee_id, []))
+    decisions.sort(key=lambda d: (d.recipient.member_id, d.kind))
+    return decisions
+
+
+_KIND_RANK = {"notice": 0, "reminder": 1, "overdue": 2, "digest": 3, "weekly": 3}

@@ -1,0 +1,252 @@
+"""The sweep over the database: load a snapshot, decide (pure), write the outbox.
+
+Only what can be due is loaded: open obligations whose period has begun and whose deadline is
+near or past, so the cost grows with what is due, not with the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+
+from bot.i18n import pick_language
+from db.models import (
+    OPEN_STATUSES,
+    Agency,
+    AuditLog,
+    Committee,
+    Member,
+    Obligation,
+    OutboxItem,
+    OutboxMessage,
+    OutboxStatus,
+    Plan,
+    Schedule,
+)
+from scheduler.calendar import WorkCalendar
+from scheduler.messages import render_decision
+from scheduler.sweep import (
+    CommitteeView,
+    Decision,
+    ObligationView,
+    Policy,
+    Recipient,
+    Snapshot,
+    decide,
+)
+
+LOOKAHEAD_DAYS = 31  # reminders are at most this far ahead; notices this far back
+BLOCKED_NEWS_DAYS = 7
+
+
+def _hhmm(text: str, default: dt.time) -> dt.time:
+    try:
+        hh, mm = (int(x) for x in text.split(":"))
+        return dt.time(hh, mm)
+    except (ValueError, AttributeError):
+        return default
+
+
+def _recipient(m: Member) -> Recipient:
+    return Recipient(
+        member_id=m.id,
+        chat_id=m.chat_id or m.telegram_user_id,
+        roles=frozenset(r.value for r in m.role_set),
+        agency_id=m.agency_id,
+        language=pick_language(m.language, m.telegram_language),
+    )
+
+
+async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -> Snapshot:
+    today = now.astimezone(tz).date()
+    horizon = now + dt.timedelta(days=LOOKAHEAD_DAYS)
+    rows = (
+        await session.execute(
+            select(Obligation, Schedule, Plan, Agency)
+            .options(lazyload("*"))  # the models' joined eager loads are not needed here
+            .join(Schedule, Schedule.id == Obligation.schedule_id)
+            .join(Plan, Plan.id == Schedule.plan_id)
+            .join(Agency, Agency.id == Obligation.agency_id)
+            .where(
+                Obligation.status.in_(OPEN_STATUSES),
+                Obligation.period_start <= today,
+                Schedule.active.is_(True),
+                Agency.active.is_(True),
+                Plan.ends_on >= today - dt.timedelta(days=3650),
+                or_(
+                    Obligation.due_at <= horizon,
+                    and_(Obligation.extended_due_at.is_not(None),
+                         Obligation.extended_due_at <= horizon),
+                    Obligation.period_start >= today - dt.timedelta(days=LOOKAHEAD_DAYS),
+                ),
+            )
+        )
+    ).all()
+    committees: dict[int, CommitteeView] = {}
+    obligations: list[ObligationView] = []
+    plan_calendars: dict[int, dict[str, Any]] = {}
+    for obligation, schedule, plan, agency in rows:
+        plan_calendars.setdefault(plan.committee_id, plan.calendar or {})
+        if plan.committee_id not in committees:
+            committee = await session.get(Committee, plan.committee_id)
+            cal = plan.calendar or {}
+            quiet = str(cal.get("quiet_hours", "21:00-07:00")).split("-")
+            committees[plan.committee_id] = CommitteeView(
+                id=plan.committee_id,
+                standing_office_agency_id=committee.standing_office_id if committee else None,
+                calendar=WorkCalendar.from_dict(cal),
+                quiet_start=_hhmm(quiet[0], dt.time(21, 0)),
+                quiet_end=_hhmm(quiet[-1], dt.time(7, 0)),
+                digest_time=_hhmm(str(cal.get("digest_time", "08:00")), dt.time(8, 0)),
+            )
+        obligations.append(ObligationView(
+            id=obligation.id,
+            committee_id=plan.committee_id,
+            agency_id=agency.id,
+            agency_name=agency.display_name,
+            schedule_name=schedule.name,
+            period_type=obligation.period_type,
+            period_key=obligation.period_key,
+            period_start=obligation.period_start,
+            due_at=obligation.effective_due_at,
+            plan_ends_on=plan.ends_on,
+            policy=Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
+        ))
+    agency_ids = {o.agency_id for o in obligations}
+    members: dict[int, list[Recipient]] = defaultdict(list)
+    standing: dict[int, list[Recipient]] = defaultdict(list)
+    chairs: dict[int, list[Recipient]] = defaultdict(list)
+    if committees:
+        people = (
+            await session.scalars(
+                select(Member).where(
+                    Member.active.is_(True),
+                    or_(Member.agency_id.in_(agency_ids),
+                        Member.committee_id.in_(list(committees))),
+                )
+            )
+        ).all()
+        for m in people:
+            r = _recipient(m)
+            if m.agency_id in agency_ids and r.roles & {"reporter", "head"}:
+                members[m.agency_id].append(r)
+            committee = committees.get(m.committee_id) if m.committee_id else None
+            if committee is None:
+                continue
+            if "standing_office" in r.roles:
+                standing[committee.id].append(r)
+            if "chair" in r.roles:
+                chairs[committee.id].append(r)
+    blocked: dict[int, list[int]] = defaultdict(list)
+    if committees:
+        recent = now - dt.timedelta(days=BLOCKED_NEWS_DAYS)
+        for m in (
+            await session.scalars(
+                select(Member).where(
+                    Member.active.is_(False), Member.inactive_reason == "blocked",
+                    Member.committee_id.in_(list(committees)), Member.updated_at >= recent,
+                )
+            )
+        ).all():
+            blocked[m.committee_id].append(m.id)  # type: ignore[index]
+    return Snapshot(committees=committees, obligations=obligations, members=dict(members),
+                    standing=dict(standing), chairs=dict(chairs), blocked=dict(blocked))
+
+
+@dataclass
+class SweepResult:
+    decisions: list[Decision]
+    written: list[OutboxMessage]
+    snapshot: Snapshot
+
+
+async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        found.update((await session.scalars(
+            select(OutboxItem.dedupe_key).where(OutboxItem.dedupe_key.in_(chunk))
+        )).all())
+    return found
+
+
+async def write_decisions(
+    session: AsyncSession, decisions: list[Decision], obligations: dict[int, ObligationView],
+    now: dt.datetime, tz: ZoneInfo, dry_run: bool = False,
+) -> tuple[list[Decision], list[OutboxMessage]]:
+    """Keep only the items not sent before; one outbox message per remaining decision."""
+    keys = [item.dedupe_key for d in decisions for item in d.items]
+    seen = await existing_keys(session, keys)
+    fresh: list[Decision] = []
+    written: list[OutboxMessage] = []
+    by_id = obligations
+    for decision in decisions:
+        items = [i for i in decision.items if i.dedupe_key not in seen]
+        if not items:
+            continue
+        decision.items = items
+        fresh.append(decision)
+        if dry_run:
+            continue
+        payload = await render_decision(session, decision, by_id, now, tz)
+        message = OutboxMessage(
+            dedupe_key=f"msg:{items[0].dedupe_key}",
+            kind=decision.kind,
+            member_id=decision.recipient.member_id,
+            chat_id=decision.recipient.chat_id,
+            payload=payload,
+            status=OutboxStatus.pending,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(message)
+        await session.flush()
+        for item in items:
+            session.add(OutboxItem(
+                dedupe_key=item.dedupe_key, outbox_id=message.id, kind=item.kind,
+                level=item.level, obligation_id=item.obligation_id,
+                member_id=decision.recipient.member_id, created_at=now,
+            ))
+        written.append(message)
+    await session.flush()
+    return fresh, written
+
+
+async def run_sweep(
+    session: AsyncSession, now: dt.datetime, tz: ZoneInfo, dry_run: bool = False
+) -> SweepResult:
+    snapshot = await load_snapshot(session, now, tz)
+    decisions = decide(now, snapshot, tz)
+    fresh, written = await write_decisions(
+        session, decisions, {o.id: o for o in snapshot.obligations}, now, tz, dry_run
+    )
+    if written:
+        session.add(AuditLog(at=now, actor_label="sweep", action="sweep.run",
+                             details={"messages": len(written)}))
+    return SweepResult(fresh, written, snapshot)
+
+
+def decision_json(decision: Decision, snapshot: Snapshot) -> dict[str, Any]:
+    by_id = {o.id: o for o in snapshot.obligations}
+    obligation_ids = [i.obligation_id for i in decision.items if i.obligation_id is not None]
+    obligation_ids += [oid for oid, _late in decision.lines]
+    return {
+        "recipient": decision.recipient.chat_id,
+        "member": decision.recipient.member_id,
+        "kind": decision.kind,
+        "level": decision.level,
+        "obligations": [
+            {"id": oid, "agency": by_id[oid].agency_name, "schedule": by_id[oid].schedule_name,
+             "period": by_id[oid].period_key}
+            for oid in obligation_ids if oid in by_id
+        ],
+        "dedupe_key": decision.items[0].dedupe_key if decision.items else None,
+        "dedupe_keys": [i.dedupe_key for i in decision.items],
+    }
