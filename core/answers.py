@@ -78,12 +78,30 @@ YES = {"co", "c", "yes", "y", "1", "dung", "roi", "da", "ok", "x", "true", "phai
 NO = {"khong", "k", "ko", "kg", "no", "n", "0", "chua", "false", "sai", "khong co"}
 
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
-_GROUPED = re.compile(r"^[+-]?\d{1,3}([.,]\d{3})+$")
+_GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}([.,]\d{3})+$")
 _PLAIN_INT = re.compile(r"^[+-]?\d+$")
+_SPACE_GROUPED = re.compile(r"^[+-]?\s*[1-9]\d{0,2}([\s\u00a0\u202f]\d{3})+([.,]\d+)?$")
+MAX_DIGITS = 100  # far below Python's 4300-digit int() limit
+
+
+def _squeeze(text: str) -> str | None:
+    """Remove spaces that separate groups of three («1 234 567»); None for other inner
+    spaces («12 34»), which are more likely a typo than a number."""
+    text = text.strip()
+    if _SPACE_GROUPED.match(text):
+        return _SPACES.sub("", text)
+    text = re.sub(r"^([+-])\s+", r"\1", text)
+    if _SPACES.search(text):
+        return None
+    if sum(c.isdigit() for c in text) > MAX_DIGITS:
+        return None
+    return text
 
 
 def parse_integer_text(text: str) -> int | None:
-    t = _SPACES.sub("", text)
+    t = _squeeze(text)
+    if t is None:
+        return None
     if _PLAIN_INT.match(t):
         return int(t)
     if _GROUPED.match(t) and len(set(re.findall(r"[.,]", t))) == 1:
@@ -92,7 +110,10 @@ def parse_integer_text(text: str) -> int | None:
 
 
 def parse_decimal_text(text: str) -> Decimal | None:
-    match = re.fullmatch(r"([+-]?)([\d.,]+)", _SPACES.sub("", text))
+    squeezed = _squeeze(text)
+    if squeezed is None:
+        return None
+    match = re.fullmatch(r"([+-]?)([0-9.,]+)", squeezed)
     if not match or not re.search(r"\d", match.group(2)):
         return None
     sign, body = match.groups()
@@ -112,8 +133,8 @@ def parse_decimal_text(text: str) -> Decimal | None:
         number = int_part.replace(thousands, "") + "." + frac
     elif commas == 1 and not dots:
         number = body.replace(",", ".")  # Vietnamese decimal comma: «1,5»
-    elif dots == 1 and not commas and not re.fullmatch(r"\d{1,3}\.\d{3}", body):
-        number = body  # «1.5», «12.75»
+    elif dots == 1 and not commas and not re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", body):
+        number = body  # «1.5», «12.75», «0.500»
     elif dots or commas:
         # Several separators (or «1.234»): thousands groups only.
         if not _GROUPED.match(body):
@@ -135,7 +156,7 @@ def parse_date_text(text: str) -> dt.date | None:
     if not match:
         return None
     day, month, year = (int(g) for g in match.groups())
-    if year < 100:
+    if len(match.group(3)) == 2:
         year += 2000
     try:
         return dt.date(year, month, day)
@@ -219,17 +240,23 @@ def parse(spec: FieldSpec, text: str) -> Result:
             return Ok(value)
         case "multi_choice":
             values: list[str] = []
-            for part in re.split(r"[;,\n]+", text):
-                if not part.strip():
+            for chunk in re.split(r"[;\n]+", text):
+                if not chunk.strip():
                     continue
-                value = _match_option(spec, part)
-                if value is None:
-                    return Problem(
-                        "Please choose with the buttons, or type the option numbers "
-                        "separated by commas."
-                    )
-                if value not in values:
-                    values.append(value)
+                # A whole chunk may be one label that contains a comma («Tờ rơi, áp phích»).
+                whole = _match_option(spec, chunk)
+                parts = [chunk] if whole is not None else chunk.split(",")
+                for part in parts:
+                    if not part.strip():
+                        continue
+                    value = _match_option(spec, part)
+                    if value is None:
+                        return Problem(
+                            "Please choose with the buttons, or type the option numbers "
+                            "separated by commas."
+                        )
+                    if value not in values:
+                        values.append(value)
             return Ok(values) if values else Problem("Please choose at least one option.")
         case "text" | "long_text":
             limit = int(spec.settings.get("max_length") or (200 if spec.type == "text" else 4000))
@@ -245,7 +272,7 @@ def parse(spec: FieldSpec, text: str) -> Result:
 def _match_option(spec: FieldSpec, text: str) -> str | None:
     options = spec.options
     wanted = fold(text).rstrip(".")
-    if wanted.isdigit() and 1 <= int(wanted) <= len(options):
+    if re.fullmatch(r"[0-9]{1,4}", wanted) and 1 <= int(wanted) <= len(options):
         return options[int(wanted) - 1][0]
     for value, label in options:
         if wanted in (fold(label), fold(value)):

@@ -82,15 +82,16 @@ async def render_digest(
     lines = ["📊 " + title, _("{agencies} agencies have {reports} overdue reports.").format(
         agencies=len(by_agency), reports=sum(len(v) for v in by_agency.values())), ""]
     ranked = sorted(by_agency.items(), key=lambda kv: -max(late for _o, late in kv[1]))
-    for _agency_id, entries in ranked:
+    budget = 3300  # stay well under Telegram's 4096 characters; «Details» lists the rest
+    for shown, (_agency_id, entries) in enumerate(ranked):
         worst = max(late for _o, late in entries)
-        name = entries[0][0].agency_name
-        reports = "; ".join(
-            f"{esc(o.schedule_name)} {esc(period_label(_, o.period_type, o.period_key))}"
-            for o, _late in sorted(entries, key=lambda e: -e[1])
-        )
-        lines.append(_("• <b>{agency}</b>: {count} report(s), up to {days} days late — {reports}")
-                     .format(agency=esc(name), count=len(entries), days=worst, reports=reports))
+        line = _("• <b>{agency}</b>: {count} report(s), up to {days} days late").format(
+            agency=esc(entries[0][0].agency_name), count=len(entries), days=worst)
+        if sum(len(x) + 1 for x in lines) + len(line) > budget:
+            lines.append(_("… and {n} more agencies (tap «Details»).").format(
+                n=len(ranked) - shown))
+            break
+        lines.append(line)
     if decision.orphans:
         names = (await session.scalars(
             select(Agency.name).where(Agency.id.in_(decision.orphans)).order_by(Agency.name)
