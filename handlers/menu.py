@@ -161,6 +161,32 @@ async def show_calendar(t: Turn) -> None:
             f"• {day_with_weekday(_, last_day(o.effective_due_at, t.tz))} — "
             f"{esc(o.schedule.name)} · {esc(period_label(_, o.period_type, o.period_key))}"
         )
+    lines += ["", _("<b>When you are reminded</b>")]
+    seen_policies = set()
+    for o in rows:
+        schedule = o.schedule
+        offsets = tuple(sorted(schedule.reminder_offsets or [], reverse=True))
+        escalation = schedule.escalation_policy or {}
+        key = (schedule.name, offsets, escalation.get("repeat_every"))
+        if key in seen_policies:
+            continue
+        seen_policies.add(key)
+        before = ", ".join(str(d) for d in offsets if d > 0)
+        parts = []
+        if before:
+            parts.append(_("{days} days before the last day").format(days=before))
+        if 0 in offsets:
+            parts.append(_("the morning of the last day"))
+        text = "; ".join(parts) or _("no reminders")
+        lines.append(f"• {esc(schedule.name)}: {text}.")
+        if escalation.get("repeat_every"):
+            lines.append("   " + _("If late: the morning after the deadline, then every "
+                                  "{n} working days; the committee is informed.").format(
+                                      n=escalation["repeat_every"]))
+    quiet = str((rows[0].schedule.plan.calendar or {}).get("quiet_hours", "21:00-07:00"))
+    start, _sep, end = quiet.partition("-")
+    lines.append(_("Reminders are sent on working days, not between {start} and {end}.").format(
+        start=start, end=end))
     wordings = {o.schedule.name: o.schedule.wording for o in rows if o.schedule.wording}
     if wordings:
         lines.append("")
