@@ -13,6 +13,7 @@ from telegram.request import BaseRequest
 from bot.clock import Clock
 from bot.i18n import N_, translator
 from bot.settings import Settings
+from bot.updates import PerChatUpdateProcessor
 from db.session import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ def build_application(
         .post_init(_on_startup)
         .post_stop(_on_stop)
         .post_shutdown(_on_shutdown)
-        # Updates of different chats are independent; the database serialises what matters.
-        .concurrent_updates(True)
+        # Different chats in parallel; one chat's updates in arrival order.
+        .concurrent_updates(PerChatUpdateProcessor(256))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)

@@ -95,8 +95,17 @@ async def save_state(
             continue
         value = new.answers.get(code)
         if row is None:
-            row = Answer(submission_id=submission.id, field_code=code)
-            session.add(row)
+            row = Answer(submission_id=submission.id, field_code=code, value=value,
+                         skipped=code in new.skipped)
+            try:
+                async with session.begin_nested():
+                    session.add(row)
+                    await session.flush()
+            except IntegrityError:
+                # Another editor wrote this field at the same moment: update theirs.
+                row = await session.scalar(select(Answer).where(
+                    Answer.submission_id == submission.id, Answer.field_code == code))
+                assert row is not None
         row.value = value
         row.value_number = _number(value)
         row.skipped = code in new.skipped

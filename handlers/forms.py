@@ -203,7 +203,17 @@ def show_review(t: Turn, submission: Submission, obligation: Obligation, form: F
     t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(rows))
 
 
-def _problem_text(t: Turn, form: FormSpec, problem: Problem) -> str:
+def question_number(form: FormSpec, state: FormState | None, code: str) -> int:
+    """The number the official sees («Câu k/N»): among the questions actually asked."""
+    if state is not None:
+        codes = [f.code for f in engine.visible_fields(form, state.answers)]
+        if code in codes:
+            return codes.index(code) + 1
+    return form.position(code) + 1
+
+
+def _problem_text(t: Turn, form: FormSpec, problem: Problem,
+                  state: FormState | None = None) -> str:
     _ = t._
     if problem.key == engine.CHECK:
         names = []
@@ -212,7 +222,7 @@ def _problem_text(t: Turn, form: FormSpec, problem: Problem) -> str:
                 spec = form.field(code)
             except KeyError:
                 continue
-            number = form.position(code) + 1
+            number = question_number(form, state, code)
             names.append(_("question {number} «{label}»").format(number=number,
                                                                   label=esc(spec.label)))
         text = "⚠️ " + esc(problem.params["message"])
@@ -330,7 +340,8 @@ async def apply(
     old: FormState, result: FormState | Problem,
 ) -> None:
     if isinstance(result, Problem):
-        show_question(t, submission, obligation, form, old, note=_problem_text(t, form, result))
+        show_question(t, submission, obligation, form, old,
+                      note=_problem_text(t, form, result, old))
         return
     await save_state(t.session, submission, old, result, t.member, t.now)
     show_question(t, submission, obligation, form, result)
@@ -573,7 +584,8 @@ async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, fo
     _ = t._
     check = engine.check_for_submit(form, state)
     if not check.ok:
-        show_review(t, submission, obligation, form, state, note=_submit_problems(t, form, check))
+        show_review(t, submission, obligation, form, state,
+                    note=_submit_problems(t, form, check, state))
         return
     late = t.now >= obligation.effective_due_at
     lines = [_("Send the report {title} now?").format(title=_title(t, obligation))]
@@ -587,16 +599,17 @@ async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, fo
     ]]))
 
 
-def _submit_problems(t: Turn, form: FormSpec, check: engine.SubmitCheck) -> str:
+def _submit_problems(t: Turn, form: FormSpec, check: engine.SubmitCheck,
+                     state: FormState) -> str:
     _ = t._
     lines = []
     if check.missing:
-        numbers = ", ".join(str(form.position(code) + 1) for code in check.missing)
+        numbers = ", ".join(str(question_number(form, state, code)) for code in check.missing)
         lines.append("⚠️ " + _("Some required questions are not answered yet: {numbers}.")
                      .format(numbers=numbers))
     for failure in check.failures:
         lines.append(_problem_text(t, form, Problem(engine.CHECK, {
-            "message": failure.message, "fields": failure.fields})))
+            "message": failure.message, "fields": failure.fields}), state))
     return "\n".join(lines)
 
 
@@ -607,7 +620,7 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
         check = engine.check_for_submit(form, state)
         if not check.ok:
             show_review(t, submission, obligation, form, state,
-                        note=_submit_problems(t, form, check))
+                        note=_submit_problems(t, form, check, state))
             return
     assert t.member is not None
     await submit(t.session, submission, obligation, form, state, t.member, t.now, t.tz,
