@@ -171,6 +171,9 @@ class Member(Base):
     active_submission_id: Mapped[int | None] = mapped_column(
         ForeignKey("submission.id", use_alter=True, ondelete="SET NULL")
     )
+    # A committee action waiting for typed input, e.g. {"kind": "return", "submission": 7}:
+    # the next text from this member completes it. In the database, like every other state.
+    pending_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -30,6 +30,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("help", on_help), group=FEATURES)
     app.add_handler(CommandHandler("cancel", on_cancel), group=FEATURES)
     app.add_handler(CommandHandler(["lang", "language"], on_lang), group=FEATURES)
+    app.add_handler(CommandHandler("status", on_status), group=FEATURES)
+    app.add_handler(CommandHandler("review", on_review), group=FEATURES)
+    app.add_handler(CommandHandler("targets", on_targets), group=FEATURES)
     app.add_handler(CallbackQueryHandler(on_callback), group=FEATURES)
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text), group=FEATURES)
     app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, on_file),
@@ -76,6 +79,34 @@ async def on_lang(update: Update, context: Context) -> None:
         ask_language(t)
 
 
+async def on_status(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.status import show_status
+
+    async with turn(update, context) as t:
+        await show_status(t)
+
+
+async def on_review(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.review import show_queue
+    from handlers.status import oversees
+
+    async with turn(update, context) as t:
+        if not oversees(t):
+            t.send(t._("Sorry, only the committee's chairs and standing office can use this."))
+            return
+        await show_queue(t)
+
+
+async def on_targets(update: Update, context: Context) -> None:
+    from handlers.context import turn
+    from handlers.status import show_targets
+
+    async with turn(update, context) as t:
+        await show_targets(t)
+
+
 async def on_callback(update: Update, context: Context) -> None:
     from handlers.committee import on_committee_callback
     from handlers.context import turn
@@ -93,13 +124,15 @@ async def on_callback(update: Update, context: Context) -> None:
             t.answer_callback()
             t.send(stranger_welcome(t))
             return
-        if not await on_committee_callback(t, data):
+        from handlers.review import on_review_callback
+
+        if not await on_committee_callback(t, data) and not await on_review_callback(t, data):
             await form_callback(t, data)
 
 
 async def set_language(t: Any, code: str) -> None:
     from bot.i18n import SUPPORTED, translator
-    from handlers.menu import main_menu
+    from handlers.menu import menu_for
 
     t.answer_callback()
     if code not in SUPPORTED:
@@ -110,7 +143,7 @@ async def set_language(t: Any, code: str) -> None:
     t.locale, t._ = code, translator(code)
     text = t._("Language set to English.") if code == "en" else t._("Language set to Vietnamese.")
     if t.bound:
-        t.send(text, reply_markup=main_menu(t._))
+        t.send(text, reply_markup=menu_for(t))
     else:
         t.send(text)
 
@@ -127,8 +160,19 @@ async def on_text(update: Update, context: Context) -> None:
         if not t.bound:
             t.send(stranger_welcome(t))
             return
+        from handlers.review import finish_return, show_queue
+        from handlers.status import oversees, show_status
+
         item = menu.menu_item_for(message.text)
-        if item == menu.DUE:
+        if item is None and await finish_return(t, message.text):
+            return
+        if item in (menu.STATUS_MENU, menu.REVIEW_MENU) and not oversees(t):
+            item = None
+        if item == menu.STATUS_MENU:
+            await show_status(t)
+        elif item == menu.REVIEW_MENU:
+            await show_queue(t)
+        elif item == menu.DUE:
             await menu.show_due(t)
         elif item == menu.CALENDAR:
             await menu.show_calendar(t)
@@ -138,13 +182,13 @@ async def on_text(update: Update, context: Context) -> None:
             menu.ask_language(t)
         elif not await on_text_answer(t, message.text):
             t.send(t._("Please use the menu buttons. Tap «Reports due» to see what to send."),
-                   reply_markup=menu.main_menu(t._))
+                   reply_markup=menu.menu_for(t))
 
 
 async def on_file(update: Update, context: Context) -> None:
     from handlers.context import turn
     from handlers.forms import file_info_from, on_file_answer
-    from handlers.menu import main_menu
+    from handlers.menu import menu_for
     from handlers.onboarding import stranger_welcome
 
     async with turn(update, context) as t:
@@ -154,7 +198,7 @@ async def on_file(update: Update, context: Context) -> None:
         found = file_info_from(update)
         if found is None or not await on_file_answer(t, *found):
             t.send(t._("A file is only needed when a report asks for it. Open «Reports due» "
-                       "to continue a report."), reply_markup=main_menu(t._))
+                       "to continue a report."), reply_markup=menu_for(t))
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:
@@ -172,7 +216,7 @@ async def on_other(update: Update, context: Context) -> None:
     """Stickers, voice notes, locations…: say what is expected instead."""
     from handlers.context import turn
     from handlers.forms import remind_current_question
-    from handlers.menu import main_menu
+    from handlers.menu import menu_for
     from handlers.onboarding import stranger_welcome
 
     if update.effective_message is None:
@@ -183,4 +227,4 @@ async def on_other(update: Update, context: Context) -> None:
             return
         if not await remind_current_question(t):
             t.send(t._("Please use the menu buttons. Tap «Reports due» to see what to send."),
-                   reply_markup=main_menu(t._))
+                   reply_markup=menu_for(t))

@@ -34,7 +34,7 @@ from db.models import (
     SubmissionState,
 )
 from handlers.context import Turn
-from handlers.menu import main_menu
+from handlers.menu import menu_for
 from handlers.render import (
     TYPE_HINT,
     days_left_text,
@@ -282,6 +282,16 @@ async def open_report(t: Turn, obligation_id: int) -> None:
     submission = opened.submission
     form = await form_spec(t.session, submission.form_version_id)
     state = engine.start(form, await load_state(t.session, submission))
+    if opened.created and obligation.status == ObligationStatus.returned:
+        # Start at the first question the reviewer named; answering returns to review.
+        returned = await t.session.scalar(
+            select(Submission).where(Submission.obligation_id == obligation.id,
+                                     Submission.state == SubmissionState.returned)
+            .order_by(Submission.version.desc()).limit(1))
+        named = [c for c in (returned.review_fields or []) if c in
+                 {f.code for f in engine.visible_fields(form, state.answers)}] if returned else []
+        state = replace(state, current=named[0], editing=True) if named else engine.review(
+            form, state)
     notes = []
     if (
         not opened.created
@@ -437,9 +447,9 @@ async def cancel(t: Turn) -> None:
         t.member.active_submission_id = None
     if had_draft:
         t.send(_("Stopped. Your draft is saved; open the report again to continue."),
-               reply_markup=main_menu(_))
+               reply_markup=menu_for(t))
     else:
-        t.send(_("Nothing to cancel."), reply_markup=main_menu(_))
+        t.send(_("Nothing to cancel."), reply_markup=menu_for(t))
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -640,7 +650,7 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
     if submission.version > 1:
         lines.append(_("Version {version}; earlier versions are kept.").format(
             version=submission.version))
-    t.send("\n".join(lines), reply_markup=main_menu(_))
+    t.send("\n".join(lines), reply_markup=menu_for(t))
 
 
 async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:

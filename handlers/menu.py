@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import and_, or_, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
@@ -26,16 +25,18 @@ DUE = N_("Reports due")
 CALENDAR = N_("Reporting calendar")
 HELP = N_("Help")
 LANGUAGE = N_("Language")
-MENU_ITEMS = (DUE, CALENDAR, HELP, LANGUAGE)
+STATUS_MENU = N_("Reporting status")
+REVIEW_MENU = N_("Review queue")
+MENU_ITEMS = (DUE, CALENDAR, HELP, LANGUAGE, STATUS_MENU, REVIEW_MENU)
 MAX_LISTED = 15
 
 
-def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [[_(DUE), _(CALENDAR)], [_(HELP), _(LANGUAGE)]],
-        resize_keyboard=True,
-        is_persistent=True,
-    )
+def main_menu(_: Gettext, committee: bool = False) -> ReplyKeyboardMarkup:
+    """The reply keyboard; chairs, the standing office and admins also get their tools."""
+    rows = [[_(DUE), _(CALENDAR)], [_(HELP), _(LANGUAGE)]]
+    if committee:
+        rows.insert(0, [_(STATUS_MENU), _(REVIEW_MENU)])
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
 
 
 def menu_item_for(text: str) -> str | None:
@@ -206,8 +207,10 @@ def ask_language(t: Turn) -> None:
     t.send(t._("Choose your language:"), reply_markup=language_keyboard())
 
 
-def menu_reply(t: Turn, text: str, **kwargs: Any) -> None:
-    t.send(text, reply_markup=main_menu(t._), **kwargs)
+def menu_for(t: Turn) -> ReplyKeyboardMarkup:
+    from handlers.status import oversees
+
+    return main_menu(t._, committee=oversees(t))
 
 
 def is_menu_update(update: Update) -> bool:

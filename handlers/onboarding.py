@@ -9,7 +9,7 @@ from bot.i18n import N_
 from db.invites import InviteProblem, claim_invite, hash_code
 from db.models import Agency, AuditLog, Invite, Member, MemberRole, Role
 from handlers.context import Turn
-from handlers.menu import help_text, main_menu
+from handlers.menu import help_text, menu_for
 from handlers.render import ROLE, esc
 
 INVITE_PROBLEMS = {
@@ -69,7 +69,7 @@ async def start(t: Turn, code: str | None) -> None:
     if agency is not None:
         lines.append(_("Agency: {agency}").format(agency=esc(agency.name)))
     lines.append(_("Choose an item from the menu below."))
-    t.send("\n".join(lines), reply_markup=main_menu(_))
+    t.send("\n".join(lines), reply_markup=menu_for(t))
 
 
 async def redeem(t: Turn, code: str) -> None:
@@ -123,7 +123,7 @@ async def redeem(t: Turn, code: str) -> None:
         "✅ " + _("Welcome, {name}! Your account is now attached to {agency} as {role}.").format(
             name=esc(member.full_name), agency=esc(agency.name), role=_(ROLE[result.role]))
         + "\n\n" + _("Tap «Reports due» to see what your agency has to send."),
-        reply_markup=main_menu(_),
+        reply_markup=menu_for(t),
     )
 
 
@@ -131,4 +131,4 @@ def show_help(t: Turn) -> None:
     if not t.bound:
         t.send(stranger_welcome(t))
         return
-    t.send(help_text(t._), reply_markup=main_menu(t._))
+    t.send(help_text(t._), reply_markup=menu_for(t))

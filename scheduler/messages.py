@@ -43,7 +43,12 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
         "notice": "📅 " + _("<b>New reporting period</b>"),
         "reminder": "🔔 " + _("<b>Reminder: reports due</b>"),
         "overdue": "⏰ " + _("<b>Overdue reports</b>"),
+        "accepted": "✅ " + _("<b>Report accepted</b>"),
+        "returned": "↩️ " + _("<b>Report returned for changes</b>"),
+        "extended": "📆 " + _("<b>Deadline extended</b>"),
     }
+    if decision.kind in ("accepted", "returned", "extended"):
+        return render_outcome(decision, obligations, headers[decision.kind], now, tz)
     lines = [headers.get(decision.kind, headers["reminder"]), ""]
     buttons = []
     for item in decision.items:
@@ -63,6 +68,34 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
                        "late reports. Late reports are still accepted."))
     else:
         lines.append(_("Tap a report to answer it."))
+    return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons}
+
+
+def render_outcome(decision: Decision, obligations: dict[int, ObligationView], header: str,
+                   now: dt.datetime, tz: ZoneInfo) -> dict[str, Any]:
+    """A review outcome or an extension, about one report."""
+    locale = decision.recipient.language
+    _ = translator(locale)
+    o = obligations[decision.items[0].obligation_id or -1]
+    period = period_label(_, o.period_type, o.period_key)
+    lines = [header, f"{esc(o.schedule_name)} · {esc(period)}"]
+    extra = decision.extra
+    if decision.kind == "returned":
+        if extra.get("comment"):
+            lines.append(_("Comment: «{comment}»").format(comment=esc(extra["comment"])))
+        if extra.get("fields"):
+            lines.append(_("Questions to fix: {fields}").format(
+                fields="; ".join(esc(f) for f in extra["fields"])))
+        lines.append(_("Open the report, change what is asked and send it again; the "
+                       "earlier version is kept."))
+        buttons = [[button("✏️ " + _("Open the report"), f"o:{o.id}")]]
+    elif decision.kind == "extended":
+        lines.append(_("New deadline: {deadline}").format(deadline=deadline_text(_, o.due_at, tz)))
+        if extra.get("reason"):
+            lines.append(_("Reason: {reason}").format(reason=esc(extra["reason"])))
+        buttons = [[button(_("Open the report"), f"o:{o.id}")]]
+    else:
+        buttons = []
     return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons}
 
 

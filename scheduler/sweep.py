@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduler.calendar import WorkCalendar
@@ -120,6 +121,8 @@ class Decision:
     lines: list[tuple[int, int]] = field(default_factory=list)
     orphans: list[int] = field(default_factory=list)
     blocked: list[int] = field(default_factory=list)
+    # Review outcomes and extensions: the reviewer's comment, the questions to fix, …
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dedupe_key(self) -> str:

@@ -1,0 +1,250 @@
+"""Completeness and timeliness per schedule and period; progress against targets."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.formatting import format_number, format_percent
+from core.stats import AnswerFact, ObligationFact, TargetSpec, completeness, target_progress
+from db.models import (
+    Agency,
+    Answer,
+    Form,
+    Obligation,
+    ObligationStatus,
+    Plan,
+    Schedule,
+    Submission,
+    SubmissionState,
+    Target,
+    TargetField,
+)
+from handlers.context import Turn
+from handlers.render import esc, period_label, split_message
+
+COMMITTEE_ROLES_VALUES = {"chair", "standing_office", "admin"}
+
+
+def oversees(t: Turn) -> bool:
+    m = t.member
+    return bool(m and m.active and m.committee_id and
+                {r.value for r in m.role_set} & COMMITTEE_ROLES_VALUES)
+
+
+async def committee_schedules(t: Turn) -> list[Schedule]:
+    assert t.member is not None
+    return list((await t.session.scalars(
+        select(Schedule).options(lazyload("*"))
+        .join(Plan, Plan.id == Schedule.plan_id)
+        .where(Plan.committee_id == t.member.committee_id, Schedule.active.is_(True),
+               Schedule.period_type != "ad_hoc")
+        .order_by(Plan.year.desc(), Schedule.position)
+    )).all())
+
+
+async def period_keys(t: Turn, schedule_id: int) -> list[str]:
+    rows = (await t.session.execute(
+        select(Obligation.period_key, func.min(Obligation.due_at))
+        .where(Obligation.schedule_id == schedule_id)
+        .group_by(Obligation.period_key).order_by(func.min(Obligation.due_at))
+    )).all()
+    return [key for key, _due in rows]
+
+
+async def default_period(t: Turn, schedule_id: int) -> str | None:
+    """The latest period whose deadline has passed, else the first one."""
+    row = await t.session.scalar(
+        select(Obligation.period_key).where(Obligation.schedule_id == schedule_id,
+                                            Obligation.due_at <= t.now)
+        .order_by(Obligation.due_at.desc()).limit(1)
+    )
+    if row is not None:
+        return row
+    keys = await period_keys(t, schedule_id)
+    return keys[0] if keys else None
+
+
+async def facts_for(t: Turn, schedule_id: int, period_key: str) -> list[ObligationFact]:
+    first = (
+        select(Submission.obligation_id, func.min(Submission.submitted_at).label("first"))
+        .where(Submission.submitted_at.is_not(None))
+        .group_by(Submission.obligation_id).subquery()
+    )
+    rows = (await t.session.execute(
+        select(Obligation, Agency.short_name, Agency.name, first.c.first)
+        .options(lazyload("*"))
+        .join(Agency, Agency.id == Obligation.agency_id)
+        .outerjoin(first, first.c.obligation_id == Obligation.id)
+        .where(Obligation.schedule_id == schedule_id, Obligation.period_key == period_key)
+    )).all()
+    out = []
+    for o, short, name, first_at in rows:
+        if first_at is not None and first_at.tzinfo is None:
+            import datetime as dt
+
+            first_at = first_at.replace(tzinfo=dt.UTC)
+        out.append(ObligationFact(o.id, o.agency_id, short or name, o.status.value,
+                                  o.effective_due_at, first_at))
+    return out
+
+
+async def show_status(t: Turn, schedule_id: int | None = None,
+                      period_key: str | None = None) -> None:
+    _ = t._
+    if not oversees(t):
+        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
+        return
+    schedules = await committee_schedules(t)
+    if not schedules:
+        t.send(_("No plan has been loaded for your committee yet."))
+        return
+    schedule = next((s for s in schedules if s.id == schedule_id), schedules[0])
+    keys = await period_keys(t, schedule.id)
+    if period_key not in keys:
+        period_key = await default_period(t, schedule.id)
+    if period_key is None:
+        t.send(_("This schedule has no reporting periods yet."))
+        return
+    stats = completeness(await facts_for(t, schedule.id, period_key), t.now, t.tz)
+    period = period_label(_, schedule.period_type, period_key)
+    lines = [
+        "📈 " + _("<b>Reporting status</b> — {schedule} · {period}").format(
+            schedule=esc(schedule.name), period=esc(period)),
+        "",
+        _("Expected: {n}").format(n=stats.expected),
+        _("Received: {n} (on time {on_time}, late {late})").format(
+            n=stats.received, on_time=stats.on_time, late=stats.late),
+        _("Missing: {n}").format(n=stats.missing),
+        _("Completeness: {pct}").format(pct=format_percent(stats.completeness_pct, t.locale)),
+        _("Timeliness: {pct}").format(pct=format_percent(stats.timeliness_pct, t.locale)),
+    ]
+    if stats.missing_agencies:
+        lines += ["", _("<b>Not yet received</b>")]
+        for name, days in stats.missing_agencies:
+            late = _("{n} days late").format(n=days) if days else _("not yet due")
+            lines.append(f"• {esc(name)} — {late}")
+    index = keys.index(period_key)
+    nav = []
+    if index > 0:
+        nav.append(InlineKeyboardButton("« " + _("Previous period"),
+                                        callback_data=f"st:{schedule.id}:{keys[index - 1]}"))
+    if index + 1 < len(keys):
+        nav.append(InlineKeyboardButton(_("Next period") + " »",
+                                        callback_data=f"st:{schedule.id}:{keys[index + 1]}"))
+    rows = [nav] if nav else []
+    others = [s for s in schedules if s.id != schedule.id][:6]
+    for i in range(0, len(others), 2):
+        rows.append([InlineKeyboardButton(s.name[:30], callback_data=f"st:{s.id}:")
+                     for s in others[i:i + 2]])
+    rows.append([InlineKeyboardButton("🎯 " + _("Targets"), callback_data="tg:"),
+                 InlineKeyboardButton("📥 " + _("Review queue"), callback_data="rq:")])
+    chunks = split_message(lines)
+    for chunk in chunks[:-1]:
+        t.send(chunk)
+    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def show_targets(t: Turn, include_submitted: bool = False) -> None:
+    _ = t._
+    if not oversees(t):
+        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
+        return
+    assert t.member is not None
+    plan = await t.session.scalar(
+        select(Plan).options(lazyload("*")).where(Plan.committee_id == t.member.committee_id)
+        .order_by(Plan.year.desc()).limit(1)
+    )
+    if plan is None:
+        t.send(_("No plan has been loaded for your committee yet."))
+        return
+    targets = (await t.session.scalars(
+        select(Target).where(Target.plan_id == plan.id).order_by(Target.position)
+    )).all()
+    if not targets:
+        t.send(_("This plan has no targets."))
+        return
+    agencies = {a.code: a for a in (await t.session.scalars(
+        select(Agency).options(lazyload("*"))
+        .where(Agency.committee_id == plan.committee_id))).all()}
+    facts = await answer_facts(t, plan.id, include_submitted)
+    schedules_by_form = await most_frequent_schedules(t, plan.id)
+    lines = ["🎯 " + _("<b>Progress against targets</b> — {plan}").format(plan=esc(plan.title)),
+             _("From accepted reports") if not include_submitted
+             else _("From accepted and submitted reports"), ""]
+    for target in targets:
+        fields = (await t.session.scalars(
+            select(TargetField).where(TargetField.target_id == target.id))).all()
+        schedule_for = {f.name: f.schedule_id or schedules_by_form.get(f.form_id)
+                        for f in fields}
+        spec = TargetSpec(
+            code=target.code, name=target.name, values=target.measure["values"],
+            value=target.measure.get("value"), count_where=target.measure.get("count_where"),
+            comparison=target.comparison, target=float(target.target_value), unit=target.unit,
+            per_agency=target.per_agency,
+            agencies=tuple(agencies[c].id for c in target.agency_codes if c in agencies),
+        )
+        progress = target_progress(spec, facts, schedule_for)
+        mark = "✅" if progress.met else "⏳"
+        if spec.count_where is not None or spec.per_agency:
+            lines.append(f"{mark} {esc(target.name)}: <b>{progress.agencies_met}/"
+                         f"{progress.agencies_total}</b>" + (
+                             " " + _("(target {target})").format(
+                                 target=format_number(spec.target, t.locale))
+                             if spec.count_where is not None else ""))
+        else:
+            actual = ("—" if progress.actual is None
+                      else format_number(progress.actual, t.locale))
+            pct = (f" ({format_percent(progress.pct, t.locale)})"
+                   if progress.pct is not None else "")
+            unit = f" {esc(spec.unit)}" if spec.unit and spec.unit != "%" else (
+                "%" if spec.unit == "%" else "")
+            lines.append(f"{mark} {esc(target.name)}: <b>{actual}/"
+                         f"{format_number(spec.target, t.locale)}</b>{unit}{pct}")
+    toggle = InlineKeyboardButton(
+        _("Include submitted reports") if not include_submitted
+        else _("Accepted reports only"),
+        callback_data="tg:all" if not include_submitted else "tg:")
+    chunks = split_message(lines)
+    for chunk in chunks[:-1]:
+        t.send(chunk)
+    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup([[toggle]]))
+
+
+async def answer_facts(t: Turn, plan_id: int, include_submitted: bool) -> list[AnswerFact]:
+    states = [SubmissionState.accepted]
+    if include_submitted:
+        states.append(SubmissionState.submitted)
+    rows = (await t.session.execute(
+        select(Obligation.agency_id, Form.code, Answer.field_code, Obligation.schedule_id,
+               Obligation.period_end, Answer.value_number)
+        .join(Submission, Submission.id == Answer.submission_id)
+        .join(Obligation, Obligation.id == Submission.obligation_id)
+        .join(Form, Form.id == Obligation.form_id)
+        .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .where(Schedule.plan_id == plan_id, Submission.state.in_(states),
+               Answer.value_number.is_not(None), Answer.skipped.is_(False),
+               Obligation.status.in_([ObligationStatus.accepted, ObligationStatus.submitted]))
+    )).all()
+    return [AnswerFact(a, f"{form}.{field}", s, end, float(v))
+            for a, form, field, s, end, v in rows]
+
+
+PERIOD_RANK = {"monthly": 0, "quarterly": 1, "half_year": 2, "nine_month": 3, "yearly": 4,
+               "one_off": 5}
+
+
+async def most_frequent_schedules(t: Turn, plan_id: int) -> dict[int, int]:
+    """form id -> the most frequent schedule that uses it, so figures are not added twice."""
+    rows = (await t.session.execute(
+        select(Obligation.form_id, Schedule.id, Schedule.period_type)
+        .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .where(Schedule.plan_id == plan_id).distinct()
+    )).all()
+    best: dict[int, tuple[int, int]] = {}
+    for form_id, schedule_id, period_type in rows:
+        rank = PERIOD_RANK.get(period_type, 9)
+        if form_id not in best or rank < best[form_id][0]:
+            best[form_id] = (rank, schedule_id)
+    return {form_id: schedule_id for form_id, (_rank, schedule_id) in best.items()}
