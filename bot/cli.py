@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print the decisions as JSON lines and write nothing")
     sweep.set_defaults(func=cmd_sweep)
 
+    exp = sub.add_parser("export", help="write the consolidated .xlsx of a schedule's period")
+    exp.add_argument("--plan", required=True)
+    exp.add_argument("--schedule", required=True)
+    exp.add_argument("--period", required=True, help="YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY")
+    exp.add_argument("--out", required=True)
+    exp.set_defaults(func=cmd_export)
+
     inv = sub.add_parser("invite", help="invite codes").add_subparsers(title="invite commands")
     create = inv.add_parser("create", help="create an invite deep link")
     create.add_argument("--agency", required=True, help="agency code")
@@ -239,6 +246,35 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(json.dumps(decision_json(decision, result.snapshot), ensure_ascii=False))
     else:
         print(f"{len(result.written)} messages queued in the outbox", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from db.export import build_xlsx, collect, find_schedule
+    from db.session import make_engine, make_sessionmaker
+
+    settings = get_settings()
+
+    async def _run() -> bytes:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                plan, schedule = await find_schedule(session, args.plan, args.schedule)
+                data = await collect(session, plan, schedule, args.period)
+                return await build_xlsx(session, data, settings.tz, dt.datetime.now(dt.UTC))
+        finally:
+            await engine.dispose()
+
+    try:
+        content = asyncio.run(_run())
+    except LookupError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    Path(args.out).write_bytes(content)
+    print(f"wrote {args.out} ({len(content)} bytes)")
     return 0
 
 

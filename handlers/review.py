@@ -312,7 +312,7 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
 
 async def on_review_callback(t: Turn, data: str) -> bool:
     kind, _sep, rest = data.partition(":")
-    if kind not in ("rq", "rv", "ac", "rt", "rf", "rx", "st", "tg"):
+    if kind not in ("rq", "rv", "ac", "rt", "rf", "rx", "st", "tg", "xp", "ch"):
         return False
     _ = t._
     t.answer_callback()
@@ -338,6 +338,10 @@ async def on_review_callback(t: Turn, data: str) -> bool:
 
             await show_status(t, int(parts[0]) if parts and parts[0] else None,
                               parts[1] if len(parts) > 1 and parts[1] else None)
+        elif kind in ("xp", "ch"):
+            from handlers.status import send_export
+
+            await send_export(t, int(parts[0]), parts[1], chart=kind == "ch")
         elif kind == "tg":
             from handlers.status import show_targets
 

@@ -138,6 +138,9 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     for i in range(0, len(others), 2):
         rows.append([InlineKeyboardButton(s.name[:30], callback_data=f"st:{s.id}:")
                      for s in others[i:i + 2]])
+    here = f"{schedule.id}:{period_key}"
+    rows.append([InlineKeyboardButton("📊 " + _("Excel"), callback_data=f"xp:{here}"),
+                 InlineKeyboardButton("🖼 " + _("Chart"), callback_data=f"ch:{here}")])
     rows.append([InlineKeyboardButton("🎯 " + _("Targets"), callback_data="tg:"),
                  InlineKeyboardButton("📥 " + _("Review queue"), callback_data="rq:")])
     chunks = split_message(lines)
@@ -248,3 +251,34 @@ async def most_frequent_schedules(t: Turn, plan_id: int) -> dict[int, int]:
         if form_id not in best or rank < best[form_id][0]:
             best[form_id] = (rank, schedule_id)
     return {form_id: schedule_id for form_id, (_rank, schedule_id) in best.items()}
+
+
+async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -> None:
+    """The .xlsx of a schedule's period (as `python -m bot export` writes it), or its chart."""
+    import asyncio
+
+    from db.export import build_xlsx, collect, completeness_chart
+
+    _ = t._
+    schedule = await t.session.get(Schedule, schedule_id)
+    plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
+    if schedule is None or plan is None or t.member is None or (
+            plan.committee_id != t.member.committee_id):
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    try:
+        data = await collect(t.session, plan, schedule, period_key)
+    except LookupError:
+        t.send(_("This schedule has no reporting periods yet."))
+        return
+    chat = t.update.effective_chat
+    assert chat is not None
+    name = f"{plan.code}_{schedule.code}_{period_key}"
+    if chart:
+        # Drawing is CPU work: keep the event loop free for other chats.
+        png = await asyncio.to_thread(completeness_chart, data, t.now, t.tz)
+        t.later(lambda: chat.send_photo(png, caption=f"{schedule.name} · {period_key}"))
+        return
+    content = await build_xlsx(t.session, data, t.tz, t.now)
+    t.later(lambda: chat.send_document(content, filename=f"{name}.xlsx",
+                                       caption=f"{schedule.name} · {period_key}"))
