@@ -187,7 +187,7 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
             session, schedule, spec.assignments[sched.code], agencies, forms, report
         )
     for code, schedule in schedules.items():
-        if code not in spec.assignments and schedule.active:
+        if code not in spec.assignments and schedule.active and not code.startswith("adhoc-"):
             # Removed from the file: stop generating, keep its history.
             schedule.active = False
             report.count(report.updated, "schedules")

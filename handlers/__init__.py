@@ -33,6 +33,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("status", on_status), group=FEATURES)
     app.add_handler(CommandHandler("review", on_review), group=FEATURES)
     app.add_handler(CommandHandler("targets", on_targets), group=FEATURES)
+    app.add_handler(CommandHandler("adhoc", on_adhoc), group=FEATURES)
+    app.add_handler(CommandHandler("admin", on_admin), group=FEATURES)
+    app.add_handler(CommandHandler("audit", on_audit), group=FEATURES)
     app.add_handler(CallbackQueryHandler(on_callback), group=FEATURES)
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text), group=FEATURES)
     app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, on_file),
@@ -99,6 +102,40 @@ async def on_review(update: Update, context: Context) -> None:
         await show_queue(t)
 
 
+async def on_admin(update: Update, context: Context) -> None:
+    from handlers.admin import show_admin_menu
+    from handlers.context import turn
+
+    async with turn(update, context) as t:
+        await show_admin_menu(t)
+
+
+async def on_audit(update: Update, context: Context) -> None:
+    """/audit [N] [AGENCY_CODE]: the last N events, optionally of one agency."""
+    from handlers.admin import audit_log, is_admin
+    from handlers.context import turn
+
+    async with turn(update, context) as t:
+        if not is_admin(t):
+            t.send(t._("Sorry, only admins can use this."))
+            return
+        args = list(context.args or [])
+        limit = int(args.pop(0)) if args and args[0].isdigit() else 20
+        await audit_log(t, limit, args[0] if args else None)
+
+
+async def on_adhoc(update: Update, context: Context) -> None:
+    from handlers import adhoc
+    from handlers.context import turn
+    from handlers.status import oversees
+
+    async with turn(update, context) as t:
+        if not oversees(t):
+            t.send(t._("Sorry, only the committee's chairs and standing office can use this."))
+            return
+        await adhoc.start(t)
+
+
 async def on_targets(update: Update, context: Context) -> None:
     from handlers.context import turn
     from handlers.status import show_targets
@@ -124,9 +161,11 @@ async def on_callback(update: Update, context: Context) -> None:
             t.answer_callback()
             t.send(stranger_welcome(t))
             return
+        from handlers.admin import on_admin_callback
         from handlers.review import on_review_callback
 
-        if not await on_committee_callback(t, data) and not await on_review_callback(t, data):
+        if not (await on_committee_callback(t, data) or await on_review_callback(t, data)
+                or await on_admin_callback(t, data)):
             await form_callback(t, data)
 
 
@@ -164,7 +203,14 @@ async def on_text(update: Update, context: Context) -> None:
         from handlers.status import oversees, show_status
 
         item = menu.menu_item_for(message.text)
-        if item is None and await finish_return(t, message.text):
+        from handlers import adhoc
+        from handlers.admin import finish_typed
+        from handlers.extension import finish_extension
+
+        if item is None and (await finish_return(t, message.text)
+                             or await finish_extension(t, message.text)
+                             or await adhoc.on_text(t, message.text)
+                             or await finish_typed(t, message.text)):
             return
         if item in (menu.STATUS_MENU, menu.REVIEW_MENU) and not oversees(t):
             item = None

@@ -312,7 +312,7 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
 
 async def on_review_callback(t: Turn, data: str) -> bool:
     kind, _sep, rest = data.partition(":")
-    if kind not in ("rq", "rv", "ac", "rt", "rf", "rx", "st", "tg", "xp", "ch"):
+    if kind not in ("rq", "rv", "ac", "rt", "rf", "rx", "st", "tg", "xp", "ch", "xl", "ex", "ad"):
         return False
     _ = t._
     t.answer_callback()
@@ -338,6 +338,18 @@ async def on_review_callback(t: Turn, data: str) -> bool:
 
             await show_status(t, int(parts[0]) if parts and parts[0] else None,
                               parts[1] if len(parts) > 1 and parts[1] else None)
+        elif kind == "ad":
+            from handlers import adhoc
+
+            await adhoc.on_callback(t, data)
+        elif kind == "xl":
+            from handlers.extension import list_for_extension
+
+            await list_for_extension(t, int(parts[0]), parts[1])
+        elif kind == "ex":
+            from handlers.extension import ask_extension
+
+            await ask_extension(t, int(parts[0]))
         elif kind in ("xp", "ch"):
             from handlers.status import send_export
 

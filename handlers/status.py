@@ -140,9 +140,11 @@ async def show_status(t: Turn, schedule_id: int | None = None,
                      for s in others[i:i + 2]])
     here = f"{schedule.id}:{period_key}"
     rows.append([InlineKeyboardButton("📊 " + _("Excel"), callback_data=f"xp:{here}"),
-                 InlineKeyboardButton("🖼 " + _("Chart"), callback_data=f"ch:{here}")])
+                 InlineKeyboardButton("🖼 " + _("Chart"), callback_data=f"ch:{here}"),
+                 InlineKeyboardButton("⏳ " + _("Extend"), callback_data=f"xl:{here}")])
     rows.append([InlineKeyboardButton("🎯 " + _("Targets"), callback_data="tg:"),
-                 InlineKeyboardButton("📥 " + _("Review queue"), callback_data="rq:")])
+                 InlineKeyboardButton("📥 " + _("Review queue"), callback_data="rq:"),
+                 InlineKeyboardButton("📨 " + _("Ad-hoc request"), callback_data="ad:new")])
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)

@@ -42,13 +42,15 @@ class Policy:
     stop_after_plan_days: int = 60
 
     @classmethod
-    def from_rows(cls, reminders: Iterable[int], escalation: dict | None) -> Policy:
+    def from_rows(cls, reminders: Iterable[int] | None, escalation: dict | None) -> Policy:
         esc = escalation or {}
         steps = tuple(
             (int(s["after_days"]), tuple(s["to"])) for s in esc.get("steps", [])
         ) or cls.steps
         return cls(
-            reminders=tuple(sorted({int(r) for r in reminders}, reverse=True)) or cls.reminders,
+            # None means "not set" (defaults); an empty list means "no reminders".
+            reminders=cls.reminders if reminders is None
+            else tuple(sorted({int(r) for r in reminders}, reverse=True)),
             steps=steps,
             repeat_every=int(esc.get("repeat_every", 5)),
             rounds=int(esc.get("rounds", 5)),
@@ -79,6 +81,8 @@ class CommitteeView:
     quiet_start: dt.time = dt.time(21, 0)
     quiet_end: dt.time = dt.time(7, 0)
     digest_time: dt.time = MORNING
+    # Ranges (first day, last day) in which nothing is sent, e.g. Tết.
+    pauses: tuple[tuple[dt.date, dt.date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,8 @@ def in_quiet_hours(local: dt.datetime, committee: CommitteeView) -> bool:
 def allowed_now(now: dt.datetime, committee: CommitteeView, tz: ZoneInfo) -> bool:
     """Unprompted messages go out on working days outside quiet hours only."""
     local = now.astimezone(tz)
+    if any(start <= local.date() <= end for start, end in committee.pauses):
+        return False
     return committee.calendar.is_working_day(local.date()) and not in_quiet_hours(
         local, committee
     )
@@ -178,11 +184,14 @@ def current_round(o: ObligationView, today: dt.date, cal: WorkCalendar, tz: Zone
         return -1
     rounds = 0
     boundary = start
-    while True:
+    # Past the last round the exact number no longer matters: stop counting there, so an
+    # old unsubmitted report costs the same every day.
+    while rounds <= o.policy.rounds:
         boundary = cal.add_working_days(boundary, o.policy.repeat_every)
         if boundary > today:
             return rounds
         rounds += 1
+    return rounds
 
 
 def _days_late(o: ObligationView, today: dt.date, tz: ZoneInfo) -> int:
@@ -203,7 +212,9 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
         offsets = [d for d in o.policy.reminders if _at(last - dt.timedelta(d), MORNING, tz) <= now]
         if offsets:
             offset = min(offsets)  # the latest reminder that has arrived
-            return "reporters", [Item(f"reminder:{o.id}:{offset}", "reminder", 0, o.id,
+            # The deadline is part of the key: after an extension the reminders start over.
+            return "reporters", [Item(f"reminder:{o.id}:{last.isoformat()}:{offset}",
+                                      "reminder", 0, o.id,
                                       (last - today).days)]
         notice_at = (
             _at(o.period_start, MORNING, tz) if o.policy.notice_days is None
@@ -228,7 +239,8 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
                                  round_ * o.policy.repeat_every + max(0, level1 - 1))
     if _at(start, MORNING, tz) > now:
         return None
-    return "level1", [Item(f"overdue:{o.id}:{round_}", "overdue", 1, o.id,
+    deadline = last_day(o.due_at, tz).isoformat()
+    return "level1", [Item(f"overdue:{o.id}:{deadline}:{round_}", "overdue", 1, o.id,
                            _days_late(o, today, tz))]
 
 
@@ -304,17 +316,26 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
             if not daily and not (weekly and is_monday):
                 continue
             for person in recipients:
-                # One digest per person and working day, whatever it lists.
+                # One digest per person and working day, whatever it lists; a person who is
+                # both standing office and chair gets the union.
                 kind = "digest" if daily else "weekly"
-                decision = Decision(person, kind, level, committee_id=committee_id)
-                decision.items.append(Item(
-                    f"digest:{committee_id}:{today.isoformat()}:{person.member_id}", kind, level,
-                    None,
-                ))
-                decision.lines = [(o.id, late) for o, late in daily]
+                listed = [(o.id, late) for o, late in daily]
                 if is_monday:
-                    decision.lines += [(o.id, late) for o, late in weekly]
-                by_person[(person.member_id, "digest")] = decision
+                    listed += [(o.id, late) for o, late in weekly]
+                decision = by_person.get((person.member_id, "digest"))
+                if decision is None:
+                    decision = Decision(person, kind, level, committee_id=committee_id)
+                    decision.items.append(Item(
+                        f"digest:{committee_id}:{today.isoformat()}:{person.member_id}", kind,
+                        level, None,
+                    ))
+                    by_person[(person.member_id, "digest")] = decision
+                else:
+                    decision.level = max(decision.level, level)
+                    if kind == "digest":
+                        decision.kind = "digest"
+                known = {oid for oid, _late in decision.lines}
+                decision.lines += [line for line in listed if line[0] not in known]
     decisions = list(by_person.values())
     for d in decisions:
         if d.kind in ("digest", "weekly") and d.committee_id is not None:

@@ -42,6 +42,7 @@ from scheduler.sweep import (
     decide,
 )
 
+_PERSONAL_RANK = {"notice": 0, "reminder": 1, "overdue": 2}
 LOOKAHEAD_DAYS = 31  # reminders are at most this far ahead; notices this far back
 BLOCKED_NEWS_DAYS = 7
 
@@ -105,6 +106,10 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
                 quiet_start=_hhmm(quiet[0], dt.time(21, 0)),
                 quiet_end=_hhmm(quiet[-1], dt.time(7, 0)),
                 digest_time=_hhmm(str(cal.get("digest_time", "08:00")), dt.time(8, 0)),
+                pauses=tuple(
+                    (dt.date.fromisoformat(a), dt.date.fromisoformat(b))
+                    for a, b in cal.get("pauses", [])
+                ),
             )
         obligations.append(ObligationView(
             id=obligation.id,
@@ -192,6 +197,12 @@ async def write_decisions(
         if not items:
             continue
         decision.items = items
+        # The message is about what is left to say: a reminder is not an overdue notice
+        # just because an overdue item of the same sweep was sent before.
+        personal = [i.kind for i in items if i.kind in _PERSONAL_RANK]
+        if personal:
+            decision.kind = max(personal, key=_PERSONAL_RANK.__getitem__)
+            decision.level = max(i.level for i in items)
         fresh.append(decision)
         if dry_run:
             continue

@@ -1,0 +1,357 @@
+"""Ad-hoc requests (báo cáo đột xuất): agencies, a form (existing or typed), a deadline.
+
+A small wizard whose state is `member.pending_action` ({"kind": "adhoc", "step": …}):
+title → agencies (all, one kind, or a list) → form (a plan form, or quick questions typed one
+per line) → deadline → confirm. The request becomes a schedule of period type ad_hoc with
+one obligation per agency, so notices, reminders and escalation work as for any report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from core.answers import parse_date_text
+from db.models import (
+    Agency,
+    AuditLog,
+    Form,
+    FormField,
+    FormVersion,
+    Obligation,
+    Plan,
+    Schedule,
+    ScheduleAgency,
+)
+from handlers.context import Turn
+from handlers.render import day_with_weekday, esc
+
+MAX_QUESTIONS = 10
+_TIME = re.compile(r"^(\d{1,2})[:hg](\d{2})$")
+
+
+def _cancel_row(t: Turn) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(t._("Cancel"), callback_data="rx:")]
+
+
+async def _plan(t: Turn) -> Plan | None:
+    assert t.member is not None
+    return await t.session.scalar(
+        select(Plan).options(lazyload("*")).where(Plan.committee_id == t.member.committee_id)
+        .order_by(Plan.year.desc()).limit(1))
+
+
+async def start(t: Turn) -> None:
+    _ = t._
+    if await _plan(t) is None:
+        t.send(_("No plan has been loaded for your committee yet."))
+        return
+    assert t.member is not None
+    t.member.pending_action = {"kind": "adhoc", "step": "title"}
+    t.send("📨 " + _("<b>New ad-hoc request</b>\nType its title, e.g. «Báo cáo nhanh tình hình "
+                     "tụ điểm sau Tết».")
+           , reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+
+
+def _pending(t: Turn) -> dict[str, Any] | None:
+    pending = t.member.pending_action if t.member else None
+    # A copy: changing the loaded dict in place would hide the change from the ORM.
+    return dict(pending) if pending and pending.get("kind") == "adhoc" else None
+
+
+def _save(t: Turn, pending: dict[str, Any]) -> None:
+    assert t.member is not None
+    t.member.pending_action = dict(pending)  # a new dict so the JSON column is rewritten
+
+
+async def on_text(t: Turn, text: str) -> bool:
+    pending = _pending(t)
+    if pending is None:
+        return False
+    _ = t._
+    step = pending.get("step")
+    text = text.strip()
+    if step == "title":
+        if not 3 <= len(text) <= 200:
+            t.send("⚠️ " + _("Please type a title of 3 to 200 characters."))
+            return True
+        pending.update(title=text, step="agencies")
+        _save(t, pending)
+        await ask_agencies(t)
+    elif step == "questions":
+        questions = [q.strip(" -•") for q in text.splitlines() if q.strip(" -•")]
+        if not 1 <= len(questions) <= MAX_QUESTIONS:
+            t.send("⚠️ " + _("Please type 1 to {n} questions, one per line.").format(
+                n=MAX_QUESTIONS))
+            return True
+        pending.update(questions=questions, step="deadline")
+        _save(t, pending)
+        ask_deadline(t)
+    elif step == "deadline":
+        parts = text.split()
+        day = parse_date_text(parts[0]) if parts else None
+        time = _TIME.match(parts[1]) if len(parts) > 1 else None
+        if day is None or (len(parts) > 1 and time is None):
+            t.send("⚠️ " + _("Please type the deadline as dd/mm/yyyy, optionally with a time: "
+                             "20/03/2022 17:00."))
+            return True
+        if day < t.now.astimezone(t.tz).date():
+            t.send("⚠️ " + _("The new last day cannot be in the past."))
+            return True
+        pending.update(day=day.isoformat(),
+                       time=f"{int(time.group(1)):02d}:{time.group(2)}" if time else None,
+                       step="confirm")
+        _save(t, pending)
+        await ask_confirm(t, pending)
+    else:
+        t.send(_("Use the buttons below to change an answer or to send the report."))
+    return True
+
+
+async def ask_agencies(t: Turn) -> None:
+    _ = t._
+    plan = await _plan(t)
+    assert plan is not None
+    kinds = (await t.session.execute(
+        select(Agency.kind, Agency.kind_label, func.count())
+        .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True))
+        .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
+    rows = [[InlineKeyboardButton(_("All agencies"), callback_data="ad:all")]]
+    for kind, label, count in kinds:
+        rows.append([InlineKeyboardButton(f"{label or kind} ({count})"[:60],
+                                          callback_data=f"ad:k:{kind}"[:64])])
+    rows.append([InlineKeyboardButton(_("Choose agencies one by one"), callback_data="ad:p")])
+    rows.append(_cancel_row(t))
+    t.send(_("Which agencies must answer?"), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def pick_keyboard(t: Turn, chosen: list[int]) -> InlineKeyboardMarkup:
+    plan = await _plan(t)
+    assert plan is not None
+    agencies = (await t.session.scalars(
+        select(Agency).options(lazyload("*"))
+        .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True))
+        .order_by(Agency.id).limit(60))).all()
+    rows = [[InlineKeyboardButton(("☑️ " if a.id in chosen else "⬜ ") + a.display_name[:50],
+                                  callback_data=f"ad:t:{a.id}")] for a in agencies]
+    rows.append([InlineKeyboardButton("✔️ " + t._("Done"), callback_data="ad:d"),
+                 *_cancel_row(t)])
+    return InlineKeyboardMarkup(rows)
+
+
+async def ask_form(t: Turn) -> None:
+    _ = t._
+    plan = await _plan(t)
+    assert plan is not None
+    forms = (await t.session.scalars(
+        select(Form).where(Form.plan_id == plan.id, ~Form.code.startswith("adhoc-"))
+        .order_by(Form.id))).all()
+    rows = [[InlineKeyboardButton(f.title[:60], callback_data=f"ad:f:{f.id}")] for f in forms]
+    rows.append([InlineKeyboardButton("✍️ " + _("Type a few questions"), callback_data="ad:q")])
+    rows.append(_cancel_row(t))
+    t.send(_("Which form should they fill in?"), reply_markup=InlineKeyboardMarkup(rows))
+
+
+def ask_deadline(t: Turn) -> None:
+    t.send(t._("By when? Type the last day as dd/mm/yyyy, optionally with a time: "
+               "20/03/2022 17:00."), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+
+
+async def _selected_agencies(t: Turn, pending: dict[str, Any]) -> list[Agency]:
+    plan = await _plan(t)
+    assert plan is not None
+    query = select(Agency).options(lazyload("*")).where(
+        Agency.committee_id == plan.committee_id, Agency.active.is_(True))
+    target = pending.get("agencies")
+    if isinstance(target, dict):
+        query = query.where(Agency.kind == target["kind"])
+    elif isinstance(target, list):
+        query = query.where(Agency.id.in_(target))
+    return list((await t.session.scalars(query.order_by(Agency.id))).all())
+
+
+async def ask_confirm(t: Turn, pending: dict[str, Any]) -> None:
+    _ = t._
+    agencies = await _selected_agencies(t, pending)
+    day = dt.date.fromisoformat(pending["day"])
+    if pending.get("form_id"):
+        form = await t.session.get(Form, pending["form_id"])
+        form_text = esc(form.title if form else "?")
+    else:
+        form_text = "; ".join(esc(q) for q in pending.get("questions", []))
+    when = day_with_weekday(_, day) + (f" {pending['time']}" if pending.get("time") else "")
+    t.send("\n".join([
+        "📨 " + _("<b>Send this ad-hoc request?</b>"),
+        _("Title: {title}").format(title=esc(pending["title"])),
+        _("Agencies: {n}").format(n=len(agencies)) + " — " + ", ".join(
+            esc(a.display_name) for a in agencies[:8]) + (" …" if len(agencies) > 8 else ""),
+        _("Form: {form}").format(form=form_text),
+        _("Deadline: {deadline}").format(deadline=when),
+    ]), reply_markup=InlineKeyboardMarkup([[
+        InlineKeyboardButton("✅ " + _("Send request"), callback_data="ad:ok"),
+        *_cancel_row(t)]]))
+
+
+async def on_callback(t: Turn, data: str) -> None:
+    _ = t._
+    pending = _pending(t)
+    if data == "ad:new":
+        await start(t)
+        return
+    if pending is None:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    parts = data.split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    if action == "all":
+        pending.update(agencies="all", step="form")
+    elif action == "k" and len(parts) > 2:
+        pending.update(agencies={"kind": parts[2]}, step="form")
+    elif action == "p":
+        pending.update(agencies=[], step="pick")
+        _save(t, pending)
+        t.send(_("Tick the agencies, then Done."),
+               reply_markup=await pick_keyboard(t, []))
+        return
+    elif action == "t" and len(parts) > 2 and parts[2].isdigit():
+        chosen = list(pending.get("agencies") or [])
+        agency_id = int(parts[2])
+        chosen = [a for a in chosen if a != agency_id] if agency_id in chosen else [
+            *chosen, agency_id]
+        pending["agencies"] = chosen
+        _save(t, pending)
+        markup = await pick_keyboard(t, chosen)
+        query = t.update.callback_query
+
+        async def refresh() -> None:
+            from telegram.error import TelegramError
+
+            try:
+                await query.edit_message_reply_markup(reply_markup=markup)  # type: ignore[union-attr]
+            except TelegramError:
+                pass
+
+        t.later(refresh)
+        return
+    elif action == "d":
+        if not pending.get("agencies"):
+            t.send("⚠️ " + _("Please choose at least one option."))
+            return
+        pending["step"] = "form"
+    elif action == "f" and len(parts) > 2 and parts[2].isdigit():
+        pending.update(form_id=int(parts[2]), step="deadline")
+        _save(t, pending)
+        ask_deadline(t)
+        return
+    elif action == "q":
+        pending.update(form_id=None, step="questions")
+        _save(t, pending)
+        t.send(_("Type the questions, one per line (at most {n}). End a line with «(số)» for a "
+                 "number or «(có/không)» for a yes/no question; other lines take text.")
+               .format(n=MAX_QUESTIONS), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+        return
+    elif action == "ok" and pending.get("step") == "confirm":
+        await create(t, pending)
+        return
+    else:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    _save(t, pending)
+    if pending["step"] == "form":
+        await ask_form(t)
+
+
+def quick_fields(questions: list[str]) -> list[dict[str, Any]]:
+    fields = []
+    for i, question in enumerate(questions, start=1):
+        label, kind = question, "long_text"
+        lowered = question.lower()
+        if lowered.endswith("(số)") or lowered.endswith("(so)"):
+            label, kind = question[:-4].strip(), "integer"
+        elif lowered.endswith("(có/không)") or lowered.endswith("(co/khong)"):
+            label, kind = question[: question.rfind("(")].strip(), "yes_no"
+        settings: dict[str, Any] = {"min": 0} if kind == "integer" else {}
+        if kind == "long_text":
+            settings["max_length"] = 2000
+        fields.append({"code": f"q{i}", "label": label or question, "type": kind,
+                       "settings": settings})
+    return fields
+
+
+async def create(t: Turn, pending: dict[str, Any]) -> None:
+    _ = t._
+    plan = await _plan(t)
+    assert plan is not None and t.member is not None
+    agencies = await _selected_agencies(t, pending)
+    if not agencies:
+        t.send("⚠️ " + _("Please choose at least one option."))
+        return
+    number = (await t.session.scalar(
+        select(func.count()).select_from(Schedule).where(Schedule.plan_id == plan.id,
+                                                         Schedule.code.startswith("adhoc-")))
+              or 0) + 1
+    code = f"adhoc-{number}"
+    if pending.get("form_id"):
+        form = await t.session.get(Form, pending["form_id"])
+        if form is None or form.plan_id != plan.id:
+            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            return
+    else:
+        fields = quick_fields(pending.get("questions", []))
+        form = Form(plan_id=plan.id, code=code, title=pending["title"])
+        t.session.add(form)
+        await t.session.flush()
+        digest = hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+        version = FormVersion(form_id=form.id, version=1, title=pending["title"],
+                              definition_hash=digest, allow_no_report=True, checks=[])
+        for position, f in enumerate(fields):
+            version.fields.append(FormField(position=position, code=f["code"], label=f["label"],
+                                            type=f["type"], required=True,
+                                            settings=f["settings"]))
+        t.session.add(version)
+        await t.session.flush()
+        form.current_version_id = version.id
+    day = dt.date.fromisoformat(pending["day"])
+    due_rule: dict[str, Any] = {"date": day.isoformat()}
+    if pending.get("time"):
+        hh, mm = (int(x) for x in pending["time"].split(":"))
+        due_local = dt.datetime.combine(day, dt.time(hh, mm), t.tz)
+        due_rule["time"] = pending["time"]
+    else:
+        due_local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), t.tz)
+    defaults = plan.defaults or {}
+    schedule = Schedule(
+        plan_id=plan.id, code=code, name=pending["title"], period_type="ad_hoc",
+        cutoff_rule="end", due_rule=due_rule, holiday_rule="keep",
+        reminder_offsets=[d for d in defaults.get("reminders", [3, 1, 0]) if d <= 7] or [0],
+        escalation_policy=defaults.get("escalation", {}), form_id=form.id,
+        starts_on=t.now.astimezone(t.tz).date(), position=1000 + number,
+    )
+    t.session.add(schedule)
+    await t.session.flush()
+    today = t.now.astimezone(t.tz).date()
+    for agency in agencies:
+        t.session.add(ScheduleAgency(schedule_id=schedule.id, agency_id=agency.id,
+                                     form_id=form.id))
+        t.session.add(Obligation(
+            schedule_id=schedule.id, agency_id=agency.id, subject_id=0, form_id=form.id,
+            period_type="ad_hoc", period_key=f"{today.year}-{code}", period_start=today,
+            period_end=day, due_at=due_local.astimezone(dt.UTC),
+        ))
+    t.session.add(AuditLog(
+        at=t.now, actor_member_id=t.member.id, actor_telegram_id=t.member.telegram_user_id,
+        action="adhoc.create", committee_id=plan.committee_id, entity_type="schedule",
+        entity_id=schedule.id,
+        details={"title": pending["title"], "agencies": len(agencies),
+                 "due": due_local.isoformat()},
+    ))
+    t.member.pending_action = None
+    t.send("✅ " + _("Ad-hoc request sent to {n} agencies. They are notified at the next sweep "
+                     "and reminded like any other report.").format(n=len(agencies)))

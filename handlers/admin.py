@@ -1,0 +1,509 @@
+"""Admin tools in the bot: invites, members, deadlines and reminders, pauses, audit log.
+
+Entry: /admin. Callback prefixes: ai (invite), ar (revoke invite), am (members),
+md (deactivate member), as (schedules), ap (pause reminders), al (audit log).
+Typed inputs wait in `member.pending_action` like every other multi-step action.
+Every change is written to the audit log and takes effect at the next sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.formatting import format_date, format_datetime
+from core.answers import parse_date_text
+from db.invites import create_invite, deep_link, revoke_invite
+from db.models import (
+    OPEN_STATUSES,
+    Agency,
+    AuditLog,
+    Invite,
+    Member,
+    Obligation,
+    Plan,
+    Role,
+    Schedule,
+)
+from db.obligations import ensure_obligations
+from handlers.context import Turn
+from handlers.render import ROLE, esc, period_label, split_message
+
+B = InlineKeyboardButton
+
+
+def is_admin(t: Turn) -> bool:
+    return bool(t.member and t.member.active and Role.admin in t.member.role_set)
+
+
+async def committee_id_of(t: Turn) -> int | None:
+    """An admin's committee: their own, else (BOT_ADMINS without agency) the latest plan's."""
+    if t.member and t.member.committee_id:
+        return t.member.committee_id
+    return await t.session.scalar(select(Plan.committee_id).order_by(Plan.year.desc(),
+                                                                      Plan.id.desc()).limit(1))
+
+
+def _cancel(t: Turn) -> list[InlineKeyboardButton]:
+    return [B(t._("Cancel"), callback_data="rx:")]
+
+
+async def show_admin_menu(t: Turn) -> None:
+    _ = t._
+    if not is_admin(t):
+        t.send(_("Sorry, only admins can use this."))
+        return
+    t.send("⚙️ " + _("<b>Administration</b>"), reply_markup=InlineKeyboardMarkup([
+        [B("🔗 " + _("Invite someone"), callback_data="ai:"),
+         B("🚫 " + _("Revoke invites"), callback_data="ar:")],
+        [B("👥 " + _("Members"), callback_data="am:"),
+         B("🗓 " + _("Deadlines and reminders"), callback_data="as:")],
+        [B("⏸ " + _("Pause reminders"), callback_data="ap:"),
+         B("📜 " + _("Audit log"), callback_data="al:")],
+    ]))
+
+
+async def _agency_picker(t: Turn, prefix: str, kind: str | None) -> None:
+    _ = t._
+    committee = await committee_id_of(t)
+    if kind is None:
+        kinds = (await t.session.execute(
+            select(Agency.kind, Agency.kind_label, func.count())
+            .where(Agency.committee_id == committee, Agency.active.is_(True))
+            .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
+        rows = [[B(f"{label or k} ({n})"[:60], callback_data=f"{prefix}:k:{k}"[:64])]
+                for k, label, n in kinds]
+        t.send(_("Which kind of agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+        return
+    agencies = (await t.session.scalars(
+        select(Agency).options(lazyload("*"))
+        .where(Agency.committee_id == committee, Agency.kind == kind, Agency.active.is_(True))
+        .order_by(Agency.id).limit(60))).all()
+    rows = [[B(a.display_name[:60], callback_data=f"{prefix}:a:{a.id}")] for a in agencies]
+    t.send(_("Which agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+
+
+async def _audit(t: Turn, action: str, committee_id: int | None, agency_id: int | None = None,
+                 entity: tuple[str, int] | None = None, **details: Any) -> None:
+    t.session.add(AuditLog(
+        at=t.now, actor_member_id=t.member.id if t.member else None,
+        actor_telegram_id=t.member.telegram_user_id if t.member else None, action=action,
+        committee_id=committee_id, agency_id=agency_id,
+        entity_type=entity[0] if entity else None, entity_id=entity[1] if entity else None,
+        details=details,
+    ))
+
+
+# ----------------------------------------------------------------------------- invites
+
+async def invites(t: Turn, parts: list[str]) -> None:
+    _ = t._
+    if not parts or parts == [""]:
+        await _agency_picker(t, "ai", None)
+    elif parts[0] == "k":
+        await _agency_picker(t, "ai", parts[1])
+    elif parts[0] == "a":
+        agency_id = int(parts[1])
+        rows = [[B(_(ROLE[role]), callback_data=f"ai:r:{agency_id}:{role.value}")]
+                for role in Role]
+        t.send(_("Which role?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+    elif parts[0] == "r":
+        agency = await t.session.get(Agency, int(parts[1]))
+        if agency is None or agency.committee_id != await committee_id_of(t):
+            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            return
+        role = Role(parts[2])
+        created = await create_invite(t.session, agency, role,
+                                      dt.timedelta(days=t.settings.invite_ttl_days),
+                                      created_by_member_id=t.member.id if t.member else None,
+                                      now=t.now)
+        link = deep_link(t.settings.bot_username or t.context.bot.username, created.code)
+        t.send("🔗 " + _("Invite for {agency} as {role}, valid until {time}, single use. "
+                        "Forward this link to the person:").format(
+                            agency=esc(agency.name), role=_(ROLE[role]),
+                            time=format_datetime(created.invite.expires_at, t.locale, t.tz))
+               + f"\n{esc(link)}")
+
+
+async def revoke_invites(t: Turn, parts: list[str]) -> None:
+    _ = t._
+    committee = await committee_id_of(t)
+    if parts and parts[0].isdigit():
+        invite = await t.session.get(Invite, int(parts[0]))
+        if invite is None or invite.committee_id != committee:
+            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            return
+        await revoke_invite(t.session, str(invite.id), actor_member_id=t.member.id
+                            if t.member else None, now=t.now)
+        t.send(_("Invite #{id} revoked.").format(id=invite.id))
+        return
+    active = (await t.session.scalars(
+        select(Invite).where(Invite.committee_id == committee, Invite.used_at.is_(None),
+                             Invite.revoked_at.is_(None), Invite.expires_at > t.now)
+        .order_by(Invite.id.desc()).limit(20))).all()
+    if not active:
+        t.send(_("No active invites."))
+        return
+    rows = [[B(f"#{i.id} {i.agency.display_name} · {_(ROLE[i.role])}"[:60],
+               callback_data=f"ar:{i.id}")] for i in active]
+    t.send(_("Tap an invite to revoke it:"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+
+
+# ----------------------------------------------------------------------------- members
+
+async def members(t: Turn, parts: list[str]) -> None:
+    _ = t._
+    if not parts or parts == [""]:
+        await _agency_picker(t, "am", None)
+        return
+    if parts[0] == "k":
+        await _agency_picker(t, "am", parts[1])
+        return
+    agency = await t.session.get(Agency, int(parts[1]))
+    if agency is None or agency.committee_id != await committee_id_of(t):
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    people = (await t.session.scalars(
+        select(Member).where(Member.agency_id == agency.id).order_by(Member.id))).all()
+    if not people:
+        t.send(_("{agency} has no members yet.").format(agency=esc(agency.name)))
+        return
+    lines = [_("<b>Members of {agency}</b>").format(agency=esc(agency.name))]
+    rows = []
+    for m in people:
+        roles = ", ".join(_(ROLE[r]) for r in sorted(m.role_set))
+        state = _("active") if m.active else _("inactive") + (
+            f" ({m.inactive_reason})" if m.inactive_reason else "")
+        lines.append(f"• {esc(m.full_name)} — {roles} — {state}")
+        if m.active:
+            rows.append([B(_("Deactivate {name}").format(name=m.full_name)[:60],
+                           callback_data=f"md:{m.id}")])
+    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def deactivate(t: Turn, parts: list[str]) -> None:
+    _ = t._
+    member = await t.session.get(Member, int(parts[0]))
+    if member is None or member.committee_id != await committee_id_of(t):
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    if len(parts) < 2 or parts[1] != "y":
+        t.send(_("Deactivate {name}? They will no longer receive or send reports.").format(
+            name=esc(member.full_name)), reply_markup=InlineKeyboardMarkup([[
+                B("✅ " + _("Confirm"), callback_data=f"md:{member.id}:y"), *_cancel(t)]]))
+        return
+    member.active = False
+    member.inactive_reason = "revoked"
+    member.active_submission_id = None
+    await _audit(t, "member.deactivate", member.committee_id, member.agency_id,
+                 ("member", member.id))
+    t.send(_("{name} has been deactivated.").format(name=esc(member.full_name)))
+
+
+# ----------------------------------------------------------------------------- schedules
+
+async def schedules(t: Turn, parts: list[str]) -> None:
+    _ = t._
+    committee = await committee_id_of(t)
+    if not parts or parts == [""]:
+        rows = (await t.session.scalars(
+            select(Schedule).options(lazyload("*")).join(Plan, Plan.id == Schedule.plan_id)
+            .where(Plan.committee_id == committee, Schedule.active.is_(True))
+            .order_by(Plan.year.desc(), Schedule.position))).all()
+        t.send(_("Which schedule?"), reply_markup=InlineKeyboardMarkup(
+            [[B(s.name[:60], callback_data=f"as:s:{s.id}")] for s in rows] + [_cancel(t)]))
+        return
+    schedule = await t.session.get(Schedule, int(parts[1]))
+    plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
+    if schedule is None or plan is None or plan.committee_id != committee:
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    action = parts[0]
+    assert t.member is not None
+    if action == "s":
+        esc_policy = schedule.escalation_policy or {}
+        steps = ", ".join(str(s["after_days"]) for s in esc_policy.get("steps", []))
+        t.send("\n".join([
+            f"🗓 <b>{esc(schedule.name)}</b>",
+            _("Deadline rule: {rule}").format(rule=esc(_rule_text(schedule.due_rule))),
+            _("Reminders (days before): {days}").format(
+                days=", ".join(map(str, schedule.reminder_offsets or [])) or "—"),
+            _("Escalation after (days): {steps}; repeat every {k} working days, {r} rounds")
+            .format(steps=steps or "—", k=esc_policy.get("repeat_every", "—"),
+                    r=esc_policy.get("rounds", "—")),
+        ]), reply_markup=InlineKeyboardMarkup([
+            [B(_("Change the deadline day"), callback_data=f"as:d:{schedule.id}"),
+             B(_("One period's deadline"), callback_data=f"as:p:{schedule.id}")],
+            [B(_("Reminders"), callback_data=f"as:r:{schedule.id}"),
+             B(_("Escalation"), callback_data=f"as:e:{schedule.id}")],
+        ]))
+    elif action == "d":
+        t.member.pending_action = {"kind": "due_rule", "schedule": schedule.id}
+        t.send(_("Type the new deadline day of the month, e.g. «13» (on the 13th) or "
+                 "«trước 13» (before the 13th)."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+    elif action == "p" and len(parts) == 2:
+        keys = (await t.session.execute(
+            select(Obligation.period_key, func.min(Obligation.due_at))
+            .where(Obligation.schedule_id == schedule.id)
+            .group_by(Obligation.period_key).order_by(func.min(Obligation.due_at)))).all()
+        rows = [[B(period_label(_, schedule.period_type, k)[:60],
+                   callback_data=f"as:p:{schedule.id}:{k}"[:64])] for k, _d in keys
+                if _d is not None]
+        t.send(_("Which period?"), reply_markup=InlineKeyboardMarkup([*rows[:40], _cancel(t)]))
+    elif action == "p":
+        t.member.pending_action = {"kind": "period_due", "schedule": schedule.id,
+                                   "period": parts[2]}
+        t.send(_("Type the new last day for this period, dd/mm/yyyy."),
+               reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+    elif action == "r":
+        t.member.pending_action = {"kind": "reminders", "schedule": schedule.id}
+        t.send(_("Type the reminder days before the last day, e.g. «7, 3, 1, 0» (0 = the "
+                 "morning of the last day)."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+    elif action == "e":
+        t.member.pending_action = {"kind": "escalation", "schedule": schedule.id}
+        t.send(_("Type five numbers: days late before the reporter and head, the standing "
+                 "office, the chairs are told; working days between rounds; rounds. "
+                 "E.g. «1 3 7 5 5»."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+
+
+def _rule_text(rule: dict[str, Any] | None) -> str:
+    if not rule:
+        return "—"
+    if "date" in rule:
+        return str(rule["date"])
+    if "after_cutoff_days" in rule:
+        return f"+{rule['after_cutoff_days']}"
+    return ("trước ngày " if rule.get("before") else "ngày ") + str(rule.get("day")) + (
+        f" ({rule.get('month')})" if rule.get("month") not in (None, "last") else "")
+
+
+async def finish_typed(t: Turn, text: str) -> bool:
+    """Typed inputs of admin actions; False when none is pending."""
+    _ = t._
+    pending = dict(t.member.pending_action) if t.member and t.member.pending_action else None
+    kinds = ("due_rule", "period_due", "reminders", "escalation", "pause")
+    if not pending or pending.get("kind") not in kinds:
+        return False
+    assert t.member is not None
+    if not is_admin(t):
+        t.member.pending_action = None
+        return False
+    kind = pending["kind"]
+    text = text.strip()
+    if kind == "pause":
+        return await _finish_pause(t, text)
+    schedule = await t.session.get(Schedule, int(pending["schedule"]))
+    plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
+    if schedule is None or plan is None or plan.committee_id != await committee_id_of(t):
+        t.member.pending_action = None
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return True
+    if kind == "due_rule":
+        match = re.fullmatch(r"(trước|truoc|before)?\s*(?:ngày\s*)?(\d{1,2})", text.lower())
+        if not match or not 1 <= int(match.group(2)) <= 28:
+            t.send("⚠️ " + _("Please type a day from 1 to 28, e.g. «13» or «trước 13»."))
+            return True
+        rule = dict(schedule.due_rule or {})
+        rule.pop("after_cutoff_days", None)
+        rule.update(day=int(match.group(2)), before=bool(match.group(1)))
+        old = schedule.due_rule
+        schedule.due_rule = rule
+        counts = await ensure_obligations(t.session, plan, t.tz)
+        await _audit(t, "schedule.due_rule", plan.committee_id, entity=("schedule", schedule.id),
+                     old=old, new=rule, rescheduled=counts.rescheduled)
+        t.send(_("Deadline rule changed; {n} open reports moved to the new deadline.").format(
+            n=counts.rescheduled))
+    elif kind == "period_due":
+        day = parse_date_text(text)
+        if day is None:
+            t.send("⚠️ " + _("Please enter a date as dd/mm/yyyy, for example 13/12/2022."))
+            return True
+        due = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), t.tz)
+        rows = (await t.session.scalars(
+            select(Obligation).where(Obligation.schedule_id == schedule.id,
+                                     Obligation.period_key == pending["period"],
+                                     Obligation.status.in_(OPEN_STATUSES)))).all()
+        for o in rows:
+            o.due_at = due.astimezone(dt.UTC)
+        await _audit(t, "schedule.period_due", plan.committee_id,
+                     entity=("schedule", schedule.id), period=pending["period"],
+                     due=due.isoformat(), obligations=len(rows))
+        t.send(_("The last day of {period} is now {day} for {n} open reports.").format(
+            period=esc(period_label(_, schedule.period_type, pending["period"])),
+            day=format_date(day), n=len(rows)))
+    elif kind == "reminders":
+        try:
+            days = sorted({int(x) for x in re.split(r"[,\s;]+", text) if x}, reverse=True)
+        except ValueError:
+            days = []
+        if not days or any(d < 0 or d > 90 for d in days):
+            t.send("⚠️ " + _("Please type whole days from 0 to 90, e.g. «7, 3, 1, 0»."))
+            return True
+        await _audit(t, "schedule.reminders", plan.committee_id,
+                     entity=("schedule", schedule.id), old=schedule.reminder_offsets, new=days)
+        schedule.reminder_offsets = days
+        t.send(_("Reminders set to {days} days before the last day.").format(
+            days=", ".join(map(str, days))))
+    elif kind == "escalation":
+        numbers = [int(x) for x in re.findall(r"\d+", text)]
+        if len(numbers) != 5 or not numbers[0] <= numbers[1] <= numbers[2] or min(
+                numbers[3:]) < 1:
+            t.send("⚠️ " + _("Please type five numbers in order, e.g. «1 3 7 5 5»."))
+            return True
+        policy = dict(schedule.escalation_policy or {})
+        policy.update(steps=[
+            {"after_days": numbers[0], "to": ["reporter", "head"]},
+            {"after_days": numbers[1], "to": ["standing_office"]},
+            {"after_days": numbers[2], "to": ["chair"]},
+        ], repeat_every=numbers[3], rounds=numbers[4])
+        await _audit(t, "schedule.escalation", plan.committee_id,
+                     entity=("schedule", schedule.id), old=schedule.escalation_policy, new=policy)
+        schedule.escalation_policy = policy
+        t.send(_("Escalation updated."))
+    t.member.pending_action = None
+    return True
+
+
+# ----------------------------------------------------------------------------- pauses
+
+async def pauses(t: Turn, parts: list[str]) -> None:
+    _ = t._
+    committee = await committee_id_of(t)
+    plans = (await t.session.scalars(
+        select(Plan).options(lazyload("*")).where(Plan.committee_id == committee))).all()
+    current = [(p, i, r) for p in plans for i, r in enumerate((p.calendar or {}).get(
+        "pauses", []))]
+    if parts and parts[0] == "x" and len(parts) == 3:
+        plan = next((p for p in plans if p.id == int(parts[1])), None)
+        if plan is not None:
+            calendar = dict(plan.calendar or {})
+            ranges = list(calendar.get("pauses", []))
+            index = int(parts[2])
+            if 0 <= index < len(ranges):
+                removed = ranges.pop(index)
+                calendar["pauses"] = ranges
+                plan.calendar = calendar
+                await _audit(t, "reminders.resume", committee, pause=removed)
+                t.send(_("Pause removed."))
+                return
+        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        return
+    assert t.member is not None
+    t.member.pending_action = {"kind": "pause"}
+    lines = [_("Type the first and last day of the pause, e.g. «29/01/2022 06/02/2022» (Tết). "
+               "No reminders or escalations are sent in between.")]
+    rows = []
+    for plan, index, (start, end) in current:
+        lines.append(f"• {format_date(dt.date.fromisoformat(start))} – "
+                     f"{format_date(dt.date.fromisoformat(end))}")
+        rows.append([B(_("Remove {start} – {end}").format(start=start, end=end)[:60],
+                       callback_data=f"ap:x:{plan.id}:{index}")])
+    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+
+
+async def _finish_pause(t: Turn, text: str) -> bool:
+    _ = t._
+    dates = [parse_date_text(x) for x in re.split(r"\s*(?:-|–|đến|to|\s)\s*", text) if x]
+    if len(dates) != 2 or None in dates or dates[0] > dates[1]:  # type: ignore[operator]
+        t.send("⚠️ " + _("Please type two dates, the first not after the second, e.g. "
+                         "«29/01/2022 06/02/2022»."))
+        return True
+    start, end = dates  # type: ignore[misc]
+    committee = await committee_id_of(t)
+    for plan in (await t.session.scalars(
+            select(Plan).options(lazyload("*")).where(Plan.committee_id == committee))).all():
+        calendar = dict(plan.calendar or {})
+        calendar["pauses"] = [*calendar.get("pauses", []), [start.isoformat(), end.isoformat()]]
+        plan.calendar = calendar
+    await _audit(t, "reminders.pause", committee, start=start.isoformat(), end=end.isoformat())
+    assert t.member is not None
+    t.member.pending_action = None
+    t.send(_("Reminders paused from {start} to {end}.").format(start=format_date(start),
+                                                              end=format_date(end)))
+    return True
+
+
+# ----------------------------------------------------------------------------- audit log
+
+async def audit_log(t: Turn, limit: int = 20, agency_code: str | None = None,
+                    as_csv: bool = False) -> None:
+    _ = t._
+    committee = await committee_id_of(t)
+    query = (select(AuditLog, Member.full_name, Agency.short_name, Agency.name)
+             .join(Member, Member.id == AuditLog.actor_member_id, isouter=True)
+             .join(Agency, Agency.id == AuditLog.agency_id, isouter=True)
+             .where(AuditLog.committee_id == committee)
+             .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
+    if agency_code:
+        agency = await t.session.scalar(select(Agency.id).where(
+            Agency.committee_id == committee, Agency.code == agency_code))
+        if agency is None:
+            t.send(_("No agency with code {code}.").format(code=esc(agency_code)))
+            return
+        query = query.where(AuditLog.agency_id == agency)
+    rows = (await t.session.execute(query.limit(max(1, min(limit, 5000) if as_csv
+                                                      else min(limit, 100))))).all()
+    if as_csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["time", "actor", "action", "agency", "entity", "details"])
+        for entry, actor, short, name in rows:
+            writer.writerow([entry.at.astimezone(t.tz).isoformat(), actor or entry.actor_label,
+                             entry.action, short or name or "",
+                             f"{entry.entity_type or ''}:{entry.entity_id or ''}",
+                             entry.details])
+        content = buffer.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM
+        chat = t.update.effective_chat
+        t.later(lambda: chat.send_document(content, filename="audit-log.csv"))  # type: ignore[union-attr]
+        return
+    if not rows:
+        t.send(_("The audit log is empty."))
+        return
+    lines = ["📜 " + _("<b>Last {n} events</b>").format(n=len(rows))]
+    for entry, actor, short, name in rows:
+        who = esc(actor or entry.actor_label or "?")
+        lines.append(f"{format_datetime(entry.at, t.locale, t.tz)} · {who}"
+                     f" · <code>{esc(entry.action)}</code>"
+                     + (f" · {esc(short or name)}" if (short or name) else ""))
+    chunks = split_message(lines)
+    for chunk in chunks[:-1]:
+        t.send(chunk)
+    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup([[
+        B("⬇️ " + _("Export CSV"), callback_data="al:csv")]]))
+
+
+async def on_admin_callback(t: Turn, data: str) -> bool:
+    kind, _sep, rest = data.partition(":")
+    if kind not in ("ai", "ar", "am", "md", "as", "ap", "al"):
+        return False
+    t.answer_callback()
+    if not is_admin(t):
+        t.send(t._("Sorry, only admins can use this."))
+        return True
+    parts = rest.split(":") if rest else []
+    try:
+        if kind == "ai":
+            await invites(t, parts)
+        elif kind == "ar":
+            await revoke_invites(t, parts)
+        elif kind == "am":
+            await members(t, parts)
+        elif kind == "md":
+            await deactivate(t, parts)
+        elif kind == "as":
+            await schedules(t, parts)
+        elif kind == "ap":
+            await pauses(t, parts)
+        elif kind == "al":
+            await audit_log(t, as_csv=rest == "csv")
+    except (ValueError, IndexError):
+        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+    return True
+

@@ -1,0 +1,141 @@
+"""Extending one agency's deadline for one report (gia hạn), with a reason.
+
+xl:{schedule}:{period} lists the agencies not yet received; ex:{obligation} asks for
+«dd/mm/yyyy reason» as the next message (a pending action row). The new deadline is the end
+of that day; reminders and escalation follow it, and the agency is told through the outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from core.answers import parse_date_text
+from db.models import (
+    OPEN_STATUSES,
+    Agency,
+    AuditLog,
+    Member,
+    MemberRole,
+    Obligation,
+    Plan,
+    Role,
+    Schedule,
+)
+from handlers.context import Turn
+from handlers.render import day_with_weekday, esc, period_label
+from scheduler.sweep import Decision, Item, ObligationView, Policy
+from scheduler.sweeper import _recipient, write_decisions
+
+
+async def _obligation_in_committee(t: Turn, obligation_id: int
+                                   ) -> tuple[Obligation, Schedule, Plan, Agency] | None:
+    row = (await t.session.execute(
+        select(Obligation, Schedule, Plan, Agency).options(lazyload("*"))
+        .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .join(Plan, Plan.id == Schedule.plan_id)
+        .join(Agency, Agency.id == Obligation.agency_id)
+        .where(Obligation.id == obligation_id)
+    )).first()
+    if row is None or t.member is None or row[2].committee_id != t.member.committee_id:
+        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+        return None
+    return row[0], row[1], row[2], row[3]
+
+
+async def list_for_extension(t: Turn, schedule_id: int, period_key: str) -> None:
+    _ = t._
+    rows = (await t.session.execute(
+        select(Obligation, Agency).options(lazyload("*"))
+        .join(Agency, Agency.id == Obligation.agency_id)
+        .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .join(Plan, Plan.id == Schedule.plan_id)
+        .where(Obligation.schedule_id == schedule_id, Obligation.period_key == period_key,
+               Obligation.status.in_(OPEN_STATUSES),
+               Plan.committee_id == (t.member.committee_id if t.member else -1))
+        .order_by(Agency.id)
+    )).all()
+    if not rows:
+        t.send(_("Every agency has reported for this period; nothing to extend."))
+        return
+    buttons = [[InlineKeyboardButton(agency.display_name[:60], callback_data=f"ex:{o.id}")]
+               for o, agency in rows[:40]]
+    t.send(_("Extend the deadline for which agency?"), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def ask_extension(t: Turn, obligation_id: int) -> None:
+    _ = t._
+    found = await _obligation_in_committee(t, obligation_id)
+    if found is None:
+        return
+    obligation, schedule, _plan, agency = found
+    assert t.member is not None
+    t.member.pending_action = {"kind": "extend", "obligation": obligation.id}
+    t.send(_("New deadline for {agency} — {report}: type the last day and the reason, e.g. "
+             "<code>20/03/2022 the head is on a work trip</code>.").format(
+                 agency=esc(agency.display_name),
+                 report=f"{esc(schedule.name)} "
+                        f"{esc(period_label(_, obligation.period_type, obligation.period_key))}"),
+           reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
+               _("Cancel"), callback_data="rx:")]]))
+
+
+async def finish_extension(t: Turn, text: str) -> bool:
+    """The typed «date reason» completes a pending extension; False if none is pending."""
+    _ = t._
+    pending = t.member.pending_action if t.member else None
+    if not pending or pending.get("kind") != "extend":
+        return False
+    assert t.member is not None
+    first, _sep, reason = text.strip().partition(" ")
+    day = parse_date_text(first)
+    reason = reason.strip()
+    if day is None or not reason:
+        t.send("⚠️ " + _("Please type the new last day and a reason, e.g. "
+                         "<code>20/03/2022 the head is on a work trip</code>."))
+        return True
+    today = t.now.astimezone(t.tz).date()
+    if day < today:
+        t.send("⚠️ " + _("The new last day cannot be in the past."))
+        return True
+    t.member.pending_action = None
+    found = await _obligation_in_committee(t, int(pending["obligation"]))
+    if found is None:
+        return True
+    obligation, schedule, plan, agency = found
+    old = obligation.effective_due_at
+    obligation.extended_due_at = dt.datetime.combine(
+        day + dt.timedelta(days=1), dt.time(0, 0), t.tz).astimezone(dt.UTC)
+    obligation.extension_reason = reason[:500]
+    t.session.add(AuditLog(
+        at=t.now, actor_member_id=t.member.id, actor_telegram_id=t.member.telegram_user_id,
+        action="obligation.extend", committee_id=plan.committee_id, agency_id=agency.id,
+        entity_type="obligation", entity_id=obligation.id,
+        details={"from": old.isoformat(), "to": obligation.extended_due_at.isoformat(),
+                 "reason": obligation.extension_reason},
+    ))
+    people = (await t.session.scalars(
+        select(Member).join(MemberRole, MemberRole.member_id == Member.id)
+        .where(Member.agency_id == agency.id, Member.active.is_(True),
+               MemberRole.role.in_([Role.reporter, Role.head])).distinct())).all()
+    view = ObligationView(
+        id=obligation.id, committee_id=plan.committee_id, agency_id=agency.id,
+        agency_name=agency.display_name, schedule_name=schedule.name,
+        period_type=obligation.period_type, period_key=obligation.period_key,
+        period_start=obligation.period_start, due_at=obligation.effective_due_at,
+        plan_ends_on=plan.ends_on, policy=Policy(),
+    )
+    decisions = []
+    for person in people:
+        decision = Decision(_recipient(person), "extended", 0, extra={"reason": reason})
+        decision.items.append(Item(
+            f"extended:{obligation.id}:{day.isoformat()}:{person.id}", "extended", 0,
+            obligation.id))
+        decisions.append(decision)
+    await write_decisions(t.session, decisions, {obligation.id: view}, t.now, t.tz)
+    t.send("📆 " + _("Deadline of {agency} extended to {day}. The agency has been told.").format(
+        agency=esc(agency.display_name), day=day_with_weekday(_, day)))
+    return True
