@@ -107,7 +107,10 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     if period_key is None:
         t.send(_("This schedule has no reporting periods yet."))
         return
-    stats = completeness(await facts_for(t, schedule.id, period_key), t.now, t.tz)
+    facts = await facts_for(t, schedule.id, period_key)
+    stats = completeness(facts, t.now, t.tz)
+    by_status = {key: sum(1 for f in facts if f.status == key)
+                 for key in ("accepted", "submitted", "returned")}
     period = period_label(_, schedule.period_type, period_key)
     lines = [
         "📈 " + _("<b>Reporting status</b> — {schedule} · {period}").format(
@@ -116,6 +119,9 @@ async def show_status(t: Turn, schedule_id: int | None = None,
         _("Expected: {n}").format(n=stats.expected),
         _("Received: {n} (on time {on_time}, late {late})").format(
             n=stats.received, on_time=stats.on_time, late=stats.late),
+        _("Accepted: {accepted} · awaiting review: {waiting} · returned: {returned}").format(
+            accepted=by_status["accepted"], waiting=by_status["submitted"],
+            returned=by_status["returned"]),
         _("Missing: {n}").format(n=stats.missing),
         _("Completeness: {pct}").format(pct=format_percent(stats.completeness_pct, t.locale)),
         _("Timeliness: {pct}").format(pct=format_percent(stats.timeliness_pct, t.locale)),
