@@ -42,9 +42,9 @@ def build_application(
         .token(settings.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .post_init(_on_startup)
-        .post_stop(_on_stop)
-        .post_shutdown(_on_shutdown)
+        .post_init(on_startup)
+        .post_stop(on_stop)
+        .post_shutdown(on_shutdown)
         # Different chats in parallel; one chat's updates in arrival order.
         .concurrent_updates(PerChatUpdateProcessor(256))
     )
@@ -64,7 +64,7 @@ def build_application(
     return app
 
 
-async def _on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     from scheduler.jobs import schedule_sweep, start_sender
 
     await register_commands(app)
@@ -73,13 +73,16 @@ async def _on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         schedule_sweep(app)
 
 
-async def _on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     from scheduler.jobs import stop_sender
 
     await stop_sender(app)  # finishes the sends in flight
+    lock = app.bot_data.pop("sweep_lock", None)
+    if lock is not None:
+        await lock.release()
 
 
-async def _on_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def on_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await app.bot_data["engine"].dispose()
 
 

@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # httpx logs every request URL, and those URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line a minute is noise
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. piped into `head`
@@ -35,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot (long polling)")
     run.set_defaults(func=cmd_run)
+    web = sub.add_parser("web", help="serve the Telegram webhook (WEBHOOK_URL, WEBHOOK_SECRET)")
+    web.set_defaults(func=cmd_web)
+    backup = sub.add_parser("backup", help="back up the database")
+    backup.add_argument("--dir", default="data/backups")
+    backup.set_defaults(func=cmd_backup)
+    doctor = sub.add_parser("doctor", help="check configuration, database, Bot API, catalog")
+    doctor.set_defaults(func=cmd_doctor)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
     up = db.add_parser("upgrade", help="create or upgrade the schema")
@@ -112,6 +120,36 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run_polling(settings)
     return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    missing = [name for name, value in (("BOT_TOKEN", settings.bot_token),
+                                        ("WEBHOOK_URL", settings.webhook_url),
+                                        ("WEBHOOK_SECRET", settings.webhook_secret))
+               if not value]
+    if missing:
+        print(f"webhook mode needs {', '.join(missing)}; e.g. WEBHOOK_URL=https://host/tg "
+              "WEBHOOK_SECRET=<random> (see README)", file=sys.stderr)
+        return 2
+    from bot.web import run_web
+
+    run_web(settings)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.ops import backup
+
+    print(backup(get_settings(), args.dir))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.ops import doctor
+
+    problems = asyncio.run(doctor(get_settings()))
+    return 1 if problems else 0
 
 
 def _alembic_config(settings: Settings):

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     send_rate: float = 30.0  # messages per second overall
     send_per_chat_seconds: float = 1.0
     send_concurrency: int = 8
+    # Webhook mode (python -m bot web)
+    webhook_url: str | None = None  # https://host/tg: served at /tg, registered with setWebhook
+    webhook_secret: SecretStr | None = None
+    port: int = 8000
+    host: str = "0.0.0.0"
 
     @field_validator("bot_admins", mode="before")
     @classmethod

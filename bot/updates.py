@@ -8,11 +8,32 @@ second answers the next question, as the official meant.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+log = logging.getLogger("bot.updates")
+
+
+def _kind(update: object) -> str:
+    if not isinstance(update, Update):
+        return type(update).__name__
+    if update.callback_query is not None:
+        return "callback"
+    message = update.effective_message
+    if message is not None:
+        if message.text and message.text.startswith("/"):
+            return "command"
+        if message.text:
+            return "text"
+        if message.document or message.photo:
+            return "file"
+        return "other"
+    return "other"
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -31,16 +52,23 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
-        if key is None:
-            await coroutine
-            return
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        started = time.monotonic()
         try:
-            async with lock:  # asyncio.Lock wakes waiters in FIFO order: arrival order
+            if key is None:
                 await coroutine
+                return
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            try:
+                async with lock:  # asyncio.Lock wakes waiters in FIFO order: arrival order
+                    await coroutine
+            finally:
+                if not lock.locked() and self._locks.get(key) is lock:
+                    del self._locks[key]
         finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
+            # One line per update, without its contents (they belong to the officials).
+            log.info("update id=%s kind=%s chat=%s latency_ms=%d",
+                     getattr(update, "update_id", "?"), _kind(update), key,
+                     (time.monotonic() - started) * 1000)
 
     async def initialize(self) -> None:
         return None

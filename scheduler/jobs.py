@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from telegram.ext import Application, ContextTypes
 
 from scheduler.sender import OutboxSender, SenderConfig
@@ -14,8 +16,56 @@ from scheduler.sweeper import run_sweep
 log = logging.getLogger(__name__)
 
 
+class SweepLock:
+    """Exactly one sweeper at a time across processes.
+
+    On PostgreSQL a session-level advisory lock, held on a dedicated connection for as long
+    as the process lives: when the holder dies its connection closes, the lock is released,
+    and the next process that tries takes over. SQLite has one writer anyway."""
+
+    KEY = 138_2022_001
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.conn: AsyncConnection | None = None
+
+    async def acquire(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self.conn is not None:
+            try:
+                await self.conn.execute(text("select 1"))
+                return True
+            except DBAPIError:
+                self.conn = None  # the connection died, and the lock with it
+        conn = await self.engine.connect()
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        got = (await conn.execute(text("select pg_try_advisory_lock(:key)"),
+                                  {"key": self.KEY})).scalar()
+        if got:
+            self.conn = conn
+            log.info("this process is now the sweeper")
+            return True
+        await conn.close()
+        return False
+
+    async def release(self) -> None:
+        if self.conn is not None:
+            try:
+                await self.conn.execute(text("select pg_advisory_unlock(:key)"),
+                                        {"key": self.KEY})
+            finally:
+                await self.conn.close()
+                self.conn = None
+
+
 async def sweep_once(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
     settings = app.bot_data["settings"]
+    lock = app.bot_data.get("sweep_lock")
+    if lock is None:
+        lock = app.bot_data["sweep_lock"] = SweepLock(app.bot_data["engine"])
+    if not await lock.acquire():
+        return 0  # another process sweeps
     now = app.bot_data["clock"].now()
     try:
         async with app.bot_data["db"]() as session, session.begin():

@@ -1,0 +1,104 @@
+"""Operations: backup and doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from db.session import normalize_url
+
+
+def backup(settings: Settings, directory: str | Path) -> str:
+    """SQLite: an online backup (sqlite3's backup API) into a timestamped file.
+    PostgreSQL: the pg_dump command to run (the password is never printed)."""
+    url = make_url(normalize_url(settings.database_url))
+    if url.get_backend_name() == "sqlite":
+        source = url.database
+        if not source or source == ":memory:":
+            raise SystemExit("nothing to back up: the database is in memory")
+        target_dir = Path(directory)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = target_dir / f"{Path(source).stem}-{stamp}.sqlite3"
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)  # consistent even while the bot writes
+        return f"backed up {source} to {target}"
+    parts = ["pg_dump", "--format=custom", f"--file=backup-{dt.date.today():%Y%m%d}.dump"]
+    if url.host:
+        parts.append(f"--host={url.host}")
+    if url.port:
+        parts.append(f"--port={url.port}")
+    if url.username:
+        parts.append(f"--username={url.username}")
+    parts.append(url.database or "")
+    return ("PostgreSQL: run this (the password comes from PGPASSWORD or ~/.pgpass):\n  "
+            + " ".join(parts))
+
+
+async def doctor(settings: Settings) -> list[str]:
+    """Check what a deployment needs; print one line per check. Returns the problems."""
+    problems: list[str] = []
+
+    def report(ok: bool, what: str, detail: str = "") -> None:
+        print(f"{'OK  ' if ok else 'FAIL'} {what}" + (f" — {detail}" if detail else ""))
+        if not ok:
+            problems.append(what)
+
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    report(token is not None and ":" in token, "BOT_TOKEN is set",
+           "" if token else "set BOT_TOKEN (from @BotFather), or use the sandbox")
+    report(settings.telegram_api_url.startswith(("http://", "https://")),
+           f"TELEGRAM_API_URL {settings.telegram_api_url}")
+    if settings.webhook_url or settings.webhook_secret:
+        report(bool(settings.webhook_url and settings.webhook_url.startswith("https://")),
+               "WEBHOOK_URL is https", "Telegram only calls https webhooks")
+        report(settings.webhook_secret is not None, "WEBHOOK_SECRET is set")
+
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config, current
+
+    try:
+        revision = await asyncio.to_thread(current, settings.database_url)
+        head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
+        report(True, "database reachable", make_url(normalize_url(
+            settings.database_url)).render_as_string(hide_password=True))
+        report(revision == head, "migrations up to date",
+               "" if revision == head else f"at {revision}, head is {head}: run "
+               "`python -m bot db upgrade`")
+    except Exception as exc:
+        report(False, "database reachable", type(exc).__name__)
+
+    if token:
+        from telegram import Bot
+        from telegram.error import TelegramError
+
+        bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot",
+                  base_file_url=f"{settings.telegram_api_url}/file/bot")
+        try:
+            async with bot:
+                me = await bot.get_me()
+            report(True, "Bot API reachable", f"@{me.username}")
+        except (TelegramError, OSError) as exc:
+            report(False, "Bot API reachable", type(exc).__name__)
+
+    from bot.i18n import LOCALES_DIR
+
+    mo = LOCALES_DIR / "vi" / "LC_MESSAGES" / "messages.mo"
+    po = mo.with_suffix(".po")
+    fresh = mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime
+    report(fresh, "Vietnamese catalog compiled", "" if fresh else "run `make catalogs`")
+    if po.exists():
+        from babel.messages.pofile import read_po
+
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale="vi")
+        missing = [m.id for m in catalog if m.id and not m.string]
+        report(not missing, "Vietnamese catalog complete",
+               f"{len(missing)} untranslated" if missing else "")
+    return problems
