@@ -177,7 +177,12 @@ def _number_value(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+MAX_MAGNITUDE = Decimal(10) ** 15  # what the database's numeric copy holds
+
+
 def _check_bounds(spec: FieldSpec, value: Any) -> Problem | None:
+    if not isinstance(value, dt.date) and abs(Decimal(value)) >= MAX_MAGNITUDE:
+        return Problem("This number is too large; please check it.")
     low, high = spec.bound("min"), spec.bound("max")
     if low is not None and value < low:
         if high is not None:

@@ -225,7 +225,12 @@ async def submit(
 ) -> Submission:
     from core.formengine import effective_answers
 
-    if not no_report:
+    if no_report:
+        # «Không phát sinh» carries no figures, whatever was typed before.
+        await session.execute(delete(Answer).where(Answer.submission_id == submission.id))
+        await session.execute(delete(Attachment).where(
+            Attachment.submission_id == submission.id))
+    else:
         # Answers hidden by skip logic are not part of the report.
         kept = effective_answers(form, state)
         await session.execute(

@@ -174,6 +174,9 @@ class Member(Base):
     # A committee action waiting for typed input, e.g. {"kind": "return", "submission": 7}:
     # the next text from this member completes it. In the database, like every other state.
     pending_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The question this member was last shown: typed text answers that question only, so two
+    # editors of one draft never answer each other's questions.
+    shown_field: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

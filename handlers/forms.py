@@ -154,14 +154,23 @@ def question_text(t: Turn, obligation: Obligation, form: FormSpec, state: FormSt
         lines.append(_("(optional)"))
     if spec.code in state.answers:
         lines.append(_("Current answer: {value}").format(
-            value=f"<b>{value_text(_, spec, state.answers[spec.code], t.locale)}</b>"))
+            value=f"<b>{value_text(_, spec, shorten(state.answers[spec.code]), t.locale)}</b>"))
     elif spec.code in state.skipped:
         lines.append(_("Current answer: skipped"))
     return "\n".join(lines)
 
 
+def shorten(value: Any, limit: int = 300) -> Any:
+    """Long texts are cut on screens that also show other things (under 4096 characters)."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit].rstrip() + "…"
+    return value
+
+
 def show_question(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
                   state: FormState, note: str | None = None) -> None:
+    if t.member is not None:
+        t.member.shown_field = state.current or REVIEW
     if state.current == REVIEW or state.current is None:
         show_review(t, submission, obligation, form, state, note)
         return
@@ -174,6 +183,8 @@ def show_question(t: Turn, submission: Submission, obligation: Obligation, form:
 def show_review(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
                 state: FormState, note: str | None = None) -> None:
     _ = t._
+    if t.member is not None:
+        t.member.shown_field = REVIEW
     answers = engine.effective_answers(form, state)
     lines = []
     if note:
@@ -184,7 +195,7 @@ def show_review(t: Turn, submission: Submission, obligation: Obligation, form: F
     buttons = []
     for number, spec in enumerate(visible, start=1):
         if spec.code in answers:
-            shown = value_text(_, spec, answers[spec.code], t.locale)
+            shown = value_text(_, spec, shorten(answers[spec.code]), t.locale)
         elif spec.code in state.skipped or not spec.required:
             shown = "— " + _("(skipped)")
         else:
@@ -381,6 +392,10 @@ async def on_text_answer(t: Turn, text: str) -> bool:
     if found is None:
         return False
     submission, obligation, form, state = found
+    if t.member is not None and t.member.shown_field not in (None, state.current):
+        show_question(t, submission, obligation, form, state, note="ℹ️ " + t._(
+            "Someone else answered that question meanwhile. Here is where the report is now:"))
+        return True
     if state.current == REVIEW:
         show_review(t, submission, obligation, form, state,
                     note=t._("Use the buttons below to change an answer or to send the report."))
@@ -455,13 +470,17 @@ async def cancel(t: Turn) -> None:
 # ----------------------------------------------------------------------------- callbacks
 
 
+MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer are tampered data, not rows
+
+
 def _ints(parts: list[str], count: int) -> list[int] | None:
     if len(parts) != count:
         return None
     try:
-        return [int(p) for p in parts]
+        numbers = [int(p) for p in parts]
     except ValueError:
         return None
+    return numbers if all(0 <= n <= MAX_ID for n in numbers) else None
 
 
 async def on_callback(t: Turn, data: str) -> None:
