@@ -49,21 +49,31 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
     }
     if decision.kind in ("accepted", "returned", "extended"):
         return render_outcome(decision, obligations, headers[decision.kind], now, tz)
-    lines = [headers.get(decision.kind, headers["reminder"]), ""]
+    # One message, a section per kind: overdue first, then reminders, then new periods.
+    sections = (("overdue", ("overdue", "nudge")), ("reminder", ("reminder",)),
+                ("notice", ("notice",)))
+    lines: list[str] = []
     buttons = []
-    for item in decision.items:
-        o = obligations.get(item.obligation_id or -1)
-        if o is None:
+    for header_kind, kinds in sections:
+        chosen = [i for i in decision.items if i.kind in kinds]
+        if not chosen:
             continue
-        period = period_label(_, o.period_type, o.period_key)
-        lines.append(f"• <b>{esc(o.schedule_name)}</b> · {esc(period)}")
-        lines.append("   " + _("Deadline: {deadline}").format(
-            deadline=deadline_text(_, o.due_at, tz))
-            + f" — <b>{days_left_text(locale, _, o.due_at, now, tz)}</b>")
-        if len(buttons) < MAX_BUTTONS:
-            buttons.append([button(f"{o.schedule_name} · {period}", f"o:{o.id}")])
+        if lines:
+            lines.append("")
+        lines += [headers[header_kind], ""]
+        for item in chosen:
+            o = obligations.get(item.obligation_id or -1)
+            if o is None:
+                continue
+            period = period_label(_, o.period_type, o.period_key)
+            lines.append(f"• <b>{esc(o.schedule_name)}</b> · {esc(period)}")
+            lines.append("   " + _("Deadline: {deadline}").format(
+                deadline=deadline_text(_, o.due_at, tz))
+                + f" — <b>{days_left_text(locale, _, o.due_at, now, tz)}</b>")
+            if len(buttons) < MAX_BUTTONS:
+                buttons.append([button(f"{o.schedule_name} · {period}", f"o:{o.id}")])
     lines.append("")
-    if decision.kind == "overdue":
+    if any(i.kind in ("overdue", "nudge") for i in decision.items):
         lines.append(_("Please send it as soon as possible; the committee is informed of "
                        "late reports. Late reports are still accepted."))
     else:

@@ -4,10 +4,13 @@ Crash safety. Each message goes through three steps, each its own transaction:
 1. *claim*: pending → sending (with claimed_at), committed before anything is sent;
 2. *send*: the Bot API call;
 3. *mark*: sending → sent with Telegram's message id (or back to pending / failed / blocked).
-A crash before 2 leaves a claimed row that `recover` returns to pending after
-`claim_timeout`: nothing is lost. A crash after 2 and before 3 — the only window — re-sends
-that one message once it is recovered. Everything Telegram accepted and that was marked is
-never sent again.
+A crash before 2 leaves a claimed row that `recover` (run at start and every
+`recover_every` seconds) returns to pending after `claim_timeout`: nothing is lost. A crash
+after 2 and before 3 — the only window — re-sends that message once it is recovered. Each
+message can thus be sent at most twice, and only the messages in flight at the moment of the
+crash (at most `concurrency`, one per worker) can be. Everything Telegram accepted and that
+was marked is never sent again. (A read timeout after Telegram accepted a message is the
+other, unavoidable, source of a repeat: the send is retried.)
 
 Pacing: at most `rate` messages per second overall (a shared slot clock) and at most one per
 `per_chat` seconds per chat (rows of a chat that was just served wait their turn).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import time
@@ -47,6 +51,7 @@ class SenderConfig:
     backoff_base: float = 2.0
     backoff_max: float = 600.0
     claim_timeout: float = 120.0
+    recover_every: float = 30.0
     idle_poll: float = 0.5
 
 
@@ -57,6 +62,7 @@ class Pacer:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.clock = clock
         self.next_slot = 0.0
+        self.paused_until = 0.0
         self.lock = asyncio.Lock()
 
     async def wait(self) -> None:
@@ -67,9 +73,16 @@ class Pacer:
         delay = slot - now
         if delay > 0:
             await asyncio.sleep(delay)
+        # A 429 that arrived while this worker waited for its slot holds it too.
+        for _ in range(100):  # pauses can be extended while sleeping; bounded anyway
+            held = self.paused_until - self.clock()
+            if held <= 0:
+                break
+            await asyncio.sleep(held)
 
     def pause(self, seconds: float) -> None:
-        self.next_slot = max(self.next_slot, self.clock() + seconds)
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+        self.next_slot = max(self.next_slot, self.paused_until)
 
 
 def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
@@ -103,6 +116,7 @@ class OutboxSender:
         self.in_flight = 0
         self.tasks: list[asyncio.Task[None]] = []
         self.sent = 0
+        self.next_recover = now() + dt.timedelta(seconds=self.config.recover_every)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -159,17 +173,32 @@ class OutboxSender:
                 row = await session.scalar(query)
                 if row is None:
                     return None
-                row.status = OutboxStatus.sending
-                row.claimed_at = now
-                row.claimed_by = self.name
-                row.attempts += 1
-            self.chat_ready[row.chat_id] = time.monotonic() + self.config.per_chat
+                # Conditional update: of two senders on one SQLite file, only one wins.
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id,
+                           OutboxMessage.status == OutboxStatus.pending)
+                    .values(status=OutboxStatus.sending, claimed_at=now, claimed_by=self.name,
+                            attempts=OutboxMessage.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:
+                    return None
+                await session.refresh(row)
+            # Busy until its send happens; the per-chat interval counts from the send.
+            self.chat_ready[row.chat_id] = math.inf
             return row
 
     # ------------------------------------------------------------------ sending
 
     async def _worker(self, index: int) -> None:
         while not self.stopping.is_set():
+            if index == 0 and self.now() >= self.next_recover:
+                self.next_recover = self.now() + dt.timedelta(seconds=self.config.recover_every)
+                try:
+                    await self.recover()  # claims left by a process that died meanwhile
+                except Exception:
+                    log.exception("outbox recovery failed")
             try:
                 row = await self.claim()
             except Exception:
@@ -186,6 +215,7 @@ class OutboxSender:
             self.in_flight += 1
             try:
                 await self.pacer.wait()
+                self.chat_ready[row.chat_id] = time.monotonic() + self.config.per_chat
                 await self.deliver(row)
             finally:
                 self.in_flight -= 1

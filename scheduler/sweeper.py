@@ -43,6 +43,7 @@ from scheduler.sweep import (
 )
 
 _PERSONAL_RANK = {"notice": 0, "reminder": 1, "overdue": 2}
+_MESSAGE_RANK = {"notice": 0, "reminder": 1, "overdue": 2, "weekly": 3, "digest": 4}
 LOOKAHEAD_DAYS = 31  # reminders are at most this far ahead; notices this far back
 BLOCKED_NEWS_DAYS = 7
 
@@ -190,7 +191,6 @@ async def write_decisions(
     keys = [item.dedupe_key for d in decisions for item in d.items]
     seen = await existing_keys(session, keys)
     fresh: list[Decision] = []
-    written: list[OutboxMessage] = []
     by_id = obligations
     for decision in decisions:
         items = [i for i in decision.items if i.dedupe_key not in seen]
@@ -204,14 +204,28 @@ async def write_decisions(
             decision.kind = max(personal, key=_PERSONAL_RANK.__getitem__)
             decision.level = max(i.level for i in items)
         fresh.append(decision)
-        if dry_run:
-            continue
-        payload = await render_decision(session, decision, by_id, now, tz)
+    if dry_run:
+        return fresh, []
+    # Everything one person gets in one sweep is one message (their own reports and, for
+    # the standing office and chairs, the digest).
+    by_person: dict[int, list[Decision]] = defaultdict(list)
+    for decision in fresh:
+        by_person[decision.recipient.member_id].append(decision)
+    written: list[OutboxMessage] = []
+    for group in by_person.values():
+        payloads = [await render_decision(session, d, by_id, now, tz) for d in group]
+        payload = payloads[0] if len(payloads) == 1 else {
+            "text": "\n\n".join(p["text"] for p in payloads),
+            "parse_mode": "HTML",
+            "buttons": [row for p in payloads for row in p.get("buttons", [])],
+        }
+        items = [item for d in group for item in d.items]
+        head = max(group, key=lambda d: _MESSAGE_RANK.get(d.kind, 0))
         message = OutboxMessage(
             dedupe_key=f"msg:{items[0].dedupe_key}",
-            kind=decision.kind,
-            member_id=decision.recipient.member_id,
-            chat_id=decision.recipient.chat_id,
+            kind=head.kind,
+            member_id=head.recipient.member_id,
+            chat_id=head.recipient.chat_id,
             payload=payload,
             status=OutboxStatus.pending,
             next_attempt_at=now,
@@ -223,7 +237,7 @@ async def write_decisions(
             session.add(OutboxItem(
                 dedupe_key=item.dedupe_key, outbox_id=message.id, kind=item.kind,
                 level=item.level, obligation_id=item.obligation_id,
-                member_id=decision.recipient.member_id, created_at=now,
+                member_id=head.recipient.member_id, created_at=now,
             ))
         written.append(message)
     await session.flush()
