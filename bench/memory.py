@@ -1,0 +1,127 @@
+"""Peak memory with a province-sized committee loaded.
+
+Imports a plan with AGENCIES agencies (a monthly and a quarterly schedule, so 16 obligations
+each), binds one reporter per agency, then does what the bot does every minute at a busy
+moment — a sweep at the March deadline that writes a message for every agency — and reports
+the peak resident set size of the process, with the time each step took.
+
+    python bench/memory.py                 # 10,000 agencies
+    python bench/memory.py --smoke         # 300 agencies
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+from bot.settings import Settings  # noqa: E402
+from core.planfile import load_plan  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from db.models import Agency, Member, MemberRole, Role  # noqa: E402
+from db.plan_import import import_plan  # noqa: E402
+from db.session import make_engine, make_sessionmaker  # noqa: E402
+from scheduler.sweeper import run_sweep  # noqa: E402
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def plan_text(agencies: int) -> str:
+    names = "\n".join(f"      - {{name: \"Xã {i}\", code: x{i}}}" for i in range(1, agencies + 1))
+    return f"""format: 1
+plan: {{code: tinh, title: "Kế hoạch cấp tỉnh", year: 2022}}
+committee: {{code: bcd-tinh, name: "BCĐ tỉnh", standing_office: so-ldtbxh}}
+kinds: {{so: "Sở, ngành", xa: "Xã, phường"}}
+agencies:
+  - {{code: so-ldtbxh, name: "Sở LĐ-TBXH", kind: so}}
+  - kind: xa
+    name: "UBND {{name}}"
+    list:
+{names}
+forms:
+  - code: xa
+    title: "Báo cáo của xã"
+    fields:
+      - {{code: co_so, label: "Số cơ sở", type: integer, min: 0}}
+      - {{code: kiem_tra, label: "Số cơ sở được kiểm tra", type: integer, min: 0}}
+    checks:
+      - {{rule: "kiem_tra <= co_so", message: "Kiểm tra không quá số cơ sở."}}
+schedules:
+  - {{code: thang, name: "Báo cáo tháng", period: monthly, due: {{day: 20}}, form: xa,
+     agencies: {{kind: xa}}}}
+  - {{code: quy, name: "Báo cáo quý", period: quarterly, due: {{day: 20}}, form: xa,
+     agencies: {{kind: xa}}}}
+"""
+
+
+async def run(agencies: int) -> dict[str, float]:
+    steps: dict[str, float] = {"baseline_mb": round(peak_mb(), 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.yaml"
+        path.write_text(plan_text(agencies), encoding="utf-8")
+        db = Path(tmp) / "bench.sqlite3"
+        await asyncio.to_thread(upgrade, f"sqlite:///{db}")
+        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        started = time.perf_counter()
+        spec = load_plan(path)
+        async with sessions() as session, session.begin():
+            await import_plan(session, spec, settings)
+        steps["import_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        async with sessions() as session, session.begin():
+            rows = (await session.execute(select(Agency.id, Agency.committee_id)
+                                          .where(Agency.kind == "xa"))).all()
+            now = dt.datetime.now(dt.UTC)
+            await session.execute(insert(Member), [
+                {"telegram_user_id": 1_000_000 + a, "chat_id": 1_000_000 + a, "agency_id": a,
+                 "committee_id": c, "full_name": f"Cán bộ {a}", "active": True,
+                 "created_at": now, "updated_at": now} for a, c in rows])
+            ids = (await session.scalars(select(Member.id))).all()
+            await session.execute(insert(MemberRole), [
+                {"member_id": m, "role": Role.reporter, "granted_at": now} for m in ids])
+        steps["members_s"] = round(time.perf_counter() - started, 1)
+        steps["after_load_mb"] = round(peak_mb(), 1)
+        started = time.perf_counter()
+        async with sessions() as session, session.begin():
+            result = await run_sweep(session, dt.datetime(2022, 3, 21, 8, 0, tzinfo=TZ), TZ)
+        steps["sweep_s"] = round(time.perf_counter() - started, 1)
+        steps["messages"] = len(result.written)
+        await engine.dispose()
+    steps["agencies"] = agencies
+    steps["peak_mb"] = round(peak_mb(), 1)
+    return steps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--agencies", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    result = asyncio.run(run(300 if args.smoke else args.agencies))
+    print(json.dumps(result))
+    print(f"{result['agencies']} agencies and members: peak RSS {result['peak_mb']} MB "
+          f"(import {result['import_s']} s, sweep writing {result['messages']} messages "
+          f"{result['sweep_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
