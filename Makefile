@@ -23,8 +23,14 @@ catalogs: install
 migrate: install catalogs
 	$(BIN)/python -m bot db upgrade
 
+# With BOT_TOKEN (environment or .env) the bot goes live; without it, the browser sandbox.
 run: migrate
-	$(BIN)/python -m bot run
+	@if [ -n "$$BOT_TOKEN" ] || grep -qs '^BOT_TOKEN=..*' .env; then \
+		$(BIN)/python -m bot run; \
+	else \
+		echo "BOT_TOKEN is not set: starting the sandbox (every role in a browser)."; \
+		$(BIN)/python -m bot sandbox; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -43,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(func=cmd_backup)
     doctor = sub.add_parser("doctor", help="check configuration, database, Bot API, catalog")
     doctor.set_defaults(func=cmd_doctor)
+    sandbox = sub.add_parser("sandbox", help="try every role in a browser, no Telegram token")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--database-url", default=None,
+                         help="default: data/sandbox.sqlite3, recreated at every start")
+    sandbox.add_argument("--keep-data", action="store_true",
+                         help="do not delete the SQLite file first")
+    sandbox.add_argument("--verbose", action="store_true", help="log every update and send")
+    sandbox.set_defaults(func=cmd_sandbox)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(title="db commands")
     up = db.add_parser("upgrade", help="create or upgrade the schema")
@@ -136,6 +145,12 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     run_web(settings)
     return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.runner import main as sandbox_main
+
+    return sandbox_main(args)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

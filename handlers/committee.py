@@ -14,12 +14,12 @@ from db.models import (
     Agency,
     AuditLog,
     Member,
-    MemberRole,
     Obligation,
     Plan,
     Role,
     Schedule,
 )
+from db.queries import agency_people
 from handlers.context import Turn
 from handlers.render import esc, period_label
 from scheduler.messages import last_reminders
@@ -92,13 +92,7 @@ async def remind_all(t: Turn, committee_id: int) -> None:
         t.send(_("No report is overdue right now; nobody to remind."))
         return
     agency_ids = {o.agency_id for o, _n, _s in rows}
-    people = (
-        await t.session.scalars(
-            select(Member).where(Member.agency_id.in_(agency_ids), Member.active.is_(True))
-            .join(MemberRole, MemberRole.member_id == Member.id)
-            .where(MemberRole.role.in_([Role.reporter, Role.head])).distinct()
-        )
-    ).all()
+    people = (await t.session.scalars(agency_people(agency_ids))).all()
     by_agency: dict[int, list[Member]] = defaultdict(list)
     for person in people:
         by_agency[person.agency_id].append(person)  # type: ignore[index]

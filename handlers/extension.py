@@ -18,13 +18,11 @@ from db.models import (
     OPEN_STATUSES,
     Agency,
     AuditLog,
-    Member,
-    MemberRole,
     Obligation,
     Plan,
-    Role,
     Schedule,
 )
+from db.queries import agency_people
 from handlers.context import Turn
 from handlers.render import day_with_weekday, esc, period_label
 from scheduler.sweep import Decision, Item, ObligationView, Policy
@@ -117,10 +115,7 @@ async def finish_extension(t: Turn, text: str) -> bool:
         details={"from": old.isoformat(), "to": obligation.extended_due_at.isoformat(),
                  "reason": obligation.extension_reason},
     ))
-    people = (await t.session.scalars(
-        select(Member).join(MemberRole, MemberRole.member_id == Member.id)
-        .where(Member.agency_id == agency.id, Member.active.is_(True),
-               MemberRole.role.in_([Role.reporter, Role.head])).distinct())).all()
+    people = (await t.session.scalars(agency_people([agency.id]))).all()
     view = ObligationView(
         id=obligation.id, committee_id=plan.committee_id, agency_id=agency.id,
         agency_name=agency.display_name, schedule_name=schedule.name,

@@ -21,15 +21,14 @@ from db.models import (
     Attachment,
     AuditLog,
     Member,
-    MemberRole,
     Obligation,
     ObligationStatus,
     Plan,
-    Role,
     Schedule,
     Submission,
     SubmissionState,
 )
+from db.queries import agency_people
 from handlers.context import Turn
 from handlers.render import esc, period_label, split_message, value_text
 from handlers.status import oversees
@@ -272,11 +271,7 @@ async def cancel_return(t: Turn) -> None:
 async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, agency: Agency,
                         outcome: str, submission: Submission) -> None:
     """Tell the agency's reporters (and the sender) through the outbox."""
-    people = (await t.session.scalars(
-        select(Member).join(MemberRole, MemberRole.member_id == Member.id)
-        .where(Member.agency_id == agency.id, Member.active.is_(True),
-               MemberRole.role.in_([Role.reporter, Role.head])).distinct()
-    )).all()
+    people = (await t.session.scalars(agency_people([agency.id]))).all()
     plan = await t.session.get(Plan, schedule.plan_id)
     view = ObligationView(
         id=obligation.id, committee_id=plan.committee_id if plan else 0, agency_id=agency.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 
 from bot.formatting import format_number, format_percent
 from core.stats import AnswerFact, ObligationFact, TargetSpec, completeness, target_progress
@@ -285,7 +285,8 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -
     if chart:
         # Drawing is CPU work: keep the event loop free for other chats.
         png = await asyncio.to_thread(completeness_chart, data, t.now, t.tz)
-        t.later(lambda: chat.send_photo(png, caption=f"{schedule.name} · {period_key}"))
+        photo = InputFile(png, filename=f"{name}.png")
+        t.later(lambda: chat.send_photo(photo, caption=f"{schedule.name} · {period_key}"))
         return
     content = await build_xlsx(t.session, data, t.tz, t.now)
     t.later(lambda: chat.send_document(content, filename=f"{name}.xlsx",

@@ -23,6 +23,10 @@ Behaviour follows Telegram where a bot could notice the difference (error texts 
 codes, HTML parse_mode turned into plain text + entities, editMessageText dropping an
 inline keyboard that is not re-sent, 64-byte callback_data limit, update ids that keep
 increasing, a newer getUpdates terminating an older one with 409, ...).
+
+An optional rate limiter (``BotApiState(rate_limit=30, per_chat_interval=1)``, or
+``--rate-limit 30 --per-chat-interval 1``) answers sends over Telegram's limits with 429 and
+``retry_after``, as Telegram does; it is off by default.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import inspect
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import re
 import struct
@@ -552,6 +557,11 @@ class BotApiState:
         clock: Callable[[], float] = time.time,
         callback_query_ttl: float | None = None,
         call_log_size: int = 10_000,
+        rate_limit: float | None = None,
+        per_chat_interval: float | None = None,
+        rate_window: float = 1.0,
+        rate_burst: int | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """
         Args:
@@ -561,6 +571,21 @@ class BotApiState:
             clock: source of "now" for message dates; the sandbox swaps in a simulated one.
             callback_query_ttl: seconds after which answerCallbackQuery fails as "too old"
                 (Telegram: ~15 s); None disables the check so slow tests don't flake.
+            rate_limit: messages per second overall, like Telegram's broadcast limit (30);
+                None (the default) sets no limit. At most ``rate_limit * rate_window`` sends
+                are accepted in any ``rate_window`` seconds (a sliding window).
+            rate_burst: instead of the sliding window, a token bucket of this many messages
+                refilled at ``rate_limit`` per second (GCRA): bursts up to ``rate_burst`` are
+                let through while the long-run rate stays at ``rate_limit``. Telegram says it
+                "may allow short bursts"; the window (the default) is the strict reading.
+            per_chat_interval: seconds that must pass between two sends to one chat
+                (Telegram: 1); None sets no limit.
+            rate_clock: monotonic time source of the rate limiter.
+
+        Sends over a limit fail with 429 and ``parameters.retry_after`` (whole seconds, at
+        least 1, as Telegram does) and are counted in :attr:`rate_limited`; they are not
+        performed and do not use up the window. Only the ``send*`` methods are limited
+        (not ``sendChatAction``).
         """
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
@@ -568,6 +593,17 @@ class BotApiState:
         self.clock = clock
         self.callback_query_ttl = callback_query_ttl
         self._call_log_size = call_log_size
+        if rate_limit is not None and rate_limit <= 0:
+            raise ValueError("rate_limit must be positive (or None for no limit)")
+        if per_chat_interval is not None and per_chat_interval < 0:
+            raise ValueError("per_chat_interval must not be negative")
+        self.rate_limit = rate_limit
+        self.per_chat_interval = per_chat_interval
+        self.rate_window = rate_window
+        if rate_burst is not None and rate_burst < 1:
+            raise ValueError("rate_burst must be at least 1")
+        self.rate_burst = rate_burst
+        self.rate_clock = rate_clock
         # Monotonic across reset(): a running poller's offset must keep matching new updates.
         self._update_ids = itertools.count(100_000)
         self._call_seq = itertools.count(1)
@@ -601,6 +637,11 @@ class BotApiState:
         self.injections: list[Injection] = []
         self.disabled_methods: set[str] = set()
         self.call_log: deque[JSON] = deque(maxlen=self._call_log_size)
+        # Rate limiter: times of the accepted sends in the window, last send per chat.
+        self._recent_sends: deque[float] = deque()
+        self._chat_last_send: dict[int, float] = {}
+        self._bucket_tat = float("-inf")  # token bucket: theoretical arrival time (GCRA)
+        self.rate_limited = 0  # sends refused with 429 by the rate limiter
         self._notify()
 
     def now(self) -> int:
@@ -1093,6 +1134,7 @@ class BotApiState:
         try:
             if entry is None or name.lower() in self.disabled_methods:
                 raise BotApiError(404, "Not Found: method not found")
+            self._admit(name, params)
             injection = self._take_injection(name, params)
             if injection is not None:
                 if injection.delay:
@@ -1115,6 +1157,49 @@ class BotApiState:
             raise
         log["ok"] = True
         return copy.deepcopy(result)
+
+    # ----- rate limit -------------------------------------------------------------------------
+
+    @staticmethod
+    def is_rate_limited_method(method: str) -> bool:
+        name = method.lower()
+        return name.startswith("send") and name != "sendchataction"
+
+    def _admit(self, method: str, params: JSON) -> None:
+        """Let a send through the rate limiter or raise 429 (nothing is recorded then)."""
+        if self.rate_limit is None and self.per_chat_interval is None:
+            return
+        if not self.is_rate_limited_method(method):
+            return
+        now = self.rate_clock()
+        wait = 0.0
+        tat = 0.0
+        if self.rate_limit is not None and self.rate_burst is not None:
+            interval = 1.0 / self.rate_limit
+            tat = max(self._bucket_tat, now)
+            wait = max(wait, tat - (self.rate_burst - 1) * interval - now)
+        elif self.rate_limit is not None:
+            window = self._recent_sends
+            while window and window[0] <= now - self.rate_window:
+                window.popleft()
+            capacity = max(1, int(self.rate_limit * self.rate_window))
+            if len(window) >= capacity:
+                # The oldest send of a full window leaves it after rate_window seconds.
+                wait = max(wait, window[len(window) - capacity] + self.rate_window - now)
+        chat = _int(params.get("chat_id"))
+        if self.per_chat_interval and chat is not None:
+            last = self._chat_last_send.get(chat)
+            if last is not None and now - last < self.per_chat_interval:
+                wait = max(wait, last + self.per_chat_interval - now)
+        if wait > 0:
+            self.rate_limited += 1
+            raise BotApiError.too_many_requests(max(1, math.ceil(wait)))
+        if self.rate_limit is not None and self.rate_burst is not None:
+            self._bucket_tat = tat + 1.0 / self.rate_limit
+        elif self.rate_limit is not None:
+            self._recent_sends.append(now)
+        if self.per_chat_interval and chat is not None:
+            self._chat_last_send[chat] = now
 
     def _method_entry(self, method: str) -> tuple[str, Callable[[JSON, JSON], Any]] | None:
         return self._methods.get(method.lower())
@@ -1787,6 +1872,28 @@ async def _c_callback(request: web.Request, state: BotApiState) -> JSON:
     }
 
 
+async def _c_add_users(request: web.Request, state: BotApiState) -> JSON:
+    """Create users (and their private chats) without sending anything: ``{"users": [{"id":
+    1, "first_name": "Lan", ...}, ...]}``, like :meth:`BotApiState.add_user`."""
+    body = await _body(request)
+    users = body.get("users")
+    if not isinstance(users, list):
+        raise ValueError("users must be a list of objects with an id")
+    for user in users:
+        fields = {k: user[k] for k in _USER_FIELDS if user.get(k) is not None}
+        state.add_user(int(user["id"]), **fields)
+    return {"ok": True, "users": len(users)}
+
+
+async def _c_stats(request: web.Request, state: BotApiState) -> JSON:
+    return {
+        "rate_limit": state.rate_limit,
+        "per_chat_interval": state.per_chat_interval,
+        "rate_burst": state.rate_burst,
+        "rate_limited": state.rate_limited,
+    }
+
+
 async def _c_inject(request: web.Request, state: BotApiState) -> JSON:
     body = await _body(request)
     code = int(body.get("error_code", 500))
@@ -1823,12 +1930,14 @@ def create_app(state: BotApiState | None = None) -> web.Application:
     r.add_post("/_control/users/{user_id}/photo", _control(_c_photo))
     r.add_post("/_control/users/{user_id}/sticker", _control(_c_sticker))
     r.add_get("/_control/users", _control(_c_users))
+    r.add_post("/_control/users", _control(_c_add_users))
     r.add_get("/_control/chats/{chat_id}", _control(_c_chat))
     r.add_get("/_control/chats/{chat_id}/messages", _control(_c_messages))
     r.add_get("/_control/calls", _control(_c_calls))
     r.add_get("/_control/updates", _control(_c_updates))
     r.add_get("/_control/callbacks/{query_id}", _control(_c_callback))
     r.add_get("/_control/commands", _control(_c_commands))
+    r.add_get("/_control/stats", _control(_c_stats))
     r.add_post("/_control/reset", _control(_c_reset))
     r.add_post("/_control/block/{user_id}", _control(_c_block))
     r.add_post("/_control/unblock/{user_id}", _control(_c_unblock))
@@ -1885,7 +1994,14 @@ class StandInServer:
 
 
 async def _serve_forever(args: argparse.Namespace) -> None:
-    state = BotApiState(bot_username=args.bot_username, token=args.token)
+    state = BotApiState(
+        bot_username=args.bot_username,
+        token=args.token,
+        rate_limit=args.rate_limit,
+        per_chat_interval=args.per_chat_interval,
+        rate_burst=args.rate_burst,
+        call_log_size=args.call_log_size,
+    )
     server = StandInServer(state)
     await server.start(args.host, args.port)
     print(f"Telegram Bot API stand-in listening on {server.url}", flush=True)
@@ -1903,6 +2019,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=None, help="accept only this token")
     parser.add_argument("--bot-username", default="plan_report_bot")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="answer sends over this many messages per second with 429 (Telegram: 30)",
+    )
+    parser.add_argument(
+        "--rate-burst",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --rate-limit: a token bucket of N messages instead of the strict 1 s window",
+    )
+    parser.add_argument(
+        "--per-chat-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="answer a second send to one chat within this many seconds with 429 (Telegram: 1)",
+    )
+    parser.add_argument(
+        "--call-log-size",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="keep the last N Bot API calls for /_control/calls (default 10000)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:

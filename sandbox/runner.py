@@ -1,0 +1,537 @@
+"""The browser sandbox: the real bot, the Bot API stand-in and a chat page in one process.
+
+``python -m bot sandbox`` (or ``make run`` without ``BOT_TOKEN``) calls :func:`main`:
+
+1. a :class:`~sandbox.botapi.BotApiState` and :class:`~sandbox.botapi.StandInServer` on a
+   free local port play Telegram;
+2. a fresh database (``data/sandbox.sqlite3`` unless ``--database-url``) is migrated and
+   the Đống Đa 2022 plan is imported;
+3. the production ``Application`` (``bot.app.build_application``) polls the stand-in, with
+   its clock at Monday 07/03/2022 08:00 (Hà Nội) and no periodic sweep: the page's clock
+   control moves the clock and runs the sweep;
+4. the demo people join exactly as real officials do: an invite per person, then
+   ``/start CODE`` typed by that person into the stand-in;
+5. the page (:mod:`sandbox.app`) is served at http://127.0.0.1:8080.
+
+Tests call :func:`start_sandbox` (``port=0``) and :meth:`Sandbox.stop`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy.engine import make_url
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application, on_shutdown, on_startup, on_stop
+from bot.settings import ROOT, Settings
+from sandbox.botapi import BotApiState, StandInServer
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE = ROOT / "plans" / "dongda-2022.yaml"
+PLAN_CODE = "dongda-2022"
+DEFAULT_DB = ROOT / "data" / "sandbox.sqlite3"
+TOKEN = "123456:SANDBOX"
+BOT_USERNAME = "bcd138_dongda_sandbox_bot"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# A Monday a week before the March monthly reports are due (last day 12/03/2022).
+START_AT = dt.datetime(2022, 3, 7, 8, 0, tzinfo=TZ)
+# When the clock jumps over several days, the sweep also runs at each day's digest time in
+# between (as the every-minute sweep of a real deployment would), at most this many days.
+MAX_INTERMEDIATE_DAYS = 31
+SWEEP_TIME = dt.time(8, 0)
+JOIN_TIMEOUT = 30.0
+DELIVERY_WAIT = 10.0  # seconds the clock waits for the sender after each sweep
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A demo person: a Telegram user bound to an agency and role through an invite."""
+
+    key: str
+    user_id: int
+    name: str
+    title: str  # what the persona list shows, e.g. «Cán bộ phường»
+    role: str | None  # db.models.Role value; None: not invited (joins from a link)
+    agency: str | None  # agency code in the plan
+    agency_label: str
+    about: str  # what this persona can do (Vietnamese, plain text)
+    hint: str  # first thing to try
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "user_id": self.user_id,
+            "name": self.name,
+            "title": self.title,
+            "role": self.role,
+            "agency": self.agency,
+            "agency_label": self.agency_label,
+            "about": self.about,
+            "hint": self.hint,
+        }
+
+
+PERSONAS: tuple[Persona, ...] = (
+    Persona(
+        key="ward", user_id=9001, name="Nguyễn Thị Lan", title="Cán bộ phường",
+        role="reporter", agency="p-cat-linh", agency_label="UBND phường Cát Linh",
+        about="Cán bộ báo cáo của phường: xem các báo cáo cần nộp và hạn nộp, trả lời biểu "
+              "mẫu từng câu (số, Có/Không, tệp đính kèm), xem lại rồi gửi và nhận biên nhận; "
+              "«Không phát sinh» khi kỳ này không có gì; nhận nhắc hạn và cảnh báo quá hạn.",
+        hint="Bấm «Báo cáo cần nộp», chọn «Báo cáo tháng · tháng 03/2022» và trả lời câu hỏi.",
+    ),
+    Persona(
+        key="police", user_id=9002, name="Trần Văn Hùng", title="Công an quận",
+        role="reporter", agency="ca", agency_label="Công an quận",
+        about="Cán bộ báo cáo của Công an quận: biểu mẫu riêng (vụ án, chuyên án, xử phạt, "
+              "kiểm tra cơ sở kinh doanh), nhắc hạn, quá hạn và lời nhắc của Trưởng ban.",
+        hint="Bấm «Lịch báo cáo» để xem các hạn sắp tới và khi nào bot nhắc.",
+    ),
+    Persona(
+        key="office", user_id=9003, name="Phạm Thu Mai", title="Cơ quan thường trực",
+        role="standing_office", agency="ldtbxh", agency_label="Phòng LĐ-TBXH",
+        about="Cơ quan thường trực của Ban Chỉ đạo: «Tình hình báo cáo» (đã nộp, còn thiếu, "
+              "tỉ lệ, xuất Excel, biểu đồ, gia hạn, yêu cầu báo cáo đột xuất), «Báo cáo chờ "
+              "duyệt» (tiếp nhận hoặc yêu cầu bổ sung) và bản tổng hợp báo cáo quá hạn.",
+        hint="Sau khi cán bộ phường gửi báo cáo, bấm «Báo cáo chờ duyệt».",
+    ),
+    Persona(
+        key="chair", user_id=9004, name="Lê Văn Bình", title="Trưởng ban",
+        role="chair", agency="ldtbxh", agency_label="Ban Chỉ đạo 138 (qua Phòng LĐ-TBXH)",
+        about="Trưởng ban Chỉ đạo (kế hoạch không có đơn vị riêng cho Trưởng ban nên tài khoản "
+              "gắn với cơ quan thường trực): nhận bản tổng hợp khi báo cáo quá hạn 7 ngày, "
+              "«Nhắc tất cả» các đơn vị chậm, xem «Tình hình báo cáo».",
+        hint="Nhảy đồng hồ tới «21/03 08:00», chờ bản tổng hợp rồi bấm «Nhắc tất cả».",
+    ),
+    Persona(
+        key="admin", user_id=9005, name="Đỗ Minh Quân", title="Quản trị",
+        role="admin", agency="ldtbxh", agency_label="Phòng LĐ-TBXH",
+        about="Quản trị viên: /admin để tạo lời mời (liên kết gửi cho cán bộ), thu hồi, xem "
+              "thành viên của đơn vị, đổi hạn nộp, lịch nhắc, tạm dừng nhắc (Tết) và "
+              "/audit xem nhật ký.",
+        hint="Gõ /admin, tạo lời mời rồi bấm liên kết t.me trong tin nhắn để "
+             "«Người dùng mới» tham gia.",
+    ),
+    Persona(
+        key="newcomer", user_id=9006, name="Vũ Hoàng Nam", title="Người dùng mới",
+        role=None, agency=None, agency_label="chưa thuộc đơn vị nào",
+        about="Một người chưa có tài khoản: chỉ dùng được bot sau khi mở liên kết mời. Bấm "
+              "một liên kết mời t.me/… trong khung chat của Quản trị để tham gia bằng người này.",
+        hint="Gõ /start để xem bot nói gì với người lạ.",
+    ),
+)
+
+
+def persona(key: str) -> Persona:
+    for p in PERSONAS:
+        if p.key == key:
+            return p
+    raise KeyError(key)
+
+
+# ------------------------------------------------------------------------------ the clock
+
+
+def parse_moment(text: str, now: dt.datetime) -> dt.datetime:
+    """«12/03 08:00», «12/3 8h», «12/03/2022 08:00», «12/03» (08:00) or ISO 8601, in Hà Nội
+    time; without a year, the year of the simulated `now`."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ValueError("Hãy nhập ngày giờ, ví dụ 12/03 08:00.")
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is not None:
+        return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
+    parts = raw.replace(",", " ").replace("lúc", " ").split()
+    date_part = parts[0]
+    time_part = parts[1] if len(parts) > 1 else "08:00"
+    try:
+        pieces = [int(x) for x in date_part.replace("-", "/").replace(".", "/").split("/")]
+        if len(pieces) == 2:
+            day, month = pieces
+            year = now.astimezone(TZ).year
+        elif len(pieces) == 3:
+            day, month, year = pieces
+            year = year + 2000 if year < 100 else year
+        else:
+            raise ValueError
+        clean = time_part.lower().replace("h", ":").rstrip(":")
+        hour_s, _, minute_s = clean.partition(":")
+        hour, minute = int(hour_s), int(minute_s or 0)
+        return dt.datetime(year, month, day, hour, minute, tzinfo=TZ)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(
+            f"Không đọc được «{raw}». Hãy nhập dạng ngày/tháng giờ:phút, ví dụ 12/03 08:00."
+        ) from exc
+
+
+def sweep_points(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """The instants a jump from `start` to `end` sweeps at: each day's 08:00 strictly between
+    them (the last MAX_INTERMEDIATE_DAYS of them), then `end` itself."""
+    points: list[dt.datetime] = []
+    day = start.astimezone(TZ).date()
+    last = end.astimezone(TZ).date()
+    while day <= last:
+        moment = dt.datetime.combine(day, SWEEP_TIME, tzinfo=TZ)
+        if start < moment < end:
+            points.append(moment)
+        day += dt.timedelta(days=1)
+    return [*points[-MAX_INTERMEDIATE_DAYS:], end]
+
+
+# ------------------------------------------------------------------------------ the sandbox
+
+
+@dataclass
+class Sandbox:
+    """Everything the sandbox runs; :meth:`stop` ends it all."""
+
+    settings: Settings
+    state: BotApiState
+    standin: StandInServer
+    application: Application[Any, Any, Any, Any, Any, Any]
+    personas: tuple[Persona, ...] = PERSONAS
+    url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 0
+    sweeps: list[dict[str, Any]] = field(default_factory=list)
+    _web_runner: web.AppRunner | None = None
+    _clock_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _stopped: bool = False
+
+    @property
+    def clock(self) -> Any:
+        return self.application.bot_data["clock"]
+
+    def now(self) -> dt.datetime:
+        return self.clock.now().astimezone(TZ)
+
+    def persona(self, key: str) -> Persona:
+        return persona(key)
+
+    async def sweep(self) -> int:
+        """One sweep at the current simulated time; the running sender delivers."""
+        from scheduler.jobs import sweep_once
+
+        written = await sweep_once(self.application)
+        self.sweeps.append({"at": self.now().isoformat(), "written": written})
+        return written
+
+    async def move_clock(self, target: dt.datetime) -> dict[str, Any]:
+        """Set the bot's clock forward to `target` and sweep (at each day's 08:00 on the way
+        too). The clock never goes back: outbox rows and drafts written "later" would
+        confuse a rehearsal; restart the sandbox to begin again."""
+        if target.tzinfo is None:
+            raise ValueError("the clock needs an aware datetime")
+        async with self._clock_lock:
+            start = self.now()
+            if target < start - dt.timedelta(seconds=1):
+                raise ValueError(
+                    "Không thể lùi đồng hồ về quá khứ; khởi động lại sandbox để làm lại từ đầu."
+                )
+            written = 0
+            points = sweep_points(start, target)
+            for moment in points:
+                self.clock.set(moment)
+                written += await self.sweep()
+                # Deliver before moving on, so each message carries the time it was sent at.
+                with contextlib.suppress(TimeoutError):
+                    await self.wait_outbox_idle(timeout=DELIVERY_WAIT)
+            return {"from": start.isoformat(), "to": self.now().isoformat(),
+                    "sweeps": len(points), "written": written}
+
+    async def advance(self, delta: dt.timedelta) -> dict[str, Any]:
+        return await self.move_clock(self.now() + delta)
+
+    async def wait_outbox_idle(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        """Until the sender has delivered everything due (tests)."""
+        from sqlalchemy import func, select
+
+        from db.models import OutboxMessage, OutboxStatus
+
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.application.bot_data["db"]() as session:
+                left = await session.scalar(
+                    select(func.count()).select_from(OutboxMessage).where(
+                        OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.sending]),
+                        OutboxMessage.next_attempt_at <= self.clock.now(),
+                    ))
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{left} outbox messages still waiting after {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        app = self.application
+        if self._web_runner is not None:
+            await self._web_runner.cleanup()
+        with contextlib.suppress(Exception):
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+        with contextlib.suppress(Exception):
+            if app.running:
+                await app.stop()
+        with contextlib.suppress(Exception):
+            await on_stop(app)
+        with contextlib.suppress(Exception):
+            await app.shutdown()
+        with contextlib.suppress(Exception):
+            await on_shutdown(app)
+        await self.standin.stop()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _fresh_sqlite(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def _prepare_database(settings: Settings, fresh: bool) -> None:
+    from core.planfile import load_plan
+    from db.migrate import upgrade
+    from db.plan_import import import_plan
+    from db.session import make_engine, make_sessionmaker
+
+    if fresh:
+        _fresh_sqlite(settings.database_url)
+    # Alembic's env runs its own event loop: keep it off ours.
+    await asyncio.to_thread(upgrade, settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await import_plan(session, load_plan(PLAN_FILE), settings)
+    finally:
+        await engine.dispose()
+
+
+async def _invite_codes(app: Application[Any, Any, Any, Any, Any, Any],
+                        now: dt.datetime) -> dict[str, str]:
+    from db.invites import create_invite, find_agency
+    from db.models import Role
+
+    codes: dict[str, str] = {}
+    async with app.bot_data["db"]() as session, session.begin():
+        for p in PERSONAS:
+            if p.role is None or p.agency is None:
+                continue
+            agency = await find_agency(session, p.agency, PLAN_CODE)
+            created = await create_invite(session, agency, Role(p.role), dt.timedelta(days=30),
+                                          actor_label="sandbox", now=now)
+            codes[p.key] = created.code
+    return codes
+
+
+async def _join_personas(sandbox: Sandbox) -> None:
+    """Each demo person opens their invite: ``/start CODE``, like a real official."""
+    state = sandbox.state
+    for p in PERSONAS:
+        state.add_user(p.user_id, first_name=p.name, language_code="vi")
+    codes = await _invite_codes(sandbox.application, sandbox.now())
+    for p in PERSONAS:
+        if p.key not in codes:
+            continue
+        state.user_sends_text(p.user_id, f"/start {codes[p.key]}")
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while not any(m["from_bot"] and (m.get("text") or "").startswith(("✅", "⚠️"))
+                      for m in state.chat_messages(p.user_id)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the bot did not welcome {p.name} within {JOIN_TIMEOUT}s")
+            await asyncio.sleep(0.02)
+        welcome = [m for m in state.chat_messages(p.user_id) if m["from_bot"]][-1]
+        if not (welcome.get("text") or "").startswith("✅"):
+            raise RuntimeError(f"{p.name} could not join: {welcome.get('text')}")
+
+
+def sandbox_settings(database_url: str, telegram_api_url: str,
+                     fake_now: dt.datetime = START_AT) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=TOKEN,
+        telegram_api_url=telegram_api_url,
+        database_url=database_url,
+        bot_admins=frozenset(),
+        bot_username=BOT_USERNAME,
+        timezone="Asia/Ho_Chi_Minh",
+        fake_now=fake_now,
+        sweep_interval_seconds=0,  # the page's clock drives the sweeps
+        flood_limit=100_000,
+        send_rate=30.0,
+        send_per_chat_seconds=0.2,
+        webhook_url=None,
+        webhook_secret=None,
+    )
+
+
+async def start_sandbox(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    database_url: str | None = None,
+    fresh: bool = True,
+    fake_now: dt.datetime = START_AT,
+    initial_sweep: bool = True,
+) -> Sandbox:
+    """Start everything and return the handles; the page is at ``sandbox.url``."""
+    from sandbox.app import create_web_app
+
+    database_url = database_url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
+    state = BotApiState(bot_username=BOT_USERNAME, bot_first_name="BCĐ 138 Đống Đa",
+                        token=TOKEN)
+    standin = StandInServer(state)
+    await standin.start()
+    application = None
+    sandbox = None
+    try:
+        settings = sandbox_settings(database_url, standin.url, fake_now)
+        await _prepare_database(settings, fresh)
+        application = build_application(settings)
+        clock = application.bot_data["clock"]
+        # Messages carry the simulated time, as the bot sees it.
+        state.clock = lambda: clock.now().timestamp()
+        sandbox = Sandbox(settings=settings, state=state, standin=standin,
+                          application=application, host=host)
+        await application.initialize()
+        await on_startup(application)  # commands, the outbox sender (no periodic sweep)
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
+        await application.start()
+        await _join_personas(sandbox)
+        if initial_sweep:
+            await sandbox.sweep()
+        runner = web.AppRunner(create_web_app(sandbox), access_log=None,
+                               handler_cancellation=True, shutdown_timeout=1.0)
+        await runner.setup()
+        sandbox._web_runner = runner
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        sandbox.port = int(runner.addresses[0][1])
+        sandbox.url = f"http://{host}:{sandbox.port}"
+    except BaseException:
+        if sandbox is not None:
+            await sandbox.stop()
+        else:
+            if application is not None:
+                with contextlib.suppress(Exception):
+                    await application.shutdown()
+                with contextlib.suppress(Exception):
+                    await on_shutdown(application)
+            await standin.stop()
+        raise
+    return sandbox
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot sandbox",
+        description="Try every role of the bot in a browser, without a Telegram token.",
+    )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--database-url", default=None,
+                        help="default: a fresh SQLite file data/sandbox.sqlite3 (recreated at "
+                             "every start)")
+    parser.add_argument("--keep-data", action="store_true",
+                        help="do not delete the SQLite file first")
+    parser.add_argument("--verbose", action="store_true", help="log every update and send")
+
+
+def _port_free(host: str, port: int) -> bool:
+    if port == 0:
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    if not _port_free(args.host, args.port):
+        print(f"Sandbox: {args.host}:{args.port} is already in use (another sandbox?). "
+              f"Try --port {args.port + 10}.", flush=True)
+        return 1
+    try:
+        sandbox = await start_sandbox(host=args.host, port=args.port,
+                                      database_url=args.database_url,
+                                      fresh=not args.keep_data)
+    except OSError as exc:
+        print(f"Sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
+              f"Try --port {args.port + 10}.", flush=True)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"Sandbox: {sandbox.url}", flush=True)
+    print("  Mở địa chỉ trên trong trình duyệt; Ctrl-C để dừng. "
+          "(Open it in a browser; Ctrl-C stops.)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("Sandbox: stopping…", flush=True)
+        await sandbox.stop()
+    return 0
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    if not isinstance(args, argparse.Namespace):
+        args = build_parser().parse_args(args)
+    if not getattr(args, "verbose", False):
+        # One line per update and per send is for production logs, not for a demo console.
+        for name in ("", "bot", "handlers", "scheduler", "telegram", "aiohttp", "sandbox"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
