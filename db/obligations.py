@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
     OPEN_STATUSES,
     Obligation,
+    ObligationStatus,
     Plan,
     Schedule,
     ScheduleAgency,
@@ -47,6 +48,7 @@ async def ensure_obligations(
     """Create the missing obligations of `plan` for `years` (default: the plan's years) and
     move the deadline of open, unextended ones whose rule changed."""
     counts = ObligationCounts()
+    now = dt.datetime.now(dt.UTC)
     years = list(years) if years is not None else list(
         range(plan.starts_on.year, plan.ends_on.year + 1)
     )
@@ -85,24 +87,21 @@ async def ensure_obligations(
                 )
             ).all()
         }
+        new_rows: list[dict[str, object]] = []
         for occ in occurrences(rule, years, tz, within=(plan.starts_on, plan.ends_on)):
             due_utc = occ.deadline.due_at.astimezone(dt.UTC)
             for agency_id, subject_id, form_id in targets:
                 current = existing.get((agency_id, subject_id, occ.period.key))
                 if current is None:
-                    session.add(
-                        Obligation(
-                            schedule_id=schedule.id,
-                            agency_id=agency_id,
-                            subject_id=subject_id,
-                            form_id=form_id,
-                            period_type=occ.period.type,
-                            period_key=occ.period.key,
-                            period_start=occ.period.start,
-                            period_end=occ.period.end,
-                            due_at=due_utc,
-                        )
-                    )
+                    # Plain rows, inserted in bulk: a province has 100k+ of them.
+                    new_rows.append({
+                        "schedule_id": schedule.id, "agency_id": agency_id,
+                        "subject_id": subject_id, "form_id": form_id,
+                        "period_type": occ.period.type, "period_key": occ.period.key,
+                        "period_start": occ.period.start, "period_end": occ.period.end,
+                        "due_at": due_utc, "status": ObligationStatus.open,
+                        "created_at": now, "updated_at": now,
+                    })
                     counts.created += 1
                 elif current.status in OPEN_STATUSES and (
                     current.due_at != due_utc
@@ -115,5 +114,7 @@ async def ensure_obligations(
                     current.period_start = occ.period.start
                     current.period_end = occ.period.end
                     counts.rescheduled += 1
+        for start in range(0, len(new_rows), 5000):
+            await session.execute(insert(Obligation), new_rows[start:start + 5000])
     await session.flush()
     return counts

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
@@ -35,6 +35,7 @@ from scheduler.messages import render_decision
 from scheduler.sweep import (
     CommitteeView,
     Decision,
+    Item,
     ObligationView,
     Policy,
     Recipient,
@@ -212,6 +213,7 @@ async def write_decisions(
     for decision in fresh:
         by_person[decision.recipient.member_id].append(decision)
     written: list[OutboxMessage] = []
+    grouped_items: list[list[Item]] = []
     for group in by_person.values():
         payloads = [await render_decision(session, d, by_id, now, tz) for d in group]
         payload = payloads[0] if len(payloads) == 1 else {
@@ -232,14 +234,17 @@ async def write_decisions(
             created_at=now,
         )
         session.add(message)
-        await session.flush()
-        for item in items:
-            session.add(OutboxItem(
-                dedupe_key=item.dedupe_key, outbox_id=message.id, kind=item.kind,
-                level=item.level, obligation_id=item.obligation_id,
-                member_id=head.recipient.member_id, created_at=now,
-            ))
         written.append(message)
+        grouped_items.append(items)
+    await session.flush()  # one flush for all messages: their ids, for the items
+    item_rows = [
+        {"dedupe_key": item.dedupe_key, "outbox_id": message.id, "kind": item.kind,
+         "level": item.level, "obligation_id": item.obligation_id,
+         "member_id": message.member_id, "created_at": now}
+        for message, items in zip(written, grouped_items, strict=True) for item in items
+    ]
+    if item_rows:
+        await session.execute(insert(OutboxItem), item_rows)
     await session.flush()
     return fresh, written
 
