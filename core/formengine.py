@@ -49,6 +49,8 @@ class FormState:
     skipped: frozenset[str] = frozenset()
     current: str | None = None  # a field code, REVIEW, or None before the first question
     editing: bool = False  # after answering, go back to the review screen
+    # Questions still to revisit before the review, e.g. those a reviewer asked to fix.
+    pending: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,17 @@ def _after(form: FormSpec, answers: dict[str, Any], code: str) -> str:
 
 def _next(form: FormSpec, state: FormState, code: str) -> FormState:
     if state.editing:
-        # Back to review, unless the change revealed questions that still need an answer.
+        # Back to review, unless the change revealed questions that still need an answer,
+        # or more questions are waiting to be revisited.
         target = _first_open(form, state)
-        return replace(state, current=target, editing=target != REVIEW)
+        if target == REVIEW:
+            shown = {f.code for f in visible_fields(form, state.answers)}
+            waiting = [c for c in state.pending if c in shown and c != code]
+            if waiting:
+                return replace(state, current=waiting[0], editing=True,
+                               pending=tuple(waiting[1:]))
+            return replace(state, current=REVIEW, editing=False, pending=())
+        return replace(state, current=target, editing=True)
     return replace(state, current=_after(form, state.answers, code))
 
 
@@ -165,7 +175,16 @@ def edit(form: FormSpec, state: FormState, code: str) -> FormState | Problem:
 
 
 def review(form: FormSpec, state: FormState) -> FormState:
-    return replace(state, current=REVIEW, editing=False)
+    return replace(state, current=REVIEW, editing=False, pending=())
+
+
+def revisit(form: FormSpec, state: FormState, codes: list[str]) -> FormState:
+    """Walk through `codes` (in form order) with their current answers, then the review."""
+    shown = [f.code for f in visible_fields(form, state.answers)]
+    wanted = [c for c in shown if c in codes]
+    if not wanted:
+        return review(form, state)
+    return replace(state, current=wanted[0], editing=True, pending=tuple(wanted[1:]))
 
 
 def progress(form: FormSpec, state: FormState) -> tuple[int, int]:

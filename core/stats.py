@@ -126,6 +126,10 @@ _COMPARE = {
 }
 
 
+def meets(value: float, comparison: str, target: float) -> bool:
+    return bool(_COMPARE[comparison](value, target))
+
+
 def aggregate(values: list[tuple[dt.date, float]], how: str) -> float | None:
     """Year-to-date: sum, latest (by period end), max, min or average."""
     if not values:

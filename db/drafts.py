@@ -58,6 +58,8 @@ async def load_state(session: AsyncSession, submission: Submission) -> FormState
         skipped=frozenset(a.field_code for a in rows if a.skipped),
         current=submission.current_field,
         editing=submission.editing,
+        # A draft's review_fields are the questions still to revisit (see formengine.revisit).
+        pending=tuple(submission.review_fields or ()),
     )
 
 
@@ -113,6 +115,8 @@ async def save_state(
         row.answered_at = now
     submission.current_field = new.current
     submission.editing = new.editing
+    if submission.state == SubmissionState.draft:
+        submission.review_fields = list(new.pending) or None
     submission.last_editor_member_id = member_id
     submission.last_edited_at = now
     submission.lock_version += 1

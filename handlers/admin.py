@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from typing import Any
 
@@ -386,6 +387,8 @@ async def pauses(t: Turn, parts: list[str]) -> None:
             calendar = dict(plan.calendar or {})
             ranges = list(calendar.get("pauses", []))
             index = int(parts[2])
+            if t.member is not None:
+                t.member.pending_action = None  # removing is not typing new dates
             if 0 <= index < len(ranges):
                 removed = ranges.pop(index)
                 calendar["pauses"] = ranges
@@ -458,7 +461,7 @@ async def audit_log(t: Turn, limit: int = 20, agency_code: str | None = None,
             writer.writerow([entry.at.astimezone(t.tz).isoformat(), actor or entry.actor_label,
                              entry.action, short or name or "",
                              f"{entry.entity_type or ''}:{entry.entity_id or ''}",
-                             entry.details])
+                             json.dumps(entry.details, ensure_ascii=False, default=str)])
         content = buffer.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM
         chat = t.update.effective_chat
         t.later(lambda: chat.send_document(content, filename="audit-log.csv"))  # type: ignore[union-attr]
@@ -502,7 +505,7 @@ async def on_admin_callback(t: Turn, data: str) -> bool:
         elif kind == "ap":
             await pauses(t, parts)
         elif kind == "al":
-            await audit_log(t, as_csv=rest == "csv")
+            await audit_log(t, limit=5000 if rest == "csv" else 20, as_csv=rest == "csv")
     except (ValueError, IndexError):
         t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
     return True

@@ -72,10 +72,16 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
         member = await session.scalar(select(Member).where(Member.telegram_user_id == user.id))
     locale = pick_language(member.language if member else None,
                            user.language_code if user else None)
-    return Turn(
+    t = Turn(
         update=update, context=context, session=session, member=member, locale=locale,
         _=translator(locale), now=clock_of(context).now(), settings=settings,
     )
+    if user is not None and user.id in settings.bot_admins and (
+            member is None or Role.admin not in member.role_set):
+        from handlers.onboarding import ensure_admin
+
+        await ensure_admin(t)  # BOT_ADMINS are admins from their first message
+    return t
 
 
 class turn:

@@ -299,10 +299,8 @@ async def open_report(t: Turn, obligation_id: int) -> None:
             select(Submission).where(Submission.obligation_id == obligation.id,
                                      Submission.state == SubmissionState.returned)
             .order_by(Submission.version.desc()).limit(1))
-        named = [c for c in (returned.review_fields or []) if c in
-                 {f.code for f in engine.visible_fields(form, state.answers)}] if returned else []
-        state = replace(state, current=named[0], editing=True) if named else engine.review(
-            form, state)
+        state = engine.revisit(form, state, list(returned.review_fields or [])
+                               if returned else [])
     notes = []
     if (
         not opened.created
@@ -339,7 +337,7 @@ async def open_report(t: Turn, obligation_id: int) -> None:
             intro.append(_("Returned with the comment: «{comment}»").format(
                 comment=esc(previous.review_comment)))
     answered = len(state.answers) + len(state.skipped)
-    if answered and state.current != REVIEW:
+    if answered and state.current != REVIEW and not opened.created:
         notes.append(_("Continuing where you left off."))
     markup = None
     if form.allow_no_report and not state.answers:
@@ -458,6 +456,11 @@ async def remind_current_question(t: Turn) -> bool:
 async def cancel(t: Turn) -> None:
     _ = t._
     had_draft = t.member is not None and t.member.active_submission_id is not None
+    if t.member is not None and t.member.pending_action:
+        # A committee action waiting for typed input (a return, an extension, …).
+        t.member.pending_action = None
+        t.send(_("Cancelled; the report stays as it was."), reply_markup=menu_for(t))
+        return
     if t.member is not None:
         t.member.active_submission_id = None
     if had_draft:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from core.formengine import FormState
+from core.formengine import FormState, visible_fields
 from db.drafts import form_spec, load_state
 from db.models import (
     Agency,
@@ -119,7 +119,8 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     if submission.no_report:
         lines.append(_("Recorded as: nothing to report in this period."))
     else:
-        for number, spec in enumerate(form.fields, start=1):
+        # Numbered as the reporter saw them: among the questions actually asked.
+        for number, spec in enumerate(visible_fields(form, state.answers), start=1):
             if spec.code in state.answers:
                 shown = value_text(_, spec, state.answers[spec.code], t.locale)
             elif spec.code in state.skipped:
@@ -206,10 +207,12 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
         fields = [f for f in fields if f != code] if code in fields else [*fields, code]
     t.member.pending_action = {"kind": "return", "submission": submission.id, "fields": fields}
     rows = []
-    for pos, spec in enumerate(form.fields):
+    state = await load_state(t.session, submission)
+    for number, spec in enumerate(visible_fields(form, state.answers), start=1):
         mark = "☑️" if spec.code in fields else "⬜"
-        rows.append([InlineKeyboardButton(f"{mark} {pos + 1}. {spec.label}"[:60],
-                                          callback_data=f"rf:{submission.id}:{pos}")])
+        rows.append([InlineKeyboardButton(f"{mark} {number}. {spec.label}"[:60],
+                                          callback_data=f"rf:{submission.id}:"
+                                                        f"{form.position(spec.code)}")])
     rows.append([InlineKeyboardButton(_("Cancel"), callback_data="rx:")])
     text = (_("Returning the report of {agency}. Tick the questions to fix (optional), then "
               "<b>type your comment</b> as a message.").format(agency=esc(agency.display_name)))
@@ -281,12 +284,10 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
         plan_ends_on=plan.ends_on if plan else obligation.period_end, policy=Policy(),
     )
     form = await form_spec(t.session, submission.form_version_id)
-    labels = []
-    for code in submission.review_fields or []:
-        try:
-            labels.append(f"{form.position(code) + 1}. {form.field(code).label}")
-        except KeyError:
-            continue
+    shown = [f.code for f in visible_fields(form, (await load_state(t.session,
+                                                                    submission)).answers)]
+    labels = [f"{shown.index(code) + 1}. {form.field(code).label}"
+              for code in submission.review_fields or [] if code in shown]
     decisions = []
     for person in people:
         if outcome == "accepted" and person.id != submission.submitted_by_member_id:

@@ -7,7 +7,14 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 
 from bot.formatting import format_number, format_percent
-from core.stats import AnswerFact, ObligationFact, TargetSpec, completeness, target_progress
+from core.stats import (
+    AnswerFact,
+    ObligationFact,
+    TargetSpec,
+    completeness,
+    meets,
+    target_progress,
+)
 from db.models import (
     Agency,
     Answer,
@@ -39,7 +46,9 @@ async def committee_schedules(t: Turn) -> list[Schedule]:
         select(Schedule).options(lazyload("*"))
         .join(Plan, Plan.id == Schedule.plan_id)
         .where(Plan.committee_id == t.member.committee_id, Schedule.active.is_(True),
-               Schedule.period_type != "ad_hoc")
+               # Ad-hoc requests count once they have been sent (they have obligations).
+               (Schedule.period_type != "ad_hoc")
+               | Schedule.id.in_(select(Obligation.schedule_id).distinct()))
         .order_by(Plan.year.desc(), Schedule.position)
     )).all())
 
@@ -204,6 +213,20 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
                              " " + _("(target {target})").format(
                                  target=format_number(spec.target, t.locale))
                              if spec.count_where is not None else ""))
+            if spec.per_agency:
+                names = {a.id: a.display_name for a in agencies.values()}
+                # Worst first: the ones the chair has to call about.
+                ranked = sorted(progress.per_agency.items(),
+                                key=lambda kv: (kv[1] is not None, kv[1] or 0))
+                for agency_id, figure in ranked[:30]:
+                    shown = "—" if figure is None else format_number(figure, t.locale)
+                    unit = "%" if spec.unit == "%" else (f" {esc(spec.unit)}" if spec.unit
+                                                        else "")
+                    ok = figure is not None and meets(figure, spec.comparison, spec.target)
+                    lines.append(f"   {'✅' if ok else '▫️'} {esc(names.get(agency_id, '?'))}: "
+                                 f"{shown}{unit if figure is not None else ''}")
+                if len(ranked) > 30:
+                    lines.append("   " + _("… and {n} more.").format(n=len(ranked) - 30))
         else:
             actual = ("—" if progress.actual is None
                       else format_number(progress.actual, t.locale))
