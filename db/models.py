@@ -140,7 +140,7 @@ class Agency(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
-    committee: Mapped[Committee] = relationship(foreign_keys=[committee_id])
+    committee: Mapped[Committee] = relationship(foreign_keys=[committee_id], lazy="raise")
 
     @property
     def display_name(self) -> str:
@@ -246,7 +246,7 @@ class Plan(Base):
     source_hash: Mapped[str | None] = mapped_column(String(64))
     imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    committee: Mapped[Committee] = relationship(lazy="joined")
+    committee: Mapped[Committee] = relationship(lazy="raise")
 
 
 class Subject(Base):
