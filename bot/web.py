@@ -56,7 +56,10 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
             return Response(status_code=400)
         if update is None:
             return Response(status_code=400)
-        await application.update_queue.put(update)
+        # Handled before answering: 200 means done, and if this instance dies first Telegram
+        # sends the update again instead of it being lost in a queue.
+        await application.update_processor.process_update(
+            update, application.process_update(update))
         return Response(status_code=200)
 
     async def healthz(request: Request) -> Response:

@@ -36,6 +36,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalize_url(url)
     ensure_sqlite_dir(url)
     is_sqlite = url.startswith("sqlite")
+    # Errors must not print SQL parameters: they hold officials' answers.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": 30})
     else:

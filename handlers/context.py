@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
@@ -67,6 +67,12 @@ def clock_of(context: Context) -> Clock:
 async def begin_turn(update: Update, context: Context, session: AsyncSession) -> Turn:
     settings: Settings = context.application.bot_data["settings"]
     user = update.effective_user
+    chat = update.effective_chat
+    if chat is not None and session.bind.dialect.name == "postgresql":
+        # One chat's turns one at a time across instances (webhooks behind a load balancer):
+        # the second waits, then reads what the first wrote.
+        await session.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": f"chat:{chat.id}"})
     member = None
     if user is not None:
         member = await session.scalar(select(Member).where(Member.telegram_user_id == user.id))
