@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +53,8 @@ async def form_spec(session: AsyncSession, form_version_id: int) -> FormSpec:
 
 async def load_state(session: AsyncSession, submission: Submission) -> FormState:
     rows = (
-        await session.scalars(select(Answer).where(Answer.submission_id == submission.id))
+        await session.scalars(select(Answer).where(Answer.submission_id == submission.id)
+                              .execution_options(populate_existing=True))
     ).all()
     return FormState(
         answers={a.field_code: a.value for a in rows if not a.skipped},
@@ -87,32 +90,28 @@ async def save_state(
         or (code in old.skipped) != (code in new.skipped)
     }
     member_id = member.id if member else None
-    for code in changed:
-        row = await session.scalar(
-            select(Answer).where(Answer.submission_id == submission.id, Answer.field_code == code)
+    gone = [c for c in changed if c not in new.answers and c not in new.skipped]
+    if gone:
+        await session.execute(delete(Answer).where(
+            Answer.submission_id == submission.id, Answer.field_code.in_(gone)))
+    rows = [
+        {"submission_id": submission.id, "field_code": code, "value": new.answers.get(code),
+         "value_number": _number(new.answers.get(code)), "skipped": code in new.skipped,
+         "answered_by_member_id": member_id, "answered_at": now}
+        for code in sorted(changed) if code not in gone
+    ]
+    if rows:
+        # One upsert per answer: if another editor wrote the field a moment ago, this one,
+        # the later, wins — without a read first and without a failed insert.
+        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else (
+            sqlite_insert)
+        stmt = dialect_insert(Answer).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Answer.submission_id, Answer.field_code],
+            set_={name: stmt.excluded[name] for name in (
+                "value", "value_number", "skipped", "answered_by_member_id", "answered_at")},
         )
-        if code not in new.answers and code not in new.skipped:
-            if row is not None:
-                await session.delete(row)
-            continue
-        value = new.answers.get(code)
-        if row is None:
-            row = Answer(submission_id=submission.id, field_code=code, value=value,
-                         skipped=code in new.skipped)
-            try:
-                async with session.begin_nested():
-                    session.add(row)
-                    await session.flush()
-            except IntegrityError:
-                # Another editor wrote this field at the same moment: update theirs.
-                row = await session.scalar(select(Answer).where(
-                    Answer.submission_id == submission.id, Answer.field_code == code))
-                assert row is not None
-        row.value = value
-        row.value_number = _number(value)
-        row.skipped = code in new.skipped
-        row.answered_by_member_id = member_id
-        row.answered_at = now
+        await session.execute(stmt)
     submission.current_field = new.current
     submission.editing = new.editing
     if submission.state == SubmissionState.draft:

@@ -207,11 +207,15 @@ class OutboxSender:
                 continue
             if row is None:
                 self.wake.clear()
+                # Only the first worker polls an idle outbox; the others sleep until it (or
+                # a sweep) finds work, so an idle bot does not query the database 16×/s.
+                wait = self.config.idle_poll if index == 0 else self.config.idle_poll * 20
                 try:
-                    await asyncio.wait_for(self.wake.wait(), self.config.idle_poll)
+                    await asyncio.wait_for(self.wake.wait(), wait)
                 except TimeoutError:
                     pass
                 continue
+            self.wake.set()  # there may be more: let the other workers look too
             self.in_flight += 1
             try:
                 await self.pacer.wait()
