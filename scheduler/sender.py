@@ -28,6 +28,7 @@ import math
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,33 +57,48 @@ class SenderConfig:
 
 
 class Pacer:
-    """Hands out send slots no closer than 1/rate apart; `pause` holds everything."""
+    """At most `rate` messages in any one-second window, as Telegram counts them (arrivals).
+
+    A send takes a place when it starts and gives it back, stamped with its *completion*
+    time, when the answer comes: a new send starts only while fewer than `rate` sends are in
+    flight or completed within the last second. Since a message arrives between the start
+    and the completion of its send, no second can see more than `rate` arrivals, whatever
+    the network jitter or event-loop stalls. `pause` (a 429) holds everything."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.rate = max(1, int(rate)) if rate > 0 else 0
         self.clock = clock
-        self.next_slot = 0.0
+        self.in_flight = 0
+        self.done: deque[float] = deque()
         self.paused_until = 0.0
-        self.lock = asyncio.Lock()
+        self.changed = asyncio.Condition()
 
-    async def wait(self) -> None:
-        async with self.lock:
-            now = self.clock()
-            slot = max(now, self.next_slot)
-            self.next_slot = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            await asyncio.sleep(delay)
-        # A 429 that arrived while this worker waited for its slot holds it too.
-        for _ in range(100):  # pauses can be extended while sleeping; bounded anyway
-            held = self.paused_until - self.clock()
-            if held <= 0:
-                break
-            await asyncio.sleep(held)
+    async def acquire(self) -> None:
+        async with self.changed:
+            for _ in range(1_000_000):  # bounded; each turn waits for time or a release
+                now = self.clock()
+                while self.done and self.done[0] <= now - 1.0:
+                    self.done.popleft()
+                if self.paused_until > now:
+                    delay = self.paused_until - now
+                elif not self.rate or self.in_flight + len(self.done) < self.rate:
+                    self.in_flight += 1
+                    return
+                else:
+                    delay = (self.done[0] + 1.0 - now) if self.done else 0.05
+                try:
+                    await asyncio.wait_for(self.changed.wait(), max(delay, 0.001))
+                except TimeoutError:
+                    pass
+
+    async def release(self) -> None:
+        async with self.changed:
+            self.in_flight -= 1
+            self.done.append(self.clock())
+            self.changed.notify_all()
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, self.clock() + seconds)
-        self.next_slot = max(self.next_slot, self.paused_until)
 
 
 def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
@@ -156,7 +172,10 @@ class OutboxSender:
     async def claim(self) -> OutboxMessage | None:
         async with self.claim_lock:
             now = self.now()
-            busy = [chat for chat, ready in self.chat_ready.items() if ready > time.monotonic()]
+            moment = time.monotonic()
+            for chat in [c for c, ready in self.chat_ready.items() if ready <= moment]:
+                del self.chat_ready[chat]  # keep the map to the chats that are still busy
+            busy = list(self.chat_ready)
             async with self.sessions() as session, session.begin():
                 query = (
                     select(OutboxMessage)
@@ -218,9 +237,13 @@ class OutboxSender:
             self.wake.set()  # there may be more: let the other workers look too
             self.in_flight += 1
             try:
-                await self.pacer.wait()
-                self.chat_ready[row.chat_id] = time.monotonic() + self.config.per_chat
-                await self.deliver(row)
+                await self.pacer.acquire()
+                try:
+                    await self.deliver(row)
+                finally:
+                    await self.pacer.release()
+                    # Per chat, like overall: counted from when Telegram answered.
+                    self.chat_ready[row.chat_id] = time.monotonic() + self.config.per_chat
             finally:
                 self.in_flight -= 1
 
