@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install catalogs migrate lint extract-messages clean
+.PHONY: run test install catalogs migrate lint extract-messages clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ lint: install
 
 test: migrate lint
 	$(BIN)/python -m pytest -q
+
+# The benchmarks at full size (minutes); figures go to docs/benchmarks.md.
+bench: migrate
+	$(BIN)/python bench/fanout.py --agencies 1000
+	$(BIN)/python bench/sweep_cost.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/updates.py
 
 # Refresh the template and the Vietnamese catalog after adding strings.
 extract-messages: install

@@ -325,27 +325,35 @@ async def drain(url: str, chats: list[int], sweep_now: dt.datetime, args: argpar
         await standin.add_users(chats)
         await bot.initialize()
         start = time.monotonic()
-        sender = OutboxSender(
-            bot, sessions, lambda: sweep_now + dt.timedelta(seconds=time.monotonic() - start),
-            SenderConfig(rate=args.sender_rate, per_chat=args.per_chat,
-                         concurrency=args.concurrency),
-            name="bench",
-        )
+        # Several instances share the outbox (FOR UPDATE SKIP LOCKED on PostgreSQL); each
+        # paces itself, so together they are given the limit: SEND_RATE = limit / instances.
+        senders = [
+            OutboxSender(
+                bot, sessions,
+                lambda: sweep_now + dt.timedelta(seconds=time.monotonic() - start),
+                SenderConfig(rate=args.sender_rate / args.instances, per_chat=args.per_chat,
+                             concurrency=args.concurrency),
+                name=f"bench-{i}",
+            )
+            for i in range(args.instances)
+        ]
         # Generous: the 429 pauses and retries of a sender that misses must still show.
         deadline = start + result.messages / args.limit * 3 + 60
         unfinished = (OutboxStatus.pending, OutboxStatus.sending)
-        sender.start()
+        for sender in senders:
+            sender.start()
         while time.monotonic() < deadline:
             async with sessions() as session:
                 left = await session.scalar(
                     select(func.count()).select_from(OutboxMessage)
                     .where(OutboxMessage.status.in_(unfinished))
                 )
-            if not left and sender.in_flight == 0:
+            if not left and all(sender.in_flight == 0 for sender in senders):
                 break
             await asyncio.sleep(0.05)
         result.seconds = time.monotonic() - start
-        await sender.stop()
+        for sender in senders:
+            await sender.stop()
         sends = await standin.control("GET", "/calls", params={"method": "sendMessage"})
         stats = await standin.control("GET", "/stats")
         await collect(sends, stats["rate_limited"], sessions, result)
@@ -449,6 +457,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sender-rate", type=float, default=None,
                         help="the sender's configured rate (default: --limit)")
     parser.add_argument("--concurrency", type=int, default=8, help="sender workers (default 8)")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="senders sharing the outbox, each at limit/instances (default 1)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the stand-in in the benchmark's event loop, not its own process")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every send")
