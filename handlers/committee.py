@@ -23,8 +23,8 @@ from db.queries import agency_people
 from handlers.context import Turn
 from handlers.render import esc, period_label
 from scheduler.messages import last_reminders
-from scheduler.sweep import Decision, Item, ObligationView, Policy
-from scheduler.sweeper import _recipient, write_decisions
+from scheduler.sweep import Decision, Item, ObligationView
+from scheduler.sweeper import _recipient, view_of, write_decisions
 
 COMMITTEE_ROLES = {Role.chair, Role.standing_office, Role.admin}
 
@@ -100,18 +100,13 @@ async def remind_all(t: Turn, committee_id: int) -> None:
     decisions: dict[int, Decision] = {}
     views: dict[int, ObligationView] = {}
     plans: dict[int, Plan] = {}
-    for obligation, agency_name, schedule_name in rows:
+    for obligation, agency_name, _schedule_name in rows:
         schedule = await t.session.get(Schedule, obligation.schedule_id)
         assert schedule is not None
         if schedule.plan_id not in plans:
             plans[schedule.plan_id] = await t.session.get(Plan, schedule.plan_id)  # type: ignore[assignment]
-        views[obligation.id] = ObligationView(
-            id=obligation.id, committee_id=committee_id, agency_id=obligation.agency_id,
-            agency_name=agency_name, schedule_name=schedule_name,
-            period_type=obligation.period_type, period_key=obligation.period_key,
-            period_start=obligation.period_start, due_at=obligation.effective_due_at,
-            plan_ends_on=plans[schedule.plan_id].ends_on, policy=Policy(),
-        )
+        views[obligation.id] = view_of(obligation, schedule, plans[schedule.plan_id],
+                                       agency_name)
         for person in by_agency.get(obligation.agency_id, []):
             decision = decisions.setdefault(person.id, Decision(_recipient(person), "overdue", 1))
             # One nudge per report, person and hour: a double tap sends nothing twice.

@@ -25,8 +25,8 @@ from db.models import (
 from db.queries import agency_people
 from handlers.context import Turn
 from handlers.render import day_with_weekday, esc, period_label
-from scheduler.sweep import Decision, Item, ObligationView, Policy
-from scheduler.sweeper import _recipient, write_decisions
+from scheduler.sweep import Decision, Item
+from scheduler.sweeper import _recipient, view_of, write_decisions
 
 
 async def _obligation_in_committee(t: Turn, obligation_id: int
@@ -116,13 +116,7 @@ async def finish_extension(t: Turn, text: str) -> bool:
                  "reason": obligation.extension_reason},
     ))
     people = (await t.session.scalars(agency_people([agency.id]))).all()
-    view = ObligationView(
-        id=obligation.id, committee_id=plan.committee_id, agency_id=agency.id,
-        agency_name=agency.display_name, schedule_name=schedule.name,
-        period_type=obligation.period_type, period_key=obligation.period_key,
-        period_start=obligation.period_start, due_at=obligation.effective_due_at,
-        plan_ends_on=plan.ends_on, policy=Policy(),
-    )
+    view = view_of(obligation, schedule, plan, agency.display_name)
     decisions = []
     for person in people:
         decision = Decision(_recipient(person), "extended", 0, extra={"reason": reason})

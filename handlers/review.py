@@ -32,8 +32,8 @@ from db.queries import agency_people
 from handlers.context import Turn
 from handlers.render import esc, period_label, split_message, value_text
 from handlers.status import oversees
-from scheduler.sweep import Decision, Item, ObligationView, Policy
-from scheduler.sweeper import _recipient, write_decisions
+from scheduler.sweep import Decision, Item
+from scheduler.sweeper import _recipient, view_of, write_decisions
 
 QUEUE_LIMIT = 20
 
@@ -276,13 +276,8 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
     """Tell the agency's reporters (and the sender) through the outbox."""
     people = (await t.session.scalars(agency_people([agency.id]))).all()
     plan = await t.session.get(Plan, schedule.plan_id)
-    view = ObligationView(
-        id=obligation.id, committee_id=plan.committee_id if plan else 0, agency_id=agency.id,
-        agency_name=agency.display_name, schedule_name=schedule.name,
-        period_type=obligation.period_type, period_key=obligation.period_key,
-        period_start=obligation.period_start, due_at=obligation.effective_due_at,
-        plan_ends_on=plan.ends_on if plan else obligation.period_end, policy=Policy(),
-    )
+    assert plan is not None
+    view = view_of(obligation, schedule, plan, agency.display_name)
     form = await form_spec(t.session, submission.form_version_id)
     shown = [f.code for f in visible_fields(form, (await load_state(t.session,
                                                                     submission)).answers)]

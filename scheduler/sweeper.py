@@ -113,18 +113,9 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
                     for a, b in cal.get("pauses", [])
                 ),
             )
-        obligations.append(ObligationView(
-            id=obligation.id,
-            committee_id=plan.committee_id,
-            agency_id=agency.id,
-            agency_name=agency.display_name,
-            schedule_name=schedule.name,
-            period_type=obligation.period_type,
-            period_key=obligation.period_key,
-            period_start=obligation.period_start,
-            due_at=obligation.effective_due_at,
-            plan_ends_on=plan.ends_on,
-            policy=Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
+        obligations.append(view_of(
+            obligation, schedule, plan, agency.display_name,
+            Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
         ))
     agency_ids = {o.agency_id for o in obligations}
     members: dict[int, list[Recipient]] = defaultdict(list)
@@ -165,6 +156,18 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
             blocked[m.committee_id].append(m.id)  # type: ignore[index]
     return Snapshot(committees=committees, obligations=obligations, members=dict(members),
                     standing=dict(standing), chairs=dict(chairs), blocked=dict(blocked))
+
+
+def view_of(obligation: Obligation, schedule: Schedule, plan: Plan, agency_name: str,
+            policy: Policy | None = None) -> ObligationView:
+    """The sweep's view of one obligation, for messages written outside the sweep."""
+    return ObligationView(
+        id=obligation.id, committee_id=plan.committee_id, agency_id=obligation.agency_id,
+        agency_name=agency_name, schedule_name=schedule.name,
+        period_type=obligation.period_type, period_key=obligation.period_key,
+        period_start=obligation.period_start, due_at=obligation.effective_due_at,
+        plan_ends_on=plan.ends_on, policy=policy or Policy(),
+    )
 
 
 @dataclass
