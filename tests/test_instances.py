@@ -363,8 +363,9 @@ async def test_a_crash_between_send_and_mark_resends_only_the_messages_in_flight
     chats = list(range(892_000, 892_012))
     for chat in chats:
         state.add_user(chat, first_name=f"Cán bộ {chat}")
+    # A slow rate keeps claimed rows waiting for the pacer, so several are claimed at once.
     async with open_db(postgres_url) as db, web_instances(
-            postgres_url, tmp_path, state=state, SEND_RATE="20",
+            postgres_url, tmp_path, state=state, SEND_RATE="2",
             SEND_CONCURRENCY=str(workers)) as dep:
         [bot] = dep.bots
         due = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
