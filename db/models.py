@@ -553,6 +553,17 @@ class OutboxItem(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class ProcessedUpdate(Base):
+    """Telegram update ids already handled, written in the same transaction as the effects:
+    an update that Telegram delivers again (a webhook instance died before answering 200)
+    is recognised and ignored. Old rows are pruned by the sweep."""
+
+    __tablename__ = "processed_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.clock import Clock
 from bot.i18n import Gettext, pick_language, translator
 from bot.settings import Settings
-from db.models import Member, Role
+from db.models import Member, ProcessedUpdate, Role
 from handlers.common import Context, sessions
 
 
@@ -90,6 +92,20 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
     return t
 
 
+class DuplicateUpdate(Exception):
+    """This update was handled before (Telegram delivered it again): do nothing."""
+
+
+async def first_delivery(session: AsyncSession, update: Update, now: dt.datetime) -> bool:
+    """Record the update id in this transaction; False when it was already recorded."""
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        dialect_insert(ProcessedUpdate).values(update_id=update.update_id, at=now)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    )
+    return bool(result.rowcount)
+
+
 class turn:
     """A transaction around one update: commit when the handler returns normally."""
 
@@ -102,6 +118,10 @@ class turn:
         self._tx = self._session.begin()
         await self._tx.__aenter__()
         self._turn = await begin_turn(self.update, self.context, self._session)
+        if not await first_delivery(self._session, self.update, self._turn.now):
+            await self._tx.rollback()
+            await self._session.close()
+            raise DuplicateUpdate(self.update.update_id)
         return self._turn
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -18,6 +18,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
+    from handlers.context import DuplicateUpdate
+
+    if isinstance(context.error, DuplicateUpdate):
+        log.info("update %s was delivered again; already handled", context.error.args[0])
+        return
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         _ = gettext_for(update, None)

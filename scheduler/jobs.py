@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from telegram.ext import Application, ContextTypes
 
+from db.models import ProcessedUpdate
 from scheduler.sender import OutboxSender, SenderConfig
 from scheduler.sweeper import run_sweep
 
@@ -70,6 +72,9 @@ async def sweep_once(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
     try:
         async with app.bot_data["db"]() as session, session.begin():
             result = await run_sweep(session, now, settings.tz)
+            # Telegram redelivers within minutes, not days: old update ids can go.
+            await session.execute(delete(ProcessedUpdate).where(
+                ProcessedUpdate.at < now - dt.timedelta(days=2)))
     except (IntegrityError, OperationalError) as exc:
         # Another sweeper wrote the same items first (or holds the lock): its messages win.
         log.info("sweep skipped: %s", type(exc).__name__)
