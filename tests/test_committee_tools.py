@@ -23,7 +23,7 @@ import asyncio
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,8 @@ from db.models import (
     Submission,
     SubmissionState,
 )
-from scheduler.jobs import stop_sender
 from scheduler.sweeper import run_sweep
 from tests.conftest import run_cli
-from tests.support import harness
 from tests.support.harness import DONGDA_PLAN, MINI_PLAN, BotHarness, Replies
 
 LAN = 3001  # reporter, P. Cát Linh
@@ -75,24 +73,11 @@ def at(text: str) -> dt.datetime:
 
 @asynccontextmanager
 async def started(database_url: str, **settings: Any) -> AsyncIterator[BotHarness]:
-    """A BotHarness whose outbox sender is stopped before the bot shuts down (the harness
-    runs the sender but, like `Application.shutdown`, does not stop it)."""
+    """A BotHarness that sends the outbox without the per-chat pause (tests read it at once);
+    the harness stops the sender when it stops."""
     settings.setdefault("send_per_chat_seconds", 0)
     async with BotHarness(database_url, **settings) as h:
-        try:
-            yield h
-        finally:
-            await stop_sender(h.application)
-
-
-@pytest.fixture(scope="module")
-def postgres_template() -> Iterator[str]:
-    yield from harness.postgres_template()
-
-
-@pytest.fixture
-def postgres_url(postgres_template: str) -> Iterator[str]:
-    yield from harness.postgres_copy(postgres_template)
+        yield h
 
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,7 +33,6 @@ from db.models import (
     Submission,
     SubmissionState,
 )
-from tests.support import harness
 from tests.support.harness import (
     DONGDA_PLAN,
     HANOI,
@@ -55,18 +53,6 @@ OTHER_AGENCY = "Xin lỗi, báo cáo này thuộc đơn vị khác nên anh/ch�
 # Answers for the whole ward form, in order: «@» taps a button, «#file» sends a PDF.
 VALID = ["10", "8", "@Có", "3", "80%", "12,5", "@Hội nghị", "@Loa truyền thanh", "@Xong",
          "@Khá", "15/02/2022", "KHÔNG", "Thiếu kinh phí", "#bao-cao.pdf"]
-
-
-# conftest's `postgres_url` migrates a new database for every test; copying one migrated
-# template per module gives the same fresh database much faster.
-@pytest.fixture(scope="module")
-def postgres_template() -> Iterator[str]:
-    yield from harness.postgres_template()
-
-
-@pytest.fixture
-def postgres_url(postgres_template: str) -> Iterator[str]:
-    yield from harness.postgres_copy(postgres_template)
 
 
 # UI-only behaviour: SQLite is enough (the PostgreSQL runs cost a database each).

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import update
 
 from db.models import AuditLog, Invite, Member, Obligation, ObligationStatus, Role
-from tests.support import harness
 from tests.support.harness import HANOI, BotHarness, inline_buttons, reply_keyboard
 
 LAN = 1001  # an official of P. Cát Linh
@@ -21,18 +19,6 @@ ADMIN = 9001
 
 MENU_VI = ["Báo cáo cần nộp", "Lịch báo cáo", "Trợ giúp", "Ngôn ngữ"]
 MENU_EN = ["Reports due", "Reporting calendar", "Help", "Language"]
-
-
-# conftest's `postgres_url` migrates a new database for every test; copying one migrated
-# template per module gives the same fresh database much faster.
-@pytest.fixture(scope="module")
-def postgres_template() -> Iterator[str]:
-    yield from harness.postgres_template()
-
-
-@pytest.fixture
-def postgres_url(postgres_template: str) -> Iterator[str]:
-    yield from harness.postgres_copy(postgres_template)
 
 
 # UI-only behaviour: SQLite is enough (the PostgreSQL runs cost a database each).

@@ -167,6 +167,8 @@ class BotHarness:
         if self.app is None:
             return
         app, self.app = self.app, None
+        if app.post_stop is not None:
+            await app.post_stop(app)  # stops the outbox sender, releases the sweeper's lock
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)  # disposes the engine
