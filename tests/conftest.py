@@ -56,6 +56,31 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def dongda_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with the Đống Đa plan imported (once per session)."""
+    from bot.settings import Settings
+    from core.planfile import load_plan
+    from db.plan_import import import_plan
+    from db.session import make_engine, make_sessionmaker
+
+    path = tmp_path_factory.mktemp("dongda") / "dongda.sqlite3"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def load() -> None:
+        settings = Settings(_env_file=None, database_url=url, bot_token="123456:TEST")
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await import_plan(session, load_plan(PLANS / "dongda-2022.yaml"), settings)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(load())
+    return path
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     target = tmp_path / "bot.sqlite3"

@@ -32,12 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from sandbox.botapi import BotApiState
 from sandbox.client import StandInClient, format_transcript
 from tests.conftest import PLANS, run_cli
 from tests.support.botproc import running_bot
+from tests.support.chat import buttons
 
 PLAN = PLANS / "dongda-2022.yaml"
 WARD = "P. Cát Linh"
@@ -68,31 +67,6 @@ Predicate = Callable[[JSON], bool]
 
 
 # ----------------------------------------------------------------------------- database
-
-
-@pytest.fixture(scope="module")
-def dongda_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file with the Đống Đa plan imported (once per module)."""
-    from bot.settings import Settings
-    from core.planfile import load_plan
-    from db.plan_import import import_plan
-    from db.session import make_engine, make_sessionmaker
-
-    path = tmp_path_factory.mktemp("dongda") / "dongda.sqlite3"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite+aiosqlite:///{path}"
-
-    async def load() -> None:
-        settings = Settings(_env_file=None, database_url=url, bot_token="123456:TEST")
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                await import_plan(session, load_plan(PLAN), settings)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(load())
-    return path
 
 
 async def create_invites(url: str) -> dict[int, str]:
@@ -210,12 +184,6 @@ class Chats:
         """Press a button shown on `message`; returns the callback query id."""
         pressed = await self.client.press(user, message["message_id"], data)
         return pressed["callback_query_id"]
-
-
-def buttons(msg: JSON) -> dict[str, str]:
-    """Button text → callback data."""
-    rows = (msg.get("reply_markup") or {}).get("inline_keyboard", [])
-    return {b["text"]: b.get("callback_data", "") for row in rows for b in row}
 
 
 def button_data(msg: JSON, pattern: str) -> str:

@@ -7,7 +7,6 @@ the bot's answer with a deadline.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import shutil
@@ -23,6 +22,7 @@ import yaml
 from sandbox.client import StandInClient
 from tests.conftest import PLANS
 from tests.support.botproc import running_bot
+from tests.support.chat import button, buttons, is_review, question_at
 
 PLAN = PLANS / "dongda-2022.yaml"
 AGENCY = "p-cat-linh"
@@ -33,7 +33,6 @@ USER = {"first_name": "Lan", "last_name": "Nguyễn", "language_code": "vi"}
 # The process is played quickly; the flood guard (20 updates / 10 s) would throttle the test.
 BOT_ENV = {"BOT_FAKE_NOW": FAKE_NOW, "FLOOD_LIMIT": "1000"}
 
-QUESTION = re.compile(r"Câu (\d+)/(\d+)")
 JSON = dict[str, Any]
 Predicate = Callable[[JSON], bool]
 
@@ -50,31 +49,6 @@ CODES = list(LABELS)
 
 
 # ----------------------------------------------------------------------------- database
-
-
-@pytest.fixture(scope="module")
-def dongda_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file with the Đống Đa plan imported (once per module)."""
-    from bot.settings import Settings
-    from core.planfile import load_plan
-    from db.plan_import import import_plan
-    from db.session import make_engine, make_sessionmaker
-
-    path = tmp_path_factory.mktemp("dongda") / "dongda.sqlite3"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite+aiosqlite:///{path}"
-
-    async def load() -> None:
-        settings = Settings(_env_file=None, database_url=url, bot_token="123456:TEST")
-        engine = make_engine(url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                await import_plan(session, load_plan(PLAN), settings)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(load())
-    return path
 
 
 @dataclass
@@ -137,38 +111,11 @@ def answers_of(path: Path, submission_id: int) -> dict[str, tuple[Any, bool]]:
 
 
 def question_of(msg: JSON) -> tuple[int, int, str] | None:
-    """(k, N, field code) of a question message («Câu k/N» and its label), else None."""
-    text = msg.get("text") or ""
-    found = QUESTION.search(text)
-    if not found:
-        return None
-    # The label follows the «Câu k/N» header (a note above it may name other questions).
-    body = text[found.end():]
-    placed = [(body.find(LABELS[c]), -len(LABELS[c]), c) for c in CODES if LABELS[c] in body]
-    code = min(placed)[2] if placed else "?"
-    return int(found.group(1)), int(found.group(2)), code
+    return question_at(msg, LABELS)
 
 
 def is_question(msg: JSON) -> bool:
     return question_of(msg) is not None
-
-
-def is_review(msg: JSON) -> bool:
-    return "Xem lại báo cáo" in (msg.get("text") or "")
-
-
-def buttons(msg: JSON) -> dict[str, str]:
-    """Inline buttons of a message: text → callback data."""
-    markup = msg.get("reply_markup") or {}
-    return {b["text"]: b.get("callback_data", "") for row in markup.get("inline_keyboard", [])
-            for b in row}
-
-
-def button(msg: JSON, wanted: str | Callable[[str], bool]) -> str:
-    for text, data in buttons(msg).items():
-        if (wanted(text) if callable(wanted) else text == wanted):
-            return data
-    raise AssertionError(f"no button {wanted!r} on message: {buttons(msg)}\n{msg.get('text')}")
 
 
 class Official:

@@ -30,6 +30,7 @@ from openpyxl import load_workbook
 from sandbox.client import StandInClient
 from tests.conftest import MINI_PLAN
 from tests.support.botproc import running_bot
+from tests.support.chat import button, buttons
 
 FAKE_NOW = "2022-03-05T08:00:00+07:00"
 WARD, OFFICE = 880_101, 880_102
@@ -98,19 +99,6 @@ def seeded(sqlite_template: Path, tmp_path: Path) -> tuple[str, Path, str, str]:
 
 
 # ----------------------------------------------------------------------------- the people
-
-
-def buttons(msg: JSON) -> dict[str, str]:
-    markup = msg.get("reply_markup") or {}
-    return {b["text"]: b.get("callback_data", "") for row in markup.get("inline_keyboard", [])
-            for b in row}
-
-
-def button(msg: JSON, wanted: str | Callable[[str], bool]) -> str:
-    for text, data in buttons(msg).items():
-        if (wanted(text) if callable(wanted) else text == wanted):
-            return data
-    raise AssertionError(f"no button {wanted!r} on {buttons(msg)}\n{msg.get('text')}")
 
 
 def has(*parts: str) -> Predicate:

@@ -38,6 +38,7 @@ from db.models import Answer, Member, OutboxMessage, OutboxStatus, Submission
 from sandbox.botapi import BotApiState, Injection, StandInServer
 from sandbox.client import StandInClient, format_transcript
 from tests.conftest import PLANS, ROOT
+from tests.support.chat import button, buttons, is_review, question_at
 
 PLAN = PLANS / "dongda-2022.yaml"
 PLAN_CODE = "dongda-2022"
@@ -352,40 +353,14 @@ async def web_instances(database_url: str, log_dir: Path, count: int = 1,
 # ============================================================================ the official
 
 
-QUESTION = re.compile(r"Câu (\d+)/(\d+)")
-
-
 def question_of(msg: JSON) -> str | None:
-    """The field code of a question message («Câu k/N» then its label), else None."""
-    text = msg.get("text") or ""
-    found = QUESTION.search(text)
-    if not found:
-        return None
-    body = text[found.end():]
-    placed = [(body.find(label), -len(label), code) for code, label in LABELS.items()
-              if label in body]
-    return min(placed)[2] if placed else "?"
+    """The field code of a question message, else None."""
+    found = question_at(msg, LABELS)
+    return found[2] if found else None
 
 
 def is_question(msg: JSON) -> bool:
     return question_of(msg) is not None
-
-
-def is_review(msg: JSON) -> bool:
-    return "Xem lại báo cáo" in (msg.get("text") or "")
-
-
-def buttons(msg: JSON) -> dict[str, str]:
-    markup = msg.get("reply_markup") or {}
-    return {b["text"]: b.get("callback_data", "") for row in markup.get("inline_keyboard", [])
-            for b in row}
-
-
-def button(msg: JSON, wanted: str | Callable[[str], bool]) -> str:
-    for text, data in buttons(msg).items():
-        if wanted(text) if callable(wanted) else text == wanted:
-            return data
-    raise AssertionError(f"no button {wanted!r} on: {buttons(msg)}\n{msg.get('text')}")
 
 
 class WebhookUser:
