@@ -3,6 +3,12 @@
 A phone that was offline sends its queued answers in one burst. Handled concurrently, two
 answers would both read the same current question; handled in arrival order per chat, the
 second answers the next question, as the official meant.
+
+Each chat has a FIFO queue of waiting updates. An update first waits for its turn in its
+chat, and only then for one of the `max_concurrent_updates` working slots: a burst from one
+chat waits in its own queue and never holds the slots that other chats need.
+Across instances (webhooks behind a load balancer) the turn's PostgreSQL advisory lock
+(`handlers.context.begin_turn`) does the same.
 """
 
 from __future__ import annotations
@@ -10,13 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 log = logging.getLogger("bot.updates")
+
+# Updates accepted at once (waiting or working) before PTB's own semaphore makes the fetcher
+# wait: bounds memory if Telegram delivers faster than we handle.
+MAX_WAITING_UPDATES = 10_000
 
 
 def _kind(update: object) -> str:
@@ -36,10 +48,20 @@ def _kind(update: object) -> str:
     return "other"
 
 
+@dataclass
+class _ChatQueue:
+    """The updates of one chat that are waiting or being handled, oldest first."""
+
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+    busy: bool = False
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
+        super().__init__(MAX_WAITING_UPDATES)
+        self.working_limit = max_concurrent_updates
+        self._working = asyncio.BoundedSemaphore(max_concurrent_updates)
+        self._chats: dict[int, _ChatQueue] = {}
 
     @staticmethod
     def _key(update: object) -> int | None:
@@ -50,28 +72,69 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 return update.effective_user.id
         return None
 
+    async def _wait_for_turn(self, key: int) -> None:
+        # No await before the queue is joined: the order of arrival is the order of calls.
+        chat = self._chats.setdefault(key, _ChatQueue())
+        if not chat.busy and not chat.waiting:
+            chat.busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        chat.waiting.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._pass_turn(key)  # it was ours already: hand it on
+            else:
+                chat.waiting.remove(turn)
+            raise
+
+    def _pass_turn(self, key: int) -> None:
+        chat = self._chats[key]
+        while chat.waiting:
+            nxt = chat.waiting.popleft()
+            if not nxt.done():
+                nxt.set_result(None)  # stays busy: the turn goes straight to the next one
+                return
+        chat.busy = False
+        del self._chats[key]
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         started = time.monotonic()
         try:
             if key is None:
-                await coroutine
+                async with self._working:
+                    await coroutine
                 return
-            lock = self._locks.setdefault(key, asyncio.Lock())
             try:
-                async with lock:  # asyncio.Lock wakes waiters in FIFO order: arrival order
+                await self._wait_for_turn(key)
+            except BaseException:
+                _close(coroutine)
+                raise
+            try:
+                async with self._working:
                     await coroutine
             finally:
-                if not lock.locked() and self._locks.get(key) is lock:
-                    del self._locks[key]
+                self._pass_turn(key)
         finally:
             # One line per update, without its contents (they belong to the officials).
             log.info("update id=%s kind=%s chat=%s latency_ms=%d",
                      getattr(update, "update_id", "?"), _kind(update), key,
                      (time.monotonic() - started) * 1000)
 
+    def waiting_chats(self) -> int:
+        """Chats with an update waiting or being handled (tests, health)."""
+        return len(self._chats)
+
     async def initialize(self) -> None:
         return None
 
     async def shutdown(self) -> None:
-        self._locks.clear()
+        self._chats.clear()
+
+
+def _close(coroutine: Awaitable[Any]) -> None:
+    close = getattr(coroutine, "close", None)
+    if close is not None:
+        close()  # never awaited: no "coroutine was never awaited" warning
