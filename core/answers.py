@@ -86,14 +86,15 @@ MAX_DIGITS = 100  # far below Python's 4300-digit int() limit
 
 def _squeeze(text: str) -> str | None:
     """Remove spaces that separate groups of three («1 234 567»); None for other inner
-    spaces («12 34»), which are more likely a typo than a number."""
+    spaces («12 34»), which are more likely a typo than a number. None also for more than
+    MAX_DIGITS digits, checked first so that no over-long number ever reaches int()."""
+    if sum(c.isdigit() for c in text) > MAX_DIGITS:
+        return None
     text = text.strip()
     if _SPACE_GROUPED.match(text):
         return _SPACES.sub("", text)
     text = re.sub(r"^([+-])\s+", r"\1", text)
     if _SPACES.search(text):
-        return None
-    if sum(c.isdigit() for c in text) > MAX_DIGITS:
         return None
     return text
 

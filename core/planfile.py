@@ -27,7 +27,15 @@ from pydantic import (
 )
 
 from core import expressions
-from core.yamlsource import LoadedYaml, Path, SourceError, format_path, load_yaml
+from core.yamlsource import (
+    MAX_BYTES,
+    LoadedYaml,
+    Path,
+    SourceError,
+    format_path,
+    load_yaml,
+    size_error,
+)
 
 CODE_RE = r"^[a-z][a-z0-9_-]{0,39}$"
 FIELD_CODE_RE = r"^[a-z][a-z0-9_]{0,39}$"
@@ -432,9 +440,12 @@ def slugify(text: str) -> str:
 def load_plan(path: str | FsPath) -> PlanSpec:
     path = FsPath(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # never more than the limit into memory
     except OSError as exc:
         raise PlanFileError([SourceError(str(path), None, "", f"cannot read: {exc}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise PlanFileError([size_error(str(path))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

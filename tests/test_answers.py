@@ -785,6 +785,7 @@ def test_options_and_show_if_properties() -> None:
 @example("decimal", "٣,٥")
 @example("date", "٣/٣/٢٠٢٢")
 @example("multi_choice", "1,,;\n2")
+@example("integer", "1" + " 000" * 1500)
 def test_parse_never_raises(type_: str, text: str) -> None:
     if type_ in ("choice", "multi_choice"):
         # Known bug, see test_choice_non_decimal_digits_do_not_raise: keep this test stable.
@@ -833,6 +834,44 @@ def test_spaces_only_between_groups_of_three() -> None:
 
 def test_huge_integer_does_not_raise() -> None:
     assert isinstance(parse(INTEGER, "9" * 4400), Ok | Problem)
+
+
+@pytest.mark.parametrize("sep", [" ", "\u00a0", "\u202f"])
+def test_space_grouped_number_beyond_int_limit_is_refused_like_other_long_numbers(
+    sep: str,
+) -> None:
+    # 4,501 digits in groups of three: past Python's 4,300-digit int() limit, which the
+    # space-grouped path used to reach before the digit cap.
+    text = sep.join(["1"] + ["000"] * 1500)
+    assert parse_integer_text(text) is None
+    assert parse_decimal_text(text) is None
+    assert parse(INTEGER, text) == parse(INTEGER, "9" * 4400) == Problem(NOT_INT)
+    assert parse(DECIMAL, text) == parse(DECIMAL, "9" * 4400) == Problem(NOT_DEC)
+    assert parse(PERCENT, text) == parse(PERCENT, "9" * 4400) == Problem(NOT_PCT)
+
+
+@settings(max_examples=80)
+@given(
+    groups=st.integers(min_value=0, max_value=2000),
+    sep=st.sampled_from([" ", "\u00a0", "\u202f"]),
+    sign=st.sampled_from(["", "-", "+", "- "]),
+    fraction=st.sampled_from(["", ",5", ".25", ",125"]),
+    type_=st.sampled_from(["integer", "decimal", "percent"]),
+)
+@example(groups=1500, sep=" ", sign="", fraction="", type_="integer")
+@example(groups=1434, sep=" ", sign="-", fraction="", type_="integer")
+def test_space_grouped_numbers_of_any_length_never_raise(
+    groups: int, sep: str, sign: str, fraction: str, type_: str
+) -> None:
+    text = sign + sep.join(["1"] + ["000"] * groups) + fraction
+    result = parse(spec(type_), text)
+    assert isinstance(result, Ok | Problem)
+    digits = sum(c.isdigit() for c in text)
+    if digits > 100:  # core.answers.MAX_DIGITS
+        assert isinstance(result, Problem)
+        assert result.key in (NOT_INT, NOT_DEC, NOT_PCT)
+    elif type_ == "integer" and not fraction and digits < 16:
+        assert result == Ok(int(text.replace(sep, "").replace(" ", "")))
 
 
 @pytest.mark.parametrize(
