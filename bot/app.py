@@ -8,12 +8,12 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.clock import Clock
 from bot.i18n import N_, translator
 from bot.settings import Settings
-from bot.updates import PerChatUpdateProcessor
+from bot.updates import PerChatUpdateProcessor, SkipMalformedUpdates
 from db.session import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,10 @@ def build_application(
         .concurrent_updates(PerChatUpdateProcessor(256))
     )
     if request is not None:
-        builder = builder.request(request).get_updates_request(updates_request or request)
+        builder = builder.request(request)
+    # An update PTB cannot read is skipped, not fetched again in a hot loop.
+    builder = builder.get_updates_request(SkipMalformedUpdates(
+        updates_request or request or HTTPXRequest(connection_pool_size=1)))
     app = builder.build()
     engine = make_engine(settings.database_url)
     app.bot_data["settings"] = settings

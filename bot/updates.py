@@ -23,6 +23,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+from telegram.request import BaseRequest
 
 log = logging.getLogger("bot.updates")
 
@@ -138,3 +139,56 @@ def _close(coroutine: Awaitable[Any]) -> None:
     close = getattr(coroutine, "close", None)
     if close is not None:
         close()  # never awaited: no "coroutine was never awaited" warning
+
+
+def _usable(item: object) -> bool:
+    try:
+        Update.de_json(item, None)  # type: ignore[arg-type]
+    except Exception:
+        return False
+    return True
+
+
+def skip_malformed(items: list[Any]) -> list[Any]:
+    """getUpdates' result with every update that python-telegram-bot cannot read replaced by
+    its bare id: PTB would otherwise refuse the whole batch and fetch it again forever. The
+    id keeps the offset moving; the bare update has no chat, so no handler takes it."""
+    kept: list[Any] = []
+    for item in items:
+        if _usable(item):
+            kept.append(item)
+            continue
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        # Logged once, by id only: the update holds an official's words.
+        log.warning("skipping a malformed update id=%s", update_id)
+        if isinstance(update_id, int) and not isinstance(update_id, bool):
+            kept.append({"update_id": update_id})
+    return kept
+
+
+class SkipMalformedUpdates(BaseRequest):
+    """The request used for getUpdates, around any other request: see `skip_malformed`."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        return await self.inner.do_request(*args, **kwargs)
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        data = self.inner.parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, list) and any(
+                isinstance(item, dict) and "update_id" in item for item in result):
+            data["result"] = skip_malformed(result)
+        return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import Update
@@ -14,16 +15,21 @@ from telegram.ext import (
     filters,
 )
 
+from bot.i18n import N_
+from handlers.callbacks import well_formed
 from handlers.common import Context
 
-GUARDS, FEATURES = -1, 0
+CHAT_GUARD, GUARDS, FEATURES = -2, -1, 0
+STALE_BUTTON = N_("This button is no longer valid. Open «Reports due» for the current list.")
+AUDIT_ARGS = re.compile(r"([0-9]{1,4})(?:\s+(\S+))?|(\S+)")
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     from handlers import errors
-    from handlers.guards import FloodGuard
+    from handlers.guards import FloodGuard, PrivateChatGuard
 
     settings = app.bot_data["settings"]
+    app.add_handler(TypeHandler(Update, PrivateChatGuard()), group=CHAT_GUARD)
     app.add_handler(TypeHandler(Update, FloodGuard(settings.flood_limit, settings.flood_window)),
                     group=GUARDS)
     app.add_handler(CommandHandler("start", on_start), group=FEATURES)
@@ -119,9 +125,13 @@ async def on_audit(update: Update, context: Context) -> None:
         if not is_admin(t):
             t.send(t._("Sorry, only admins can use this."))
             return
-        args = list(context.args or [])
-        limit = int(args.pop(0)) if args and args[0].isdigit() else 20
-        await audit_log(t, limit, args[0] if args else None)
+        # ASCII digits only: str.isdigit() also takes «²», which int() refuses.
+        found = AUDIT_ARGS.fullmatch(" ".join(context.args or []) or "20")
+        if found is None:
+            t.send(t._("Usage: /audit [N] [AGENCY_CODE], for example /audit 50 p-cat-linh."))
+            return
+        limit = int(found.group(1)) if found.group(1) else 20
+        await audit_log(t, max(1, limit), found.group(2) or found.group(3))
 
 
 async def on_adhoc(update: Update, context: Context) -> None:
@@ -154,6 +164,10 @@ async def on_callback(update: Update, context: Context) -> None:
     assert query is not None
     data = query.data or ""
     async with turn(update, context) as t:
+        if not well_formed(data):
+            t.answer_callback()
+            t.send(t._(STALE_BUTTON))
+            return
         if data.startswith("L:"):
             await set_language(t, data[2:])
             return
@@ -175,7 +189,7 @@ async def set_language(t: Any, code: str) -> None:
 
     t.answer_callback()
     if code not in SUPPORTED:
-        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+        t.send(t._(STALE_BUTTON))
         return
     if t.member is not None:
         t.member.language = code

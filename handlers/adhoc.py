@@ -159,6 +159,15 @@ async def ask_form(t: Turn) -> None:
     t.send(_("Which form should they fill in?"), reply_markup=InlineKeyboardMarkup(rows))
 
 
+async def _plan_form(t: Turn, form_id: int) -> Form | None:
+    """A form of the member's own plan that an ad-hoc request may use, else None."""
+    plan = await _plan(t)
+    form = await t.session.get(Form, form_id)
+    if plan is None or form is None or form.plan_id != plan.id or form.code.startswith("adhoc-"):
+        return None
+    return form
+
+
 def ask_deadline(t: Turn) -> None:
     t.send(t._("By when? Type the last day as dd/mm/yyyy, optionally with a time: "
                "20/03/2022 17:00."), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
@@ -182,7 +191,7 @@ async def ask_confirm(t: Turn, pending: dict[str, Any]) -> None:
     agencies = await _selected_agencies(t, pending)
     day = dt.date.fromisoformat(pending["day"])
     if pending.get("form_id"):
-        form = await t.session.get(Form, pending["form_id"])
+        form = await _plan_form(t, pending["form_id"])
         form_text = esc(form.title if form else "?")
     else:
         form_text = "; ".join(esc(q) for q in pending.get("questions", []))
@@ -246,6 +255,9 @@ async def on_callback(t: Turn, data: str) -> None:
             return
         pending["step"] = "form"
     elif action == "f" and len(parts) > 2 and parts[2].isdigit():
+        if await _plan_form(t, int(parts[2])) is None:  # another plan's form: a forged button
+            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            return
         pending.update(form_id=int(parts[2]), step="deadline")
         _save(t, pending)
         ask_deadline(t)

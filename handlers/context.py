@@ -50,7 +50,8 @@ class Turn:
     def send(self, text: str, **kwargs: Any) -> None:
         kwargs.setdefault("parse_mode", "HTML")
         chat = self.update.effective_chat
-        assert chat is not None
+        if chat is None:  # nowhere to answer (the chat guard drops these before any feature)
+            return
         self.outgoing.append(lambda: chat.send_message(text, **kwargs))
 
     def later(self, action: Callable[[], Awaitable[Any]]) -> None:

@@ -1,4 +1,4 @@
-"""Guards that run before any feature handler: flood control."""
+"""Guards that run before any feature handler: private chats only, flood control."""
 
 from __future__ import annotations
 
@@ -7,10 +7,53 @@ from collections import deque
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import translator
 from handlers.common import Context
+
+# In a group, other chatter is answered at most this often (commands always are).
+GROUP_NOTICE_INTERVAL = 3600.0
+
+
+class PrivateChatGuard:
+    """The bot works in private chats only: a report list or a form posted in a group would
+    show an agency's business to everyone there. In a group it says so in one line and
+    handles nothing; an update without a chat (an inline query, a callback without its
+    message) is dropped quietly."""
+
+    def __init__(self) -> None:
+        self.noticed: dict[int, float] = {}
+
+    async def __call__(self, update: Update, context: Context) -> Any:
+        chat = update.effective_chat
+        query = update.callback_query
+        if chat is not None and chat.type == chat.PRIVATE:
+            return
+        user = update.effective_user
+        _ = translator(user.language_code if user else None)
+        notice = _("I only work in private chats. Please message me directly.")
+        if query is not None:
+            try:
+                await query.answer(notice if chat is not None else None,
+                                   show_alert=chat is not None)
+            except TelegramError:
+                pass  # an old or foreign query: nothing to stop
+            raise ApplicationHandlerStop
+        message = update.message
+        if chat is None or message is None or chat.type == chat.CHANNEL:
+            raise ApplicationHandlerStop
+        is_command = bool(message.text and message.text.startswith("/"))
+        now = time.monotonic()
+        if message.text is not None and (
+                is_command or now - self.noticed.get(chat.id, -1e9) > GROUP_NOTICE_INTERVAL):
+            self.noticed[chat.id] = now
+            try:
+                await message.reply_text(notice)
+            except TelegramError:
+                pass  # removed from the group meanwhile
+        raise ApplicationHandlerStop
 
 
 class FloodGuard:

@@ -521,6 +521,10 @@ async def test_webhook_checks_the_secret_answers_updates_saves_forms_and_logs_cl
             status, health = await bot.healthz(dep.http)
             assert status == 200 and health["database"] is True, health
             assert health["outbox_pending"] == 0 and health["outbox_lag_seconds"] == 0, health
+            # Served without a secret: up/down and figures, nothing else.
+            assert set(health) == {"status", "database", "outbox_pending",
+                                   "outbox_lag_seconds"}, health
+            assert health["status"] == "ok", health
 
             # Without the secret, or with a wrong one: 403 and the update is not processed.
             me = WebhookUser(dep)
@@ -528,6 +532,13 @@ async def test_webhook_checks_the_secret_answers_updates_saves_forms_and_logs_cl
             assert await me.post(joining, secret=None) == 403
             assert await me.post(joining, secret=SECRET[:-1] + "x") == 403
             assert await me.post(joining, secret="") == 403
+            # An update PTB cannot read (no chat, no date) is answered 200 and skipped, so
+            # Telegram does not resend it forever; its text never reaches the log.
+            broken = {"update_id": joining["update_id"] + 10_000,
+                      "message": {"message_id": 1, "text": PRIVATE_TEXT}}
+            async with dep.http.post(bot.webhook, json=broken,
+                                     headers={HEADER: SECRET}) as resp:
+                assert resp.status == 200
             # Updates of one chat are handled in arrival order: when the answer to this
             # later /help comes, a refused update would have been handled already.
             helped = await me.say("/help", until=lambda m: True)
