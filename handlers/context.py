@@ -16,6 +16,7 @@ from telegram import Update
 from bot.clock import Clock
 from bot.i18n import Gettext, pick_language, translator
 from bot.settings import Settings
+from core.textlimits import split_html
 from db.models import Member, ProcessedUpdate, Role
 from handlers.common import Context, sessions
 
@@ -52,7 +53,15 @@ class Turn:
         chat = self.update.effective_chat
         if chat is None:  # nowhere to answer (the chat guard drops these before any feature)
             return
-        self.outgoing.append(lambda: chat.send_message(text, **kwargs))
+        # The last guard against Telegram's limit: a screen built too long goes out in
+        # several valid messages, its buttons under the last one, instead of a 400.
+        pieces = split_html(text) if kwargs["parse_mode"] == "HTML" else [text]
+        markup = kwargs.pop("reply_markup", None)
+        for n, piece in enumerate(pieces, 1):
+            extra = {**kwargs, "reply_markup": markup} if (
+                n == len(pieces) and markup is not None) else kwargs
+            self.outgoing.append(
+                lambda piece=piece, extra=extra: chat.send_message(piece, **extra))
 
     def later(self, action: Callable[[], Awaitable[Any]]) -> None:
         self.outgoing.append(action)

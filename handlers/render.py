@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from bot.formatting import format_date, format_number, format_percent
 from bot.i18n import N_, Gettext, ngettext
 from core.answers import FieldSpec
+from core.textlimits import TELEGRAM_LIMIT, split_html
 from db.models import ObligationStatus, Role
 
-MAX_MESSAGE = 4096
+MAX_MESSAGE = TELEGRAM_LIMIT
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 WEEKDAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
             N_("Saturday"), N_("Sunday")]
@@ -144,20 +145,9 @@ def value_text(_: Gettext, spec: FieldSpec, value: Any, locale: str = "vi") -> s
     return esc(value)
 
 
-def split_message(lines: list[str], limit: int = MAX_MESSAGE - 96) -> list[str]:
-    """Join lines into messages under Telegram's 4096-character limit."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        while len(line) > limit:  # one very long answer: cut it
-            chunks.append((current + "\n" if current else "") + line[:limit])
-            current, line = "", line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
+def split_message(lines: list[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Join lines into messages within Telegram's limit, as Telegram counts it (the text
+    without its tags, in UTF-16 units). A line is kept whole when it fits a message; a longer
+    one (a long answer) goes on in the next message, cut at a space and never inside a tag
+    or an escape: the tags open at the cut are closed and opened again."""
+    return split_html("\n".join(lines), limit)

@@ -50,7 +50,10 @@ async def _submission_in_committee(t: Turn, submission_id: int
         .join(Agency, Agency.id == Obligation.agency_id)
         .where(Submission.id == submission_id)
     )).first()
-    if row is None or t.member is None or row[4] != t.member.committee_id:
+    # A draft is the agency's own until it is sent: a forged «rv:{draft}» is told what a
+    # stale button is told, and learns nothing of it.
+    if (row is None or t.member is None or row[4] != t.member.committee_id
+            or row[0].state == SubmissionState.draft):
         t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
         return None
     return row[0], row[1], row[2], row[3]
@@ -87,7 +90,10 @@ async def show_queue(t: Turn) -> None:
                                              callback_data=f"rv:{submission.id}")])
     if len(rows) > QUEUE_LIMIT:
         lines.append(_("… and more; review these first."))
-    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+    chunks = split_message(lines)
+    for chunk in chunks[:-1]:
+        t.send(chunk)
+    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(buttons))
 
 
 async def open_submission(t: Turn, submission_id: int) -> None:
@@ -119,7 +125,8 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     if submission.no_report:
         lines.append(_("Recorded as: nothing to report in this period."))
     else:
-        # Numbered as the reporter saw them: among the questions actually asked.
+        # Numbered as the reporter saw them: among the questions actually asked. Answers are
+        # shown whole (a long one goes on in the next message; see split_message).
         for number, spec in enumerate(visible_fields(form, state.answers), start=1):
             if spec.code in state.answers:
                 shown = value_text(_, spec, state.answers[spec.code], t.locale)
@@ -141,7 +148,7 @@ async def open_submission(t: Turn, submission_id: int) -> None:
         InlineKeyboardButton("✅ " + _("Accept"), callback_data=f"ac:{submission.id}"),
         InlineKeyboardButton("↩️ " + _("Ask for changes"), callback_data=f"rt:{submission.id}"),
     ]]) if submission.state == SubmissionState.submitted else None
-    chunks = split_message(lines)
+    chunks = split_message(lines)  # the buttons go on the last message
     for chunk in chunks[:-1]:
         t.send(chunk)
     t.send(chunks[-1], reply_markup=markup)

@@ -20,9 +20,11 @@ A PTB bot connects with::
 Run standalone with ``python -m sandbox.botapi --host 127.0.0.1 --port 8081``.
 
 Behaviour follows Telegram where a bot could notice the difference (error texts and HTTP
-codes, HTML parse_mode turned into plain text + entities, editMessageText dropping an
+codes, HTML parse_mode turned into plain text + entities, the 4096-character limit on
+what the user sees (after parsing, in UTF-16 code units), editMessageText dropping an
 inline keyboard that is not re-sent, 64-byte callback_data limit, update ids that keep
-increasing, a newer getUpdates terminating an older one with 409, ...).
+increasing, a newer getUpdates terminating an older one with 409, ...). It is stricter in
+one respect: a bare ``&`` in HTML is refused (see :func:`parse_html`).
 
 An optional rate limiter (``BotApiState(rate_limit=30, per_chat_interval=1)``, or
 ``--rate-limit 30 --per-chat-interval 1``) answers sends over Telegram's limits with 429 and
@@ -387,6 +389,7 @@ def _utf16_len(text: str) -> int:
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*?)?)\s*>")
 _ATTR_RE = re.compile(r"""([a-zA-Z_-]+)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _CHAR_REF_RE = re.compile(r"&(lt|gt|amp|quot|#[0-9]+|#[xX][0-9a-fA-F]+);")
+_BARE_REF_RE = re.compile(r"&#?[0-9a-zA-Z]{0,8}")
 _SIMPLE_TAGS = {
     "b": "bold",
     "strong": "bold",
@@ -408,13 +411,15 @@ def _html_error(source: str, index: int, what: str) -> BotApiError:
     return BotApiError.bad_request(f"can't parse entities: {what} at byte offset {offset}")
 
 
-def _decode_char_ref(ref: str) -> str:
+def _decode_char_ref(ref: str) -> str | None:
+    """The character of a reference; None for a number that is no character."""
     named = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
     if ref in named:
         return named[ref]
-    if ref[1:2] in {"x", "X"}:
-        return chr(int(ref[2:], 16))
-    return chr(int(ref[1:]))
+    code = int(ref[2:], 16) if ref[1:2] in {"x", "X"} else int(ref[1:])
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code)
 
 
 def parse_html(source: str) -> tuple[str, list[JSON]]:
@@ -423,6 +428,11 @@ def parse_html(source: str) -> tuple[str, list[JSON]]:
     Only the tags Telegram supports are accepted; a stray ``<`` or an unbalanced tag is a
     "can't parse entities" error, which is the classic production bug with user data
     (plan names containing ``<`` or ``&``) that a lenient stand-in would hide.
+
+    One deliberate difference: Telegram shows an ``&`` that does not start ``&lt;``,
+    ``&gt;``, ``&amp;``, ``&quot;`` or a numeric reference (``&am``, ``a & b``) as typed, and
+    decodes ``&amp`` without its ``;``; the stand-in refuses both, because from this bot they
+    only come from a message cut inside an escape or from text that was not escaped.
     """
     out: list[str] = []
     pos = 0  # UTF-16 offset in the output
@@ -458,12 +468,20 @@ def parse_html(source: str) -> tuple[str, list[JSON]]:
             continue
         if ch == "&":
             ref = _CHAR_REF_RE.match(source, i)
-            if ref:
-                decoded = _decode_char_ref(ref.group(1))
-                out.append(decoded)
-                pos += _utf16_len(decoded)
-                i = ref.end()
-                continue
+            decoded = _decode_char_ref(ref.group(1)) if ref else None
+            if ref is None or decoded is None:
+                # Stricter than Telegram, which shows an unknown or unterminated reference
+                # as typed: the bot escapes every «&», so a bare one is a message cut inside
+                # an escape («&am») or text that was never escaped.
+                bare = _BARE_REF_RE.match(source, i)
+                raise _html_error(
+                    source, i, f'Character reference "{bare.group(0) if bare else "&"}" is '
+                    'not terminated or not supported; "&" must be escaped as "&amp;"'
+                )
+            out.append(decoded)
+            pos += _utf16_len(decoded)
+            i = ref.end()
+            continue
         out.append(ch)
         pos += _utf16_len(ch)
         i += 1
@@ -630,7 +648,7 @@ class BotApiState:
         self.updates: list[JSON] = []
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands: dict[tuple[str, str], list[JSON]] = {}
-        self.bot_settings: JSON = {}
+        self.bot_settings: dict[tuple[str, str], Any] = {}
         self.default_menu_button: JSON = {"type": "commands"}
         self.webhook: JSON = {"url": ""}
         self.allowed_updates: list[str] | None = None
@@ -1411,8 +1429,9 @@ class BotApiState:
         if mode and mode.lower() == "html":
             text, parsed_entities = parse_html(text)
         # Markdown/MarkdownV2 are stored as given (not parsed) - see module notes.
+        # Telegram counts what the user sees (tags and escapes parsed) in UTF-16 code units.
         limit = MAX_CAPTION_LENGTH if caption else MAX_TEXT_LENGTH
-        if len(text) > limit:
+        if _utf16_len(text) > limit:
             raise BotApiError.bad_request(
                 "message caption is too long" if caption else "message is too long"
             )

@@ -1,6 +1,12 @@
 """Text of unprompted messages, rendered at sweep time in each recipient's language.
 
-The outbox stores the rendered text and buttons, so the sender only delivers.
+The outbox stores the rendered text and buttons, so the sender only delivers. Every text is
+built within Telegram's limit (4096, counted as Telegram counts: see core.textlimits): long
+lists end with «and N others» and the «Details» button, and a last guard shortens anything
+still over. The sweep puts everything one person gets in one sweep in one message (the digest
+and their own reports, joined by a blank line: scheduler.sweeper.write_decisions), so a person
+who may get both has the limit shared: PERSONAL_SHARE for their own reports, the rest for the
+digest.
 """
 
 from __future__ import annotations
@@ -14,16 +20,40 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import format_date
-from bot.i18n import translator
+from bot.i18n import ngettext, translator
+from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
 from db.models import Agency, Member, OutboxItem, OutboxMessage
 from handlers.render import days_left_text, deadline_text, esc, period_label
-from scheduler.sweep import Decision, ObligationView
+from scheduler.sweep import Decision, ObligationView, Recipient
 
 MAX_BUTTONS = 8
+# A person who may get both their own reminders and a digest in one sweep (the sweep joins
+# them with a blank line) has PERSONAL_SHARE for the first and the rest for the second.
+PERSONAL_SHARE = 1200
+JOINED_BY = 2  # "\n\n"
+# At most this much of a digest for the names of agencies without a member, and as much
+# again for the members who blocked the bot; the rest is «and N others».
+NAMES_SHARE = 800
+# Questions to fix, in a returned report's notice.
+FIELDS_SHARE = 1500
 
 
 def button(text: str, data: str) -> dict[str, str]:
     return {"text": text[:60], "data": data}
+
+
+def personal_budget(recipient: Recipient) -> int:
+    """Room for a person's own reports: all of it, unless a digest may join them."""
+    if recipient.roles & {"standing_office", "chair"}:
+        return PERSONAL_SHARE
+    return TELEGRAM_LIMIT
+
+
+def digest_budget(recipient: Recipient) -> int:
+    """Room for a digest: all of it, unless the person's own reports may come first."""
+    if recipient.roles & {"reporter", "head"}:
+        return TELEGRAM_LIMIT - PERSONAL_SHARE - JOINED_BY
+    return TELEGRAM_LIMIT
 
 
 async def render_decision(
@@ -52,33 +82,49 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
     # One message, a section per kind: overdue first, then reminders, then new periods.
     sections = (("overdue", ("overdue", "nudge")), ("reminder", ("reminder",)),
                 ("notice", ("notice",)))
-    lines: list[str] = []
-    buttons = []
+    footer = ["", _("Please send it as soon as possible; the committee is informed of "
+                    "late reports. Late reports are still accepted.")
+              if any(i.kind in ("overdue", "nudge") for i in decision.items)
+              else _("Tap a report to answer it.")]
+    entries: list[tuple[str, str, ObligationView]] = []  # (section header, lines, report)
     for header_kind, kinds in sections:
-        chosen = [i for i in decision.items if i.kind in kinds]
-        if not chosen:
-            continue
-        if lines:
-            lines.append("")
-        lines += [headers[header_kind], ""]
-        for item in chosen:
+        for item in decision.items:
             o = obligations.get(item.obligation_id or -1)
-            if o is None:
+            if item.kind not in kinds or o is None:
                 continue
             period = period_label(_, o.period_type, o.period_key)
-            lines.append(f"• <b>{esc(o.schedule_name)}</b> · {esc(period)}")
-            lines.append("   " + _("Deadline: {deadline}").format(
-                deadline=deadline_text(_, o.due_at, tz))
-                + f" — <b>{days_left_text(locale, _, o.due_at, now, tz)}</b>")
-            if len(buttons) < MAX_BUTTONS:
-                buttons.append([button(f"{o.schedule_name} · {period}", f"o:{o.id}")])
-    lines.append("")
-    if any(i.kind in ("overdue", "nudge") for i in decision.items):
-        lines.append(_("Please send it as soon as possible; the committee is informed of "
-                       "late reports. Late reports are still accepted."))
-    else:
-        lines.append(_("Tap a report to answer it."))
-    return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons}
+            entries.append((headers[header_kind], "\n".join([
+                f"• <b>{esc(o.schedule_name)}</b> · {esc(period)}",
+                "   " + _("Deadline: {deadline}").format(deadline=deadline_text(_, o.due_at, tz))
+                + f" — <b>{days_left_text(locale, _, o.due_at, now, tz)}</b>"]), o))
+    # As many reports as fit (the most urgent first), then «… and N more.»: the buttons and
+    # «Reports due» list them all.
+    budget = personal_budget(decision.recipient)
+
+    def more(n: int) -> str:
+        return "\n" + _("… and {n} more.").format(n=n)
+
+    room = (budget - telegram_len("\n".join(footer)) - 1
+            - telegram_len(more(len(entries))))
+    lines: list[str] = []
+    shown = 0
+    section = None
+    for header, text, _o in entries:
+        head = ([""] if lines else []) + [header, ""] if header != section else []
+        cost = telegram_len("\n".join([*head, text])) + (1 if lines else 0)
+        if room - cost < 0 and shown:
+            break
+        room -= cost
+        lines += [*head, text]
+        section = header
+        shown += 1
+    buttons = [[button(f"{o.schedule_name} · {period_label(_, o.period_type, o.period_key)}",
+                       f"o:{o.id}")] for _h, _t, o in entries[:MAX_BUTTONS]]
+    if shown < len(entries):
+        lines.append(more(len(entries) - shown).lstrip("\n"))
+    lines += footer
+    return {"text": clip_html("\n".join(lines), budget), "parse_mode": "HTML",
+            "buttons": buttons}
 
 
 def render_outcome(decision: Decision, obligations: dict[int, ObligationView], header: str,
@@ -86,6 +132,7 @@ def render_outcome(decision: Decision, obligations: dict[int, ObligationView], h
     """A review outcome or an extension, about one report."""
     locale = decision.recipient.language
     _ = translator(locale)
+    n_ = ngettext(locale)
     o = obligations[decision.items[0].obligation_id or -1]
     period = period_label(_, o.period_type, o.period_key)
     lines = [header, f"{esc(o.schedule_name)} · {esc(period)}"]
@@ -94,8 +141,10 @@ def render_outcome(decision: Decision, obligations: dict[int, ObligationView], h
         if extra.get("comment"):
             lines.append(_("Comment: «{comment}»").format(comment=esc(extra["comment"])))
         if extra.get("fields"):
-            lines.append(_("Questions to fix: {fields}").format(
-                fields="; ".join(esc(f) for f in extra["fields"])))
+            lines.append(_("Questions to fix: {fields}").format(fields=join_within(
+                [esc(f) for f in extra["fields"]], FIELDS_SHARE, sep="; ",
+                more=lambda n: n_("and {n} other question", "and {n} other questions",
+                                  n).format(n=n))))
         lines.append(_("Open the report, change what is asked and send it again; the "
                        "earlier version is kept."))
         buttons = [[button("✏️ " + _("Open the report"), f"o:{o.id}")]]
@@ -106,14 +155,23 @@ def render_outcome(decision: Decision, obligations: dict[int, ObligationView], h
         buttons = [[button(_("Open the report"), f"o:{o.id}")]]
     else:
         buttons = []
-    return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons}
+    # Written on its own (a review, an extension), never joined with a digest.
+    return {"text": clip_html("\n".join(lines), TELEGRAM_LIMIT), "parse_mode": "HTML",
+            "buttons": buttons}
 
 
 async def render_digest(
     session: AsyncSession, decision: Decision, obligations: dict[int, ObligationView],
     now: dt.datetime, tz: ZoneInfo,
 ) -> dict[str, Any]:
-    _ = translator(decision.recipient.language)
+    """The standing office's (or a chair's) digest, built within the limit: the warnings
+    about agencies nobody can be reminded at and members who blocked the bot first (their
+    names up to NAMES_SHARE each, then «and N others»), then as many late agencies, worst
+    first, as the rest allows, then «… and N more agencies (tap «Details»)»."""
+    locale = decision.recipient.language
+    _ = translator(locale)
+    n_ = ngettext(locale)
+    budget = digest_budget(decision.recipient)
     today = now.astimezone(tz).date()
     by_agency: dict[int, list[tuple[ObligationView, int]]] = defaultdict(list)
     for obligation_id, late in decision.lines:
@@ -122,35 +180,41 @@ async def render_digest(
             by_agency[o.agency_id].append((o, late))
     title = (_("<b>Weekly summary of long-overdue reports</b>") if decision.kind == "weekly"
              else _("<b>Overdue reports</b> — digest of {date}").format(date=format_date(today)))
-    lines = ["📊 " + title, _("{agencies} agencies have {reports} overdue reports.").format(
+    head = ["📊 " + title, _("{agencies} agencies have {reports} overdue reports.").format(
         agencies=len(by_agency), reports=sum(len(v) for v in by_agency.values())), ""]
-    ranked = sorted(by_agency.items(), key=lambda kv: -max(late for _o, late in kv[1]))
-    budget = 3300  # stay well under Telegram's 4096 characters; «Details» lists the rest
-    for shown, (_agency_id, entries) in enumerate(ranked):
-        worst = max(late for _o, late in entries)
-        line = _("• <b>{agency}</b>: {count} report(s), up to {days} days late").format(
-            agency=esc(entries[0][0].agency_name), count=len(entries), days=worst)
-        if sum(len(x) + 1 for x in lines) + len(line) > budget:
-            lines.append(_("… and {n} more agencies (tap «Details»).").format(
-                n=len(ranked) - shown))
-            break
-        lines.append(line)
+    tail: list[str] = []
     if decision.orphans:
         names = (await session.scalars(
             select(Agency.name).where(Agency.id.in_(decision.orphans)).order_by(Agency.name)
         )).all()
-        lines += ["", "⚠️ " + _("No active member at: {agencies}. They cannot be reminded; "
-                                "please invite someone.").format(
-                                    agencies=", ".join(esc(n) for n in names))]
+        tail += ["", "⚠️ " + _("No active member at: {agencies}. They cannot be reminded; "
+                               "please invite someone.").format(agencies=join_within(
+                                   [esc(n) for n in names], NAMES_SHARE,
+                                   more=lambda n: n_("and {n} other agency",
+                                                     "and {n} other agencies", n).format(n=n)))]
     if decision.blocked:
         people = (await session.execute(
             select(Member.full_name, Agency.short_name, Agency.name)
             .join(Agency, Agency.id == Member.agency_id, isouter=True)
             .where(Member.id.in_(decision.blocked))
+            .order_by(Agency.name, Member.full_name, Member.id)
         )).all()
-        who = ", ".join(f"{esc(n)} ({esc(s or a or '?')})" for n, s, a in people)
-        lines += ["", "🚫 " + _("These members blocked the bot and no longer receive messages: "
+        who = join_within([f"{esc(n)} ({esc(s or a or '?')})" for n, s, a in people],
+                          NAMES_SHARE,
+                          more=lambda n: n_("and {n} other member", "and {n} other members",
+                                            n).format(n=n))
+        tail += ["", "🚫 " + _("These members blocked the bot and no longer receive messages: "
                                "{members}.").format(members=who)]
+    ranked = sorted(by_agency.values(), key=lambda entries: -max(late for _o, late in entries))
+    lines = []
+    for entries in ranked:
+        worst = max(late for _o, late in entries)
+        lines.append(_("• <b>{agency}</b>: {count} report(s), up to {days} days late").format(
+            agency=esc(entries[0][0].agency_name), count=len(entries), days=worst))
+    room = budget - telegram_len("\n".join(head + tail)) - 1
+    listed = join_within(
+        lines, room, sep="\n", more_sep="\n",
+        more=lambda n: _("… and {n} more agencies (tap «Details»).").format(n=n))
     committee = decision.committee_id
     stamp = today.strftime("%Y%m%d")
     buttons = [
@@ -158,7 +222,8 @@ async def render_digest(
          button("🔎 " + _("Details"), f"dd:{committee}")],
         [button("👁 " + _("Seen"), f"ack:{committee}:{stamp}")],
     ]
-    return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons}
+    text = "\n".join([*head, listed, *tail]) if listed else "\n".join([*head[:-1], *tail])
+    return {"text": clip_html(text, budget), "parse_mode": "HTML", "buttons": buttons}
 
 
 async def last_reminders(session: AsyncSession, obligation_ids: list[int]) -> dict[int, Any]:
@@ -172,4 +237,4 @@ async def last_reminders(session: AsyncSession, obligation_ids: list[int]) -> di
                OutboxItem.kind.in_(["notice", "reminder", "overdue", "nudge"]))
         .group_by(OutboxItem.obligation_id)
     )).all()
-    return {oid: sent for oid, sent in rows}
+    return {oid: sent for oid, sent in rows if oid is not None}

@@ -27,10 +27,12 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from db.models import Submission, SubmissionState
 from sandbox.client import StandInClient
 from tests.conftest import MINI_PLAN
 from tests.support.botproc import running_bot
 from tests.support.chat import button, buttons
+from tests.support.harness import BotHarness
 
 FAKE_NOW = "2022-03-05T08:00:00+07:00"
 WARD, OFFICE = 880_101, 880_102
@@ -272,3 +274,43 @@ async def test_a_returned_ward_report_is_fixed_resent_and_accepted(
     assert "submission.return" in actions and "submission.accept" in actions
     sent = db_rows(path, "SELECT kind, status FROM outbox")
     assert {(r["kind"], r["status"]) for r in sent} == {("returned", "sent"), ("accepted", "sent")}
+
+
+# ----------------------------------------------------------------------------- forged buttons
+
+
+STALE = "Nút này không còn hiệu lực. Mở «Báo cáo cần nộp» để xem danh sách hiện tại."
+SECRET = "Chưa gửi: kế hoạch kiểm tra đột xuất tụ điểm số 7"
+
+
+async def test_a_forged_button_does_not_open_an_unsent_draft(sqlite_url: str) -> None:
+    """Issue 10: «rv:{draft}» showed the standing office an agency's unsent draft. A draft
+    is told what a stale button is told (so are «accept» and «return» on it); once sent,
+    the same report opens. Played through the in-process harness (no subprocess)."""
+    police, office = 880_201, 880_202
+    async with BotHarness(sqlite_url) as bot:
+        await bot.join(police, "ca", first_name="Hùng")
+        await bot.join(office, "ldtbxh", "standing_office", first_name="Mai")
+        march = await bot.obligation("ca", "thang", "2022-03")
+        await bot.say(police, "Báo cáo cần nộp")
+        await bot.press(police, f"o:{march.id}")
+        await bot.say(police, "17")
+        review = await bot.say(police, SECRET)
+        assert SECRET in review.text, review.text  # the draft is at its review, not sent
+        draft = await bot.one(Submission)
+        assert draft.state == SubmissionState.draft
+
+        screen = bot.last_message(office)["message_id"]
+        for data in (f"rv:{draft.id}", f"ac:{draft.id}", f"rt:{draft.id}"):
+            replies = await bot.press_raw(office, screen, data)
+            assert replies.texts == [STALE], (data, replies.texts)
+            assert not replies.buttons
+        assert (await bot.one(Submission)).state == SubmissionState.draft
+        queue = await bot.say(office, "Báo cáo chờ duyệt")
+        assert f"rv:{draft.id}" not in [data for _label, data in queue.buttons]
+
+        await bot.tap(police, "Gửi báo cáo")
+        await bot.tap(police, "Xác nhận gửi")
+        opened = await bot.press_raw(office, screen, f"rv:{draft.id}")
+        assert f"2. Ghi chú: {SECRET}" in opened.text, opened.text
+        assert ("✅ Đã tiếp nhận", f"ac:{draft.id}") in opened.buttons

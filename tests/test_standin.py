@@ -528,3 +528,56 @@ def test_parse_html_offsets_are_utf16() -> None:
     ]
     with pytest.raises(BotApiError, match="Unmatched end tag"):
         parse_html("<b>x</i>")
+
+
+# ----- the limits that matter for the bot's long messages (issue 10) ----------------------
+
+
+@pytest.mark.parametrize("broken", [
+    "<b>unclosed",  # a cut inside bold: the end tag is in the next message
+    "closed</b> too early",  # … and that next message
+    "<b>x</i></b>",
+    "<b>Tr&am",  # a cut inside an escaped «&»
+    "Tr&amp",  # no semicolon
+    "a &am b",
+    "a & b",  # an unescaped «&» (stricter than Telegram, which shows it as is)
+    "số &#12",
+    "<b",
+    "x <blink>y</blink>",
+])
+def test_parse_html_refuses_broken_tags_and_entities(broken: str) -> None:
+    with pytest.raises(BotApiError, match=r"^Bad Request: can't parse entities: ") as caught:
+        parse_html(broken)
+    assert caught.value.code == 400
+
+
+@pytest.mark.parametrize("fine", ["&lt;b&gt; &amp; &quot; &#38; &#x26;", "a > b", "<b></b>x"])
+def test_parse_html_accepts_escaped_text(fine: str) -> None:
+    parse_html(fine)
+
+
+async def test_length_is_counted_after_parsing_in_utf16_units() -> None:
+    state = BotApiState()
+    state.add_user(USER)
+
+    async def send(text: str, **params: str) -> None:
+        await state.call(TOKEN, "sendMessage", {"chat_id": USER, "text": text, **params})
+
+    # The tags and the escapes do not count; what the user sees does.
+    await send("<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")
+    await send("😀" * 2048)  # 4096 UTF-16 code units
+    for too_long, params in [("a" * 4097, {}),
+                             ("<i>" + "&lt;" * 4097 + "</i>", {"parse_mode": "HTML"}),
+                             ("😀" * 2049, {}), ("đ" * 4000 + "😀" * 49, {})]:
+        with pytest.raises(BotApiError, match=r"^Bad Request: message is too long$") as caught:
+            await send(too_long, **params)
+        assert caught.value.code == 400
+    with pytest.raises(BotApiError, match="message caption is too long"):
+        await state.call(TOKEN, "sendPhoto", {"chat_id": USER, "photo": tiny_png_upload(),
+                                              "caption": "😀" * 513})
+
+
+def tiny_png_upload() -> object:
+    from sandbox.botapi import InputUpload
+
+    return InputUpload("a.png", tiny_png(), "image/png")
