@@ -19,6 +19,7 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.answers import parse_date_text
+from core.collation import vi_sorted
 from db.models import (
     Agency,
     AuditLog,
@@ -137,10 +138,10 @@ async def pick_keyboard(t: Turn, chosen: list[int]) -> InlineKeyboardMarkup:
     assert plan is not None
     agencies = (await t.session.scalars(
         select(Agency).options(lazyload("*"))
-        .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True))
-        .order_by(Agency.id).limit(60))).all()
+        .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True)))).all()
     rows = [[InlineKeyboardButton(("☑️ " if a.id in chosen else "⬜ ") + a.display_name[:50],
-                                  callback_data=f"ad:t:{a.id}")] for a in agencies]
+                                  callback_data=f"ad:t:{a.id}")]
+            for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
     rows.append([InlineKeyboardButton("✔️ " + t._("Done"), callback_data="ad:d"),
                  *_cancel_row(t)])
     return InlineKeyboardMarkup(rows)

@@ -21,6 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.formatting import format_date, format_datetime
 from core.answers import parse_date_text
+from core.collation import vi_sorted
 from db.invites import create_invite, deep_link, revoke_invite
 from db.models import (
     OPEN_STATUSES,
@@ -86,8 +87,9 @@ async def _agency_picker(t: Turn, prefix: str, kind: str | None) -> None:
     agencies = (await t.session.scalars(
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == committee, Agency.kind == kind, Agency.active.is_(True))
-        .order_by(Agency.id).limit(60))).all()
-    rows = [[B(a.display_name[:60], callback_data=f"{prefix}:a:{a.id}")] for a in agencies]
+        )).all()
+    rows = [[B(a.display_name[:60], callback_data=f"{prefix}:a:{a.id}")]
+            for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
     t.send(_("Which agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from bot.formatting import format_datetime
+from core.collation import vi_key
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -49,11 +50,11 @@ async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligati
             .where(Plan.committee_id == committee_id, Obligation.status.in_(OPEN_STATUSES),
                    Obligation.due_at <= t.now, Schedule.active.is_(True),
                    Agency.active.is_(True))
-            .order_by(Agency.name, Obligation.due_at)
         )
     ).all()
     out = []
-    for obligation, short, name, schedule_name in rows:
+    for obligation, short, name, schedule_name in sorted(
+            rows, key=lambda row: (vi_key(row[1] or row[2]), row[0].due_at)):
         if obligation.effective_due_at <= t.now:
             out.append((obligation, short or name, schedule_name))
     return out

@@ -14,6 +14,7 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.answers import parse_date_text
+from core.collation import vi_sorted
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -54,8 +55,8 @@ async def list_for_extension(t: Turn, schedule_id: int, period_key: str) -> None
         .where(Obligation.schedule_id == schedule_id, Obligation.period_key == period_key,
                Obligation.status.in_(OPEN_STATUSES),
                Plan.committee_id == (t.member.committee_id if t.member else -1))
-        .order_by(Agency.id)
     )).all()
+    rows = vi_sorted(rows, key=lambda row: row[1].display_name)
     if not rows:
         t.send(_("Every agency has reported for this period; nothing to extend."))
         return

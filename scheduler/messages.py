@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import format_date
 from bot.i18n import ngettext, translator
+from core.collation import vi_key
 from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
 from db.models import Agency, Member, OutboxItem, OutboxMessage
 from handlers.render import days_left_text, deadline_text, esc, period_label
@@ -184,9 +185,8 @@ async def render_digest(
         agencies=len(by_agency), reports=sum(len(v) for v in by_agency.values())), ""]
     tail: list[str] = []
     if decision.orphans:
-        names = (await session.scalars(
-            select(Agency.name).where(Agency.id.in_(decision.orphans)).order_by(Agency.name)
-        )).all()
+        names = sorted((await session.scalars(
+            select(Agency.name).where(Agency.id.in_(decision.orphans)))).all(), key=vi_key)
         tail += ["", "⚠️ " + _("No active member at: {agencies}. They cannot be reminded; "
                                "please invite someone.").format(agencies=join_within(
                                    [esc(n) for n in names], NAMES_SHARE,
@@ -197,8 +197,9 @@ async def render_digest(
             select(Member.full_name, Agency.short_name, Agency.name)
             .join(Agency, Agency.id == Member.agency_id, isouter=True)
             .where(Member.id.in_(decision.blocked))
-            .order_by(Agency.name, Member.full_name, Member.id)
+            .order_by(Member.id)
         )).all()
+        people = sorted(people, key=lambda p: (vi_key(p[2] or ""), vi_key(p[0])))
         who = join_within([f"{esc(n)} ({esc(s or a or '?')})" for n, s, a in people],
                           NAMES_SHARE,
                           more=lambda n: n_("and {n} other member", "and {n} other members",
