@@ -325,13 +325,13 @@ async def drain(url: str, chats: list[int], sweep_now: dt.datetime, args: argpar
         await standin.add_users(chats)
         await bot.initialize()
         start = time.monotonic()
-        # Several instances share the outbox (FOR UPDATE SKIP LOCKED on PostgreSQL); each
-        # paces itself, so together they are given the limit: SEND_RATE = limit / instances.
+        # Several instances share the outbox (FOR UPDATE SKIP LOCKED on PostgreSQL) and the
+        # rate (leased through the database): each is given the overall SEND_RATE.
         senders = [
             OutboxSender(
                 bot, sessions,
                 lambda: sweep_now + dt.timedelta(seconds=time.monotonic() - start),
-                SenderConfig(rate=args.sender_rate / args.instances, per_chat=args.per_chat,
+                SenderConfig(rate=args.sender_rate, per_chat=args.per_chat,
                              concurrency=args.concurrency),
                 name=f"bench-{i}",
             )
@@ -458,7 +458,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the sender's configured rate (default: --limit)")
     parser.add_argument("--concurrency", type=int, default=8, help="sender workers (default 8)")
     parser.add_argument("--instances", type=int, default=1,
-                        help="senders sharing the outbox, each at limit/instances (default 1)")
+                        help="senders sharing the outbox and the overall rate (default 1)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the stand-in in the benchmark's event loop, not its own process")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every send")

@@ -293,7 +293,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    result = asyncio.run(_run())
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        result = asyncio.run(_run())
+    except IntegrityError:
+        # Another sweep (the bot's, or another `sweep`) wrote the same messages at the same
+        # time and committed first: its rows win and nothing is left to add, as the bot's own
+        # sweep treats it (scheduler.jobs.sweep_once).
+        print("0 messages queued in the outbox (another sweep queued the same messages "
+              "first; nothing to add)", file=sys.stderr)
+        return 0
     if args.dry_run:
         for decision in result.decisions:
             print(json.dumps(decision_json(decision, result.snapshot), ensure_ascii=False))

@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     flood_window: float = 10.0
     # The sweep runs every this many seconds; 0 disables it (the sender still runs).
     sweep_interval_seconds: int = 60
-    send_rate: float = 30.0  # messages per second overall
-    send_per_chat_seconds: float = 1.0
+    # Messages per second overall: every instance on the database together (they share it
+    # through the database; give each the same value).
+    send_rate: float = 30.0
+    send_per_chat_seconds: float = 1.0  # between two messages to one chat, whoever sends
     send_concurrency: int = 8
     # Webhook mode (python -m bot web)
     webhook_url: str | None = None  # https://host/tg: served at /tg, registered with setWebhook

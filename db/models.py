@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -526,10 +527,32 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[dt.datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(80))
+    # A fresh random value at every claim: the sender's later updates of the row carry it
+    # (WHERE claim_token = …), so a sender whose claim was recovered meanwhile changes nothing.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # When Telegram last answered a send of this row, in seconds since the epoch on the
+    # database's clock (the instances' clocks may differ, the bot's may be simulated): the
+    # chat's next message waits `SEND_PER_CHAT_SECONDS` from the latest of its rows.
+    done_at: Mapped[float | None] = mapped_column(Double)
     sent_at: Mapped[dt.datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SenderLease(Base):
+    """Each sender instance's share of the overall rate (`SEND_RATE`, messages per second for
+    the bot token): the shares of the live leases never add up to more than the rate.
+    Times in seconds since the epoch on the database's clock."""
+
+    __tablename__ = "sender_lease"
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    share: Mapped[int] = mapped_column(default=0)  # messages per second it may send
+    wants: Mapped[int] = mapped_column(default=0)  # what it would use (0: nothing to send)
+    expires_at: Mapped[float] = mapped_column(Double)
+    # A 429 told this instance to wait until then: every instance waits (one bot token).
+    paused_until: Mapped[float] = mapped_column(Double, default=0.0)
 
 
 class OutboxItem(Base):

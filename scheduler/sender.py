@@ -1,52 +1,102 @@
-"""The outbox sender: claim, send, mark — paced under Telegram's limits.
+"""The outbox sender: claim, send, mark — paced under Telegram's limits, with any number of
+instances on one database.
 
-Crash safety. Each message goes through three steps, each its own transaction:
-1. *claim*: pending → sending (with claimed_at), committed before anything is sent;
-2. *send*: the Bot API call;
-3. *mark*: sending → sent with Telegram's message id (or back to pending / failed / blocked).
-A crash before 2 leaves a claimed row that `recover` (run at start and every
-`recover_every` seconds) returns to pending after `claim_timeout`: nothing is lost. A crash
-after 2 and before 3 — the only window — re-sends that message once it is recovered. Each
-message can thus be sent at most twice, and only the messages in flight at the moment of the
-crash (at most `concurrency`, one per worker) can be. Everything Telegram accepted and that
-was marked is never sent again. (A read timeout after Telegram accepted a message is the
-other, unavoidable, source of a repeat: the send is retried.)
+Crash safety. Each message goes through three steps:
+1. *claim*: pending → sending, with claimed_at, claimed_by and a fresh random claim_token,
+   committed before anything is sent. A row is claimed only when it can be sent at once: the
+   worker first takes its place under the rate (free now, or in at most `claim_ahead`,
+   0.1 s: the claim's round trip overlaps that wait), then claims, then sends. No claim is
+   held while waiting for the rate, a chat's interval or a 429 pause: a pause that begins
+   in those 0.1 s gives the row back unsent.
+2. *send*: the Bot API call, made only if the claim still holds (the row is re-read right
+   before the call).
+3. *mark*: sending → sent with Telegram's message id (or back to pending / failed / blocked),
+   fenced by the claim: `WHERE id = … AND claim_token = … AND status = 'sending'`. When no
+   row matches, the claim was lost (another sender recovered the row): nothing more is done
+   with it — its new owner sends it.
+`recover` (at start and every `recover_every` seconds) returns rows claimed more than
+`claim_timeout` ago to pending: a crash before 2 loses nothing. A claim is held only for the
+time of one send (milliseconds; the heartbeat renews claimed_at of a send that takes longer
+than a quarter of `claim_timeout`), so only the claims of a sender that died are recovered.
+The one window in which a message can go out twice is a crash between 2 and 3: the messages
+in flight in the instance that crashed (at most `concurrency`, one per worker), each sent once
+more after recovery. Everything that was marked is never sent again. (A read timeout after
+Telegram accepted a message is the other, unavoidable, source of a repeat: the send is
+retried.)
 
-Pacing: at most `rate` messages per second overall (a shared slot clock) and at most one per
-`per_chat` seconds per chat (rows of a chat that was just served wait their turn).
-429 `RetryAfter` pauses all sending for the time Telegram asks and re-queues the row; network
-errors, timeouts and 5xx retry with exponential backoff up to `max_attempts`; 403 marks the
-member inactive (the standing office's next digest says so).
+Pacing, overall across instances (Telegram counts per bot token):
+* Rate: each instance holds a *share* of `rate` (messages per second) in `sender_lease`,
+  renewed every `lease_every` seconds and valid for `lease_ttl`; the shares of the live
+  leases never add up to more than `rate`. The instances that have messages to send split
+  the rate evenly; an instance with nothing to send gives its share back. A share is raised
+  only after the database has it, and lowered in the database only once the instance's
+  recent sends fit under the lower figure, so no second sees more than `rate` arrivals from
+  all instances together. Within its share an instance paces as before (`Pacer`): a send
+  starts only while fewer than `share` sends are in flight or were answered within the last
+  second. One database transaction per instance and renewal, none per message.
+* Per chat: a message is claimed only while no other message of its chat is being sent and
+  none was answered (`done_at`, on the database's clock) less than `per_chat` seconds ago,
+  whichever instance sent it. The claim is atomic per chat: one statement under SQLite's
+  write lock; on PostgreSQL an advisory lock on the chat, taken before the conditional
+  update, so of two instances claiming messages of one chat the second sees the first's.
+429 `RetryAfter` pauses all sending for the time Telegram asks, in every instance (the pause
+is passed on with the lease), and re-queues the row; network errors, timeouts and 5xx retry
+with exponential backoff up to `max_attempts`; 403 marks the member inactive (the standing
+office's next digest says so).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import functools
 import logging
 import math
 import os
+import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    CursorResult,
+    Double,
+    Integer,
+    bindparam,
+    delete,
+    exists,
+    extract,
+    func,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from db.models import AuditLog, Member, OutboxMessage, OutboxStatus
+from db.models import AuditLog, Member, OutboxMessage, OutboxStatus, SenderLease
 
 log = logging.getLogger(__name__)
+
+LEASE_LOCK_KEY = 138_2022_002  # PostgreSQL advisory lock: one lease renewal at a time
+CHAT_LOCK_SPACE = 138_2022  # (space, chat) advisory locks: one claim per chat at a time
+# A lease that was not renewed still counts this long after it expired: the sends its owner
+# made just before fall in the same one-second windows as the next owner's first ones.
+LEASE_GRACE = 2.0
 
 
 @dataclass
 class SenderConfig:
-    rate: float = 30.0  # messages per second, overall
-    per_chat: float = 1.0  # seconds between two messages to one chat
+    rate: float = 30.0  # messages per second, overall: all instances together
+    per_chat: float = 1.0  # seconds between two messages to one chat, overall
     concurrency: int = 8
     max_attempts: int = 8
     backoff_base: float = 2.0
@@ -54,47 +104,107 @@ class SenderConfig:
     claim_timeout: float = 120.0
     recover_every: float = 30.0
     idle_poll: float = 0.5
+    lease_every: float = 0.5  # seconds between two renewals of this instance's rate share
+    lease_ttl: float = 5.0  # a share not renewed for this long goes back to the others
+    # A worker may take its place under the rate this long before the place frees, to claim
+    # its message meanwhile (the claim's database round trip then costs no sending time).
+    claim_ahead: float = 0.1
 
 
 class Pacer:
-    """At most `rate` messages in any one-second window, as Telegram counts them (arrivals).
+    """At most `cap` messages in any one-second window, as Telegram counts them (arrivals).
 
     A send takes a place when it starts and gives it back, stamped with its *completion*
-    time, when the answer comes: a new send starts only while fewer than `rate` sends are in
+    time, when the answer comes: a new send starts only while fewer than `cap` sends are in
     flight or completed within the last second. Since a message arrives between the start
-    and the completion of its send, no second can see more than `rate` arrivals, whatever
-    the network jitter or event-loop stalls. `pause` (a 429) holds everything."""
+    and the completion of its send, no second can see more than `cap` arrivals, whatever
+    the network jitter or event-loop stalls. `pause` (a 429) holds everything.
+
+    `cap` is `rate` on its own; the sender sets it to its instance's share of the overall
+    rate, valid until `valid_until` (monotonic): past it nothing starts until it is renewed.
+    A place may be taken a little ahead of the time it frees (`acquire(ahead)`), so that the
+    sender claims its message meanwhile; the send itself waits for that time. A place taken
+    and not used (nothing to send after all) goes back with `cancel`."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = max(1, int(rate)) if rate > 0 else 0
+        self.cap = self.rate
+        self.valid_until = math.inf
         self.clock = clock
         self.in_flight = 0
         self.done: deque[float] = deque()
         self.paused_until = 0.0
+        self.closed = False
         self.changed = asyncio.Condition()
 
-    async def acquire(self) -> None:
+    def _prune(self, now: float) -> None:
+        while self.done and self.done[0] <= now - 1.0:
+            self.done.popleft()
+
+    def footprint(self) -> int:
+        """Sends that can still land in a one-second window that includes now."""
+        self._prune(self.clock())
+        return self.in_flight + len(self.done)
+
+    async def acquire(self, ahead: float = 0.0) -> float | None:
+        """Take a place. Returns the (monotonic) time from which its send may start: now, or
+        at most `ahead` seconds later, when an older send leaves the window (the caller gets
+        ready meanwhile and waits for it); None when the pacer was closed (the sender stops)."""
         async with self.changed:
-            for _ in range(1_000_000):  # bounded; each turn waits for time or a release
+            for _ in range(1_000_000):  # bounded; each turn waits for time or a change
+                if self.closed:
+                    return None
                 now = self.clock()
-                while self.done and self.done[0] <= now - 1.0:
-                    self.done.popleft()
+                self._prune(now)
                 if self.paused_until > now:
                     delay = self.paused_until - now
-                elif not self.rate or self.in_flight + len(self.done) < self.rate:
+                elif not self.rate:
                     self.in_flight += 1
-                    return
+                    return now
+                elif self.cap <= 0 or now >= self.valid_until:
+                    delay = 1.0  # no share (yet): `set_share` wakes us
                 else:
-                    delay = (self.done[0] + 1.0 - now) if self.done else 0.05
+                    taken = self.in_flight + len(self.done)
+                    if taken < self.cap:
+                        self.in_flight += 1
+                        return now
+                    # The place frees when that send's second is over (the older ones too).
+                    oldest = taken - self.cap
+                    if oldest < len(self.done):
+                        start = self.done[oldest] + 1.0
+                        if start - now <= ahead and start < self.valid_until:
+                            self.in_flight += 1
+                            return start
+                        delay = start - now - ahead
+                    else:
+                        delay = 0.05  # sends in flight must be answered first
                 try:
                     await asyncio.wait_for(self.changed.wait(), max(delay, 0.001))
                 except TimeoutError:
                     pass
+        return None
 
     async def release(self) -> None:
         async with self.changed:
             self.in_flight -= 1
             self.done.append(self.clock())
+            self.changed.notify_all()
+
+    async def cancel(self) -> None:
+        """Give back a place that was not used: nothing was sent."""
+        async with self.changed:
+            self.in_flight -= 1
+            self.changed.notify_all()
+
+    async def set_share(self, cap: int, valid_until: float) -> None:
+        async with self.changed:
+            self.cap = cap
+            self.valid_until = valid_until
+            self.changed.notify_all()
+
+    async def close(self) -> None:
+        async with self.changed:
+            self.closed = True
             self.changed.notify_all()
 
     def pause(self, seconds: float) -> None:
@@ -108,6 +218,73 @@ def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([
         [InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row] for row in rows
     ])
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _db_seconds(pg: bool) -> ColumnElement[float]:
+    """Now, in seconds since the epoch, on the database's clock (the same for every
+    instance, whatever their own clocks or the bot's simulated one say)."""
+    if pg:
+        return sql_cast(extract("epoch", func.clock_timestamp()), Double)
+    return (func.julianday("now") - 2440587.5) * 86400.0
+
+
+def _upsert(pg: bool, table: Any) -> Any:
+    return (postgresql.insert if pg else sqlite.insert)(table)
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+_OTHER = aliased(OutboxMessage, name="other")
+_PICK = aliased(OutboxMessage, name="pick")
+
+
+def _claimable(pg: bool, row: Any = OutboxMessage) -> ColumnElement[bool]:
+    """Due (`:now`, the bot's clock), and its chat free: no message of the chat being sent,
+    none answered less than `:per_chat` seconds ago (by any instance, the database's clock)."""
+    chat_busy = exists().where(
+        _OTHER.chat_id == row.chat_id,
+        (_OTHER.status == OutboxStatus.sending)
+        | (_OTHER.done_at > _db_seconds(pg) - bindparam("per_chat", type_=Double)),
+    )
+    return cast(ColumnElement[bool], (row.status == OutboxStatus.pending)
+                & (row.next_attempt_at <= bindparam("now")) & ~chat_busy)
+
+
+_CLAIMED: dict[str, Any] = {
+    "status": OutboxStatus.sending, "claimed_at": bindparam("now"),
+    "claimed_by": bindparam("name"), "claim_token": bindparam("token"),
+    "attempts": OutboxMessage.attempts + 1,
+}
+
+
+@functools.cache
+def _claim_statements(pg: bool) -> tuple[Any, ...]:
+    """The claim's statements, built once (building them costs more than running them)."""
+    if not pg:
+        first = (select(_PICK.id).where(_claimable(False, _PICK))
+                 .order_by(_PICK.next_attempt_at, _PICK.id).limit(1).scalar_subquery())
+        return (update(OutboxMessage).where(OutboxMessage.id == first).values(**_CLAIMED)
+                .returning(OutboxMessage).execution_options(synchronize_session=False),)
+    pick = (select(OutboxMessage.id, OutboxMessage.chat_id).where(_claimable(True))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
+            .with_for_update(skip_locked=True, of=OutboxMessage))
+    lock = select(func.pg_advisory_xact_lock(sql_cast(CHAT_LOCK_SPACE, Integer),
+                                             bindparam("chat_key", type_=Integer)))
+    take = (update(OutboxMessage)
+            .where(OutboxMessage.id == bindparam("row_id"), _claimable(True))
+            .values(**_CLAIMED).returning(OutboxMessage)
+            .execution_options(synchronize_session=False))
+    return pick, lock, take
+
+
+_STILL_CLAIMED = select(OutboxMessage.claim_token).where(
+    OutboxMessage.id == bindparam("row_id"), OutboxMessage.status == OutboxStatus.sending)
 
 
 class OutboxSender:
@@ -124,107 +301,267 @@ class OutboxSender:
         self.now = now
         self.config = config or SenderConfig()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        # The lease is this object's, even if two senders were given the same name.
+        self.lease_owner = f"{self.name[:70]}/{secrets.token_hex(3)}"
         self.pacer = Pacer(self.config.rate)
-        self.chat_ready: dict[int, float] = {}  # chat id -> monotonic time it may be used
+        self.shared = self.pacer.rate > 0  # an unlimited rate needs no lease
+        if self.shared:
+            self.pacer.cap = 0  # nothing until the database grants a share
+        self.share = 0  # what this instance's lease row says
         self.claim_lock = asyncio.Lock()
+        bind = self.sessions.kw.get("bind")
+        self.sqlite = getattr(getattr(bind, "dialect", None), "name", "") == "sqlite"
+        self.sqlite_writes = asyncio.Lock()
         self.wake = asyncio.Event()
+        self.lease_poke = asyncio.Event()
         self.stopping = asyncio.Event()
         self.in_flight = 0
         self.tasks: list[asyncio.Task[None]] = []
         self.sent = 0
+        self.worked = False  # a claim found a row since the last renewal
+        self.pause_to_share = 0.0  # monotonic end of a 429 pause the others must hear about
+        self.claims: dict[int, tuple[str, float]] = {}  # row id -> (claim token, monotonic)
         self.next_recover = now() + dt.timedelta(seconds=self.config.recover_every)
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. On SQLite this sender's writes take turns: they would
+        otherwise meet at SQLite's file lock, whose busy handler sleeps in steps of up to
+        100 ms, and a claim would often wait that long for a mark."""
+        turn = self.sqlite_writes if self.sqlite else contextlib.nullcontext()
+        async with turn, self.sessions() as session, session.begin():
+            yield session
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         self.stopping.clear()
+        self.pacer.closed = False
         self.tasks = [asyncio.create_task(self._worker(i), name=f"outbox-sender-{i}")
                       for i in range(self.config.concurrency)]
+        self.tasks.append(asyncio.create_task(self._lease_loop(), name="outbox-sender-lease"))
 
     async def stop(self, grace: float = 15.0) -> None:
         """Let sends in flight finish, then stop (graceful shutdown)."""
         self.stopping.set()
         self.wake.set()
+        self.lease_poke.set()
+        await self.pacer.close()  # workers waiting for a place stop waiting
         if self.tasks:
             _done, pending = await asyncio.wait(self.tasks, timeout=grace)
             for task in pending:
                 task.cancel()
         self.tasks = []
+        if self.shared and (self.share or self.pacer.cap):
+            try:
+                await self._give_back()
+            except Exception:
+                log.exception("outbox rate lease: could not give the share back")
 
     def notify(self) -> None:
         """New rows were written: look now rather than at the next poll."""
         self.wake.set()
+        self.lease_poke.set()
+
+    # ------------------------------------------------------------------ the shared rate
+
+    async def renew_lease(self, wants: bool) -> int:
+        """Renew this instance's share of the overall rate; returns the share now usable."""
+        total = self.pacer.rate
+        ttl = self.config.lease_ttl
+        started = time.monotonic()
+        pause_to_share = self.pause_to_share
+        raise_to: int | None = None
+        async with self._write() as session:
+            pg = _is_postgresql(session)
+            if pg:  # one renewal at a time; SQLite serialises writers by itself
+                await session.execute(select(func.pg_advisory_xact_lock(LEASE_LOCK_KEY)))
+            # The first statement writes: on SQLite it takes the write lock, so that what is
+            # read next cannot change before this transaction commits.
+            stmt = _upsert(pg, SenderLease).values(
+                owner=self.lease_owner, share=self.share, wants=total if wants else 0,
+                expires_at=_db_seconds(pg) + ttl, paused_until=0.0,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[SenderLease.owner],
+                set_={"wants": stmt.excluded.wants, "expires_at": stmt.excluded.expires_at},
+            ).returning(SenderLease.expires_at)
+            db_now = float((await session.execute(stmt)).scalar_one()) - ttl
+            others = (await session.execute(
+                select(SenderLease.owner, SenderLease.share, SenderLease.wants,
+                       SenderLease.paused_until)
+                .where(SenderLease.owner != self.lease_owner,
+                       SenderLease.expires_at > db_now - LEASE_GRACE)
+            )).all()
+            reserved = sum(o.share for o in others)
+            wanting = sorted([o.owner for o in others if o.wants > 0]
+                             + ([self.lease_owner] if wants else []))
+            target = 0
+            if wants:
+                base, extra = divmod(total, len(wanting))
+                target = base + (1 if wanting.index(self.lease_owner) < extra else 0)
+            new_cap = max(0, min(target, total - reserved))
+            if new_cap < self.pacer.cap:
+                await self.pacer.set_share(new_cap, self.pacer.valid_until)  # now
+            elif new_cap > self.pacer.cap:
+                raise_to = new_cap  # once the database has it
+            published = max(new_cap, self.pacer.footprint())
+            values: dict[str, Any] = {"share": published}
+            pause_left = pause_to_share - time.monotonic()
+            if pause_left > 0:
+                values["paused_until"] = db_now + pause_left
+            await session.execute(update(SenderLease)
+                                  .where(SenderLease.owner == self.lease_owner).values(**values))
+            await session.execute(delete(SenderLease)
+                                  .where(SenderLease.expires_at < db_now - 3600))
+        self.share = published
+        if self.pause_to_share == pause_to_share:  # (not a newer 429 meanwhile)
+            self.pause_to_share = 0.0
+        # Another instance was told to wait (429): so is this one, it is the same bot.
+        paused = max((o.paused_until for o in others), default=0.0) - db_now
+        if paused > 0:
+            self.pacer.pause(paused)
+        await self.pacer.set_share(raise_to if raise_to is not None else self.pacer.cap,
+                                   started + ttl)
+        return self.pacer.cap
+
+    async def _give_back(self) -> None:
+        """On stop: nothing more will be sent; the share goes back once the last sends are a
+        second old."""
+        await self.pacer.set_share(0, 0.0)
+        footprint = self.pacer.footprint()
+        async with self._write() as session:
+            pg = _is_postgresql(session)
+            await session.execute(
+                update(SenderLease).where(SenderLease.owner == self.lease_owner)
+                .values(share=footprint, wants=0,
+                        expires_at=_db_seconds(pg) + (1.0 if footprint else -LEASE_GRACE))
+            )
+        self.share = 0
+
+    async def _work_due(self) -> bool:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.pending,
+                                               OutboxMessage.next_attempt_at <= self.now())
+                .limit(1))
+        return found is not None
+
+    async def _heartbeat(self) -> None:
+        """A send that takes long (a slow network, a stalled database) keeps its claim: its
+        claimed_at moves on, so no other sender's recovery takes it meanwhile."""
+        old = time.monotonic() - self.config.claim_timeout / 4
+        held = [(row_id, token) for row_id, (token, at) in list(self.claims.items()) if at < old]
+        if not held:
+            return
+        now = self.now()
+        async with self._write() as session:
+            for row_id, token in held:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row_id, OutboxMessage.claim_token == token,
+                           OutboxMessage.status == OutboxStatus.sending)
+                    .values(claimed_at=now))
+        for row_id, token in held:
+            if row_id in self.claims:
+                self.claims[row_id] = (token, time.monotonic())
+
+    async def _lease_loop(self) -> None:
+        """Recovery, the claims' heartbeat and the rate share, whatever the workers wait on."""
+        while not self.stopping.is_set():
+            wants = False
+            try:
+                if self.now() >= self.next_recover:
+                    self.next_recover = self.now() + dt.timedelta(
+                        seconds=self.config.recover_every)
+                    await self.recover()  # claims left by a process that died meanwhile
+                await self._heartbeat()
+                wants = self.in_flight > 0 or self.worked or await self._work_due()
+                self.worked = False
+                if self.shared and (wants or self.share or self.pacer.cap
+                                    or self.pause_to_share):
+                    await self.renew_lease(wants)
+            except Exception:
+                log.exception("outbox sender: recovery or rate lease failed")
+            busy = wants or self.share > 0
+            wait = self.config.lease_every if busy else self.config.idle_poll
+            try:
+                await asyncio.wait_for(self.lease_poke.wait(), wait)
+            except TimeoutError:
+                pass
+            self.lease_poke.clear()
 
     # ------------------------------------------------------------------ claiming
 
     async def recover(self) -> int:
         """Rows claimed by a process that died go back to pending."""
         cutoff = self.now() - dt.timedelta(seconds=self.config.claim_timeout)
-        async with self.sessions() as session, session.begin():
+        async with self._write() as session:
             result = await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.status == OutboxStatus.sending,
                        OutboxMessage.claimed_at < cutoff)
-                .values(status=OutboxStatus.pending, claimed_at=None, claimed_by=None)
+                .values(status=OutboxStatus.pending, claimed_at=None, claimed_by=None,
+                        claim_token=None)
             )
-            return result.rowcount or 0
+            return _rowcount(result)
 
     async def claim(self) -> OutboxMessage | None:
+        """Claim the next message that can be sent now (due, and its chat free)."""
         async with self.claim_lock:
-            now = self.now()
-            moment = time.monotonic()
-            for chat in [c for c, ready in self.chat_ready.items() if ready <= moment]:
-                del self.chat_ready[chat]  # keep the map to the chats that are still busy
-            busy = list(self.chat_ready)
-            async with self.sessions() as session, session.begin():
-                query = (
-                    select(OutboxMessage)
-                    .where(OutboxMessage.status == OutboxStatus.pending,
-                           OutboxMessage.next_attempt_at <= now)
-                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                    .limit(1)
-                )
-                if busy:
-                    query = query.where(OutboxMessage.chat_id.not_in(busy))
-                if session.bind.dialect.name == "postgresql":
-                    # Several senders (instances) share the table without waiting on each other.
-                    query = query.with_for_update(skip_locked=True)
-                row = await session.scalar(query)
+            params = {"now": self.now(), "per_chat": self.config.per_chat,
+                      "name": self.name, "token": secrets.token_hex(16)}
+            row: OutboxMessage | None
+            async with self._write() as session:
+                pg = _is_postgresql(session)
+                if not pg:
+                    # One statement: SQLite runs it under its write lock, so the choice and
+                    # the claim are atomic, even with senders in other processes.
+                    row = await session.scalar(_claim_statements(False)[0], params)
+                else:
+                    # Several senders (instances) share the table without waiting on each
+                    # other, except for a chat both would serve: its lock makes the second
+                    # wait for the first to commit, then see its claim.
+                    pick, lock, take = _claim_statements(True)
+                    candidate = (await session.execute(pick, params)).first()
+                    if candidate is None:
+                        return None
+                    await session.execute(lock, {"chat_key": candidate.chat_id % 2_147_483_647})
+                    row = await session.scalar(take, {**params, "row_id": candidate.id})
                 if row is None:
                     return None
-                # Conditional update: of two senders on one SQLite file, only one wins.
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id,
-                           OutboxMessage.status == OutboxStatus.pending)
-                    .values(status=OutboxStatus.sending, claimed_at=now, claimed_by=self.name,
-                            attempts=OutboxMessage.attempts + 1)
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount != 1:
-                    return None
-                await session.refresh(row)
-            # Busy until its send happens; the per-chat interval counts from the send.
-            self.chat_ready[row.chat_id] = math.inf
+                session.expunge(row)
             return row
+
+    async def claim_holds(self, row: OutboxMessage) -> bool:
+        """Whether the row is still claimed by this claim (not recovered by another sender)."""
+        async with self.sessions() as session:
+            token = await session.scalar(_STILL_CLAIMED, {"row_id": row.id})
+        return token is not None and token == row.claim_token
 
     # ------------------------------------------------------------------ sending
 
     async def _worker(self, index: int) -> None:
         while not self.stopping.is_set():
-            if index == 0 and self.now() >= self.next_recover:
-                self.next_recover = self.now() + dt.timedelta(seconds=self.config.recover_every)
-                try:
-                    await self.recover()  # claims left by a process that died meanwhile
-                except Exception:
-                    log.exception("outbox recovery failed")
+            # A place under the rate first, then a claim: a claimed row is sent at once and
+            # never waits (for a 429 pause, the rate) while another sender could recover it.
+            start_at = await self.pacer.acquire(self.config.claim_ahead)
+            if start_at is None:
+                break
+            if self.stopping.is_set():
+                await self.pacer.cancel()
+                break
             try:
                 row = await self.claim()
             except Exception:
+                await self.pacer.cancel()
                 log.exception("outbox claim failed")
                 await asyncio.sleep(self.config.idle_poll)
                 continue
             if row is None:
+                await self.pacer.cancel()
+                if self.stopping.is_set():
+                    break  # (clearing `wake` now would lose the stop's wake-up)
                 self.wake.clear()
                 # Only the first worker polls an idle outbox; the others sleep until it (or
                 # a sweep) finds work, so an idle bot does not query the database 16×/s.
@@ -235,32 +572,55 @@ class OutboxSender:
                     pass
                 continue
             self.wake.set()  # there may be more: let the other workers look too
+            self.worked = True
+            self.claims[row.id] = (row.claim_token or "", time.monotonic())
             self.in_flight += 1
             try:
-                await self.pacer.acquire()
-                try:
-                    await self.deliver(row)
-                finally:
-                    await self.pacer.release()
-                    # Per chat, like overall: counted from when Telegram answered.
-                    self.chat_ready[row.chat_id] = time.monotonic() + self.config.per_chat
+                await self.deliver(row, start_at)
             finally:
                 self.in_flight -= 1
+                self.claims.pop(row.id, None)
 
-    async def deliver(self, row: OutboxMessage) -> None:
+    async def deliver(self, row: OutboxMessage, start_at: float | None = None) -> None:
+        """Send a claimed row and record the outcome. The caller holds a pacer place from
+        `start_at` (monotonic; at most `claim_ahead` seconds away): it is given back when
+        Telegram has answered, or unused if nothing was sent."""
+        try:
+            holds = await self.claim_holds(row)
+            if holds and start_at is not None and start_at > self.pacer.clock():
+                await asyncio.sleep(start_at - self.pacer.clock())
+        except BaseException:
+            await self.pacer.cancel()
+            raise
+        if not holds:
+            await self.pacer.cancel()
+            log.warning("outbox=%s chat=%s: the claim was lost before the send (another "
+                        "sender recovered the row); not sent", row.id, row.chat_id)
+            return
+        if self.pacer.paused_until > self.pacer.clock():
+            # A 429 (here or in another instance) came while this send got ready: the claim
+            # is not held through the pause; the row goes back to the queue, unsent.
+            await self.pacer.cancel()
+            await self._unclaim(row)
+            return
         payload = row.payload or {}
         started = time.monotonic()
         try:
-            message = await self.bot.send_message(
-                chat_id=row.chat_id,
-                text=payload.get("text", ""),
-                parse_mode=payload.get("parse_mode"),
-                reply_markup=_markup(payload),
-            )
+            try:
+                message = await self.bot.send_message(
+                    chat_id=row.chat_id,
+                    text=payload.get("text", ""),
+                    parse_mode=payload.get("parse_mode"),
+                    reply_markup=_markup(payload),
+                )
+            finally:
+                await self.pacer.release()  # stamped with the time Telegram answered
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
             self.pacer.pause(seconds)
+            self.pause_to_share = max(self.pause_to_share, time.monotonic() + seconds)
+            self.lease_poke.set()  # tell the other instances now
             await self._requeue(row, seconds, f"429 retry after {seconds}s", count=False)
         except Forbidden as exc:
             await self._blocked(row, str(exc))
@@ -275,46 +635,82 @@ class OutboxSender:
         except TelegramError as exc:
             await self._finish(row, OutboxStatus.failed, error=f"{type(exc).__name__}: {exc}")
         else:
-            await self._finish(row, OutboxStatus.sent, message_id=message.message_id)
-            self.sent += 1
+            if await self._finish(row, OutboxStatus.sent, message_id=message.message_id):
+                self.sent += 1
             log.info("sent outbox=%s kind=%s chat=%s latency_ms=%d", row.id, row.kind,
                      row.chat_id, (time.monotonic() - started) * 1000)
 
+    def _mine(self, row: OutboxMessage) -> ColumnElement[bool]:
+        """The row as this sender claimed it: every update after the claim is fenced by it."""
+        return ((OutboxMessage.id == row.id) & (OutboxMessage.claim_token == row.claim_token)
+                & (OutboxMessage.status == OutboxStatus.sending))
+
+    async def _answered(self, session: AsyncSession, row: OutboxMessage,
+                        values: dict[str, Any]) -> bool:
+        """Record the outcome of a send, fenced by the claim; stamp `done_at` (the chat's
+        interval counts from it) in any case: the request was made."""
+        values["done_at"] = _db_seconds(_is_postgresql(session))
+        result = await session.execute(
+            update(OutboxMessage).where(self._mine(row)).values(**values))
+        if _rowcount(result) == 1:
+            return True
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                              .values(done_at=values["done_at"]))
+        return False
+
+    def _lost(self, row: OutboxMessage, what: str) -> None:
+        log.warning("outbox=%s chat=%s: the claim was lost (another sender recovered the row) "
+                    "before it was %s; left to its new owner", row.id, row.chat_id, what)
+
     async def _finish(self, row: OutboxMessage, status: OutboxStatus, message_id: int | None = None,
-                      error: str | None = None) -> None:
-        async with self.sessions() as session, session.begin():
+                      error: str | None = None) -> bool:
+        async with self._write() as session:
             values: dict[str, Any] = {"status": status, "last_error": error}
             if status == OutboxStatus.sent:
                 values.update(sent_at=self.now(), telegram_message_id=message_id)
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
-            )
+            mine = await self._answered(session, row, values)
+        if not mine:
+            self._lost(row, f"marked {status.value}")
+            return False
         if error:
             log.warning("outbox=%s chat=%s %s", row.id, row.chat_id, status.value)
+        return True
 
     async def _requeue(self, row: OutboxMessage, delay: float, error: str,
                        count: bool = True) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self._write() as session:
             values: dict[str, Any] = {
                 "status": OutboxStatus.pending,
                 "next_attempt_at": self.now() + dt.timedelta(seconds=delay),
-                "claimed_at": None, "claimed_by": None, "last_error": error,
+                "claimed_at": None, "claimed_by": None, "claim_token": None,
+                "last_error": error,
             }
             if not count:
                 values["attempts"] = OutboxMessage.attempts - 1  # a 429 is not a failure
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
-            )
+            mine = await self._answered(session, row, values)
+        if not mine:
+            self._lost(row, "re-queued")
+            return
         log.warning("outbox=%s chat=%s retry in %.1fs (%s)", row.id, row.chat_id, delay,
                     error.split(":")[0])
 
+    async def _unclaim(self, row: OutboxMessage) -> None:
+        """Give a claimed row back, unsent and not counted as an attempt."""
+        async with self._write() as session:
+            result = await session.execute(
+                update(OutboxMessage).where(self._mine(row))
+                .values(status=OutboxStatus.pending, claimed_at=None, claimed_by=None,
+                        claim_token=None, attempts=OutboxMessage.attempts - 1))
+        if _rowcount(result) != 1:
+            self._lost(row, "given back")
+
     async def _blocked(self, row: OutboxMessage, error: str) -> None:
         now = self.now()
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id)
-                .values(status=OutboxStatus.blocked, last_error=f"403 {error}")
-            )
+        async with self._write() as session:
+            if not await self._answered(session, row, {"status": OutboxStatus.blocked,
+                                                       "last_error": f"403 {error}"}):
+                self._lost(row, "marked blocked")
+            # Telegram said so, whoever owns the row now.
             member = await session.get(Member, row.member_id) if row.member_id else None
             if member is not None and member.active:
                 member.active = False

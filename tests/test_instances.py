@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import signal
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -256,10 +255,10 @@ async def test_two_senders_drain_a_fan_out_with_no_duplicate_and_no_loss(
     state = BotApiState()
     async with open_db(dongda_pg_url) as db:
         chats = await bind_members(db, state)
-        # 15 messages/s each: one sender alone would need ~3 s, the other joins within its
-        # idle poll (0.5 s).
+        # 10 messages/s overall, shared: the 40 messages take ~4 s; whichever instance
+        # starts first gives half of the rate to the other within a second or two.
         async with web_instances(dongda_pg_url, tmp_path, count=2, state=state,
-                                 BOT_FAKE_NOW=BOT_NOW, SEND_RATE="15") as dep:
+                                 BOT_FAKE_NOW=BOT_NOW, SEND_RATE="10") as dep:
             queued = await sweep_cli(dongda_pg_url)
             assert queued == len(chats) == 40
 
@@ -300,18 +299,21 @@ async def test_killing_one_instance_halfway_through_the_fan_out_loses_nothing(
 ) -> None:
     """SIGKILL one instance when a third is delivered; the survivor finishes on its own.
 
-    It sends everything still pending at once. The rows the dead instance had claimed stay
-    'sending' until a sender's `recover` (at start and every 30 s) finds them older than
-    `claim_timeout` (120 s). Not to wait two minutes, the survivor's clock (BOT_FAKE_NOW)
-    runs a day ahead of the dead instance's: by its clock those claims are long abandoned,
-    and its next periodic recovery (≤ 30 s after it started) returns them to the queue.
+    It sends everything still pending at once, at its share of the rate, and at the whole
+    rate once the dead instance's share lapses (`lease_ttl`, 5 s). The rows the dead
+    instance had claimed (only those it was sending: a row is claimed when it can be sent
+    at once) stay 'sending' until a sender's `recover` (at start and every 30 s) finds them
+    older than `claim_timeout` (120 s). Not to wait two minutes, the survivor's clock
+    (BOT_FAKE_NOW) runs a day ahead of the dead instance's: by its clock those claims are
+    long abandoned, and its next periodic recovery (≤ 30 s after it started) returns them
+    to the queue.
     The only messages that go twice are those the dead instance had sent and not yet marked
     when it died (claim, send, mark): at most one per sender worker."""
     state = BotApiState()
     ahead = (dt.datetime.fromisoformat(BOT_NOW) + dt.timedelta(days=1)).isoformat()
     async with open_db(dongda_pg_url) as db:
         chats = await bind_members(db, state)
-        # Slow senders (10 messages/s each), so the kill lands in the middle of the drain.
+        # Slow sending (10 messages/s overall), so the kill lands in the middle of the drain.
         async with web_instances(dongda_pg_url, tmp_path, count=2, state=state,
                                  per_instance=[{"BOT_FAKE_NOW": BOT_NOW},
                                                {"BOT_FAKE_NOW": ahead}],
@@ -350,12 +352,12 @@ async def test_killing_one_instance_halfway_through_the_fan_out_loses_nothing(
 async def test_a_crash_between_send_and_mark_resends_only_the_messages_in_flight_once(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    """One instance with four sender workers drains twelve messages. The database stalls
-    its commits (the test holds a SHARE lock on the outbox table: claims and marks wait,
-    reads go on) right after the sender has claimed a batch; the workers still send what
-    they had claimed. The instance is killed once two messages are out and not marked.
-    After recovery exactly those go out again, once each: never more than one per worker
-    (README «Crash semantics»)."""
+    """One instance with four sender workers drains twelve messages. The Bot API answers
+    slowly (0.5 s), so four sends are under way at once. The database stalls its commits
+    (the test holds a SHARE lock on the outbox table: claims and marks wait, reads go on)
+    while they are; Telegram accepts them. The instance is killed once two messages are out
+    and not marked. After recovery exactly those go out again, once each: never more than
+    one per worker (README «Crash semantics»)."""
     from telegram import Bot
 
     workers = 4
@@ -363,9 +365,12 @@ async def test_a_crash_between_send_and_mark_resends_only_the_messages_in_flight
     chats = list(range(892_000, 892_012))
     for chat in chats:
         state.add_user(chat, first_name=f"Cán bộ {chat}")
-    # A slow rate keeps claimed rows waiting for the pacer, so several are claimed at once.
+    slow = state.inject("sendMessage", times=None, delay=0.5)
+    slow.error = None  # slow but successful
+    # A message is claimed only when it can be sent at once: as many claims at a time as
+    # workers (the rate allows more).
     async with open_db(postgres_url) as db, web_instances(
-            postgres_url, tmp_path, state=state, SEND_RATE="2",
+            postgres_url, tmp_path, state=state, SEND_RATE="8",
             SEND_CONCURRENCY=str(workers)) as dep:
         [bot] = dep.bots
         due = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
@@ -381,11 +386,19 @@ async def test_a_crash_between_send_and_mark_resends_only_the_messages_in_flight
             return [r.chat_id for r in await outbox(db)
                     if r.status == OutboxStatus.sending and delivered[r.chat_id]]
 
+        async def all_claims_out() -> list[int]:
+            # Every claimed message has reached Telegram (none is still on its way, so none
+            # arrives after the kill), at least two, and none is marked.
+            rows = await outbox(db)
+            claimed = sorted(r.chat_id for r in rows if r.status == OutboxStatus.sending)
+            out = sorted(await sent_unmarked())
+            return out if len(out) >= 2 and out == claimed else []
+
         await poll("the sender claims a batch", claimed, interval=0.002)
         async with db.engine.connect() as conn, conn.begin():
             await conn.execute(text("LOCK TABLE outbox IN SHARE MODE"))
-            await poll("two messages are out and not marked",
-                       lambda: _at_least(sent_unmarked, 2))
+            # No claim or mark commits from here on.
+            await poll("the claimed messages are out and not marked", all_claims_out)
             await kill(bot)
         window = await sent_unmarked()
 
@@ -402,10 +415,6 @@ async def test_a_crash_between_send_and_mark_resends_only_the_messages_in_flight
         duplicates = {c: n for c, n in sends(state).items() if n > 1}
         assert set(duplicates) == set(window) and set(duplicates.values()) == {2}
         assert 2 <= len(window) <= workers, window
-
-
-async def _at_least(check: Callable[[], Awaitable[list[Any]]], n: int) -> bool:
-    return len(await check()) >= n
 
 
 # ----------------------------------------------------------------------------- the sweeper

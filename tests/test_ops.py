@@ -266,3 +266,74 @@ def test_postgresql_migrations_go_up_down_and_up_again_through_the_cli(
             assert current(url) is None
             _diff, tables = asyncio.run(_diff_and_tables(url))
             assert tables <= {"alembic_version"}, tables
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_sweep_cli_that_loses_the_race_to_a_concurrent_sweep_exits_0(
+    database_url: str, sessionmaker, settings
+) -> None:
+    """Two sweeps at once (the bot's and `python -m bot sweep`, or two cron jobs): the one
+    whose outbox rows come second hits the unique dedupe keys. The bot's own sweep treats
+    that as "nothing to add"; so does the CLI: exit 0 and one line, no traceback."""
+    import datetime as dt
+    import sys
+
+    from sqlalchemy import func, select, text
+
+    from core.planfile import load_plan
+    from db.models import Agency, Member, MemberRole, OutboxMessage, Role
+    from db.plan_import import import_plan
+    from scheduler.sweeper import run_sweep
+    from tests.conftest import MINI_PLAN, ROOT, cli_env
+
+    now = dt.datetime.fromisoformat("2022-03-21T08:00:00+07:00")
+    async with sessionmaker() as session, session.begin():
+        await import_plan(session, load_plan(MINI_PLAN), settings)
+        agencies = {a.code: a for a in (await session.scalars(select(Agency))).all()}
+        for uid, code, role in ((541, "p-cat-linh", Role.reporter),
+                                (543, "ldtbxh", Role.standing_office)):
+            member = Member(telegram_user_id=uid, chat_id=uid, full_name=f"Cán bộ {uid}",
+                            agency_id=agencies[code].id,
+                            committee_id=agencies[code].committee_id)
+            member.roles = [MemberRole(role=role)]
+            session.add(member)
+
+    async def cli_waits_for_our_rows() -> bool:
+        async with sessionmaker() as watcher:
+            waiting = await watcher.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))
+        return bool(waiting)
+
+    async with sessionmaker() as session:
+        async with session.begin():
+            # This sweep has written its rows and not committed yet when the CLI's sweep
+            # writes the same ones: the CLI's inserts wait on the unique index, then fail.
+            ours = await run_sweep(session, now, settings.tz)
+            assert len(ours.written) == 2
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "sweep", "--now", now.isoformat(), cwd=ROOT,
+                env=cli_env(DATABASE_URL=database_url),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            try:
+                deadline = asyncio.get_running_loop().time() + 60
+                while not await cli_waits_for_our_rows():
+                    assert proc.returncode is None, await proc.communicate()
+                    assert asyncio.get_running_loop().time() < deadline, "the CLI never waited"
+                    await asyncio.sleep(0.02)
+            except BaseException:
+                proc.kill()
+                raise
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    stderr = err.decode()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "IntegrityError" not in stderr, stderr
+    said = [line for line in stderr.splitlines() if "messages queued" in line]
+    assert len(said) == 1 and said[0].startswith("0 messages queued"), stderr
+    assert "another sweep" in said[0], said
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
