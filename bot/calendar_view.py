@@ -1,7 +1,11 @@
-"""`python -m bot plan calendar`: every agency's deadlines for a year, from a file or the DB."""
+"""`python -m bot plan calendar`: every agency's deadlines for a year, from a file or the DB.
+
+It lists exactly the obligations the importer creates: both go through
+db.obligations.planned_obligations with the rules the importer stores."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +14,7 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from core.planfile import PlanSpec
-from scheduler.calendar import ScheduleRule, WorkCalendar, occurrences
+from scheduler.calendar import ScheduleRule
 
 
 @dataclass
@@ -18,40 +22,52 @@ class _Sched:
     code: str
     name: str
     rule: ScheduleRule
-    # (agency code, agency name, subject code or "")
-    targets: list[tuple[str, str, str]]
+    # (agency code, subject code or None, form code), as db.obligations.schedule_targets
+    targets: list[tuple[str, str | None, str]]
 
 
-def _from_spec(spec: PlanSpec) -> tuple[str, list[_Sched]]:
-    names = {a.code: a.short_name or a.name for a in spec.agencies}
-    cal = WorkCalendar.from_dict(spec.doc.calendar.model_dump(mode="json"))
+@dataclass
+class _Plan:
+    code: str
+    starts: dt.date
+    ends: dt.date
+    agency_names: dict[str, str]
+    schedules: list[_Sched]
+
+
+def _from_spec(spec: PlanSpec) -> _Plan:
+    """A plan file, read as the importer stores it (the same values, the same rules)."""
+    from db.obligations import rule_of, schedule_targets
+    from db.plan_import import plan_rule_values, schedule_rule_values
+
+    plan_values = plan_rule_values(spec)
     out = []
     for s in spec.doc.schedules:
-        rule = ScheduleRule(
-            period=s.period,
-            cutoff=s.cutoff if isinstance(s.cutoff, str) else s.cutoff.model_dump(),
-            due=s.due.model_dump(mode="json", exclude_defaults=True) if s.due else None,
-            holiday=s.holiday,
-            start=s.start or spec.doc.plan.starts,
-            calendar=cal,
+        values = schedule_rule_values(s)
+        rule = rule_of(
+            period_type=values["period_type"],
+            cutoff_rule=values["cutoff_rule"],
+            due_rule=values["due_rule"],
+            holiday_rule=values["holiday_rule"],
+            starts_on=values["starts_on"],
+            plan_starts_on=plan_values["starts_on"],
+            plan_calendar=plan_values["calendar"],
         )
-        targets = []
-        for code in spec.assignments[s.code]:
-            if s.per_subject:
-                targets.extend(
-                    (code, names[code], subj.code)
-                    for subj in spec.doc.subjects
-                    if subj.agency == code and subj.kind == s.per_subject
-                )
-            else:
-                targets.append((code, names[code], ""))
+        targets = schedule_targets(
+            list(spec.assignments[s.code].items()),
+            [(subj.code, subj.agency, subj.kind) for subj in spec.doc.subjects],
+            values["per_subject_kind"],
+        )
         out.append(_Sched(s.code, s.name, rule, targets))
-    return spec.code, out
+    return _Plan(
+        spec.code, plan_values["starts_on"], plan_values["ends_on"],
+        {a.code: a.short_name or a.name for a in spec.agencies}, out,
+    )
 
 
-async def _from_db(settings: Settings, code: str) -> tuple[str, list[_Sched]]:
-    from db.models import Agency, Plan, Schedule, ScheduleAgency, Subject
-    from db.obligations import schedule_rule
+async def _from_db(settings: Settings, code: str) -> _Plan:
+    from db.models import Agency, Form, Plan, Schedule, ScheduleAgency, Subject
+    from db.obligations import schedule_rule, schedule_targets
     from db.session import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database_url)
@@ -64,6 +80,8 @@ async def _from_db(settings: Settings, code: str) -> tuple[str, list[_Sched]]:
                     f"no plan '{code}' in the database"
                     + (f" (known: {', '.join(known)})" if known else " (import one first)")
                 )
+            # The importer's inputs (db.obligations.ensure_obligations): active schedules,
+            # their assignments and the plan's subjects.
             schedules = (
                 await session.scalars(
                     select(Schedule)
@@ -71,31 +89,36 @@ async def _from_db(settings: Settings, code: str) -> tuple[str, list[_Sched]]:
                     .order_by(Schedule.position)
                 )
             ).all()
-            subjects = (
-                await session.scalars(select(Subject).where(Subject.plan_id == plan.id))
-            ).all()
+            subjects = [
+                (subj.code, agency_code, subj.kind)
+                for subj, agency_code in (
+                    await session.execute(
+                        select(Subject, Agency.code)
+                        .join(Agency, Agency.id == Subject.agency_id)
+                        .where(Subject.plan_id == plan.id)
+                    )
+                ).all()
+            ]
+            names: dict[str, str] = {}
             out = []
             for s in schedules:
                 rows = (
                     await session.execute(
-                        select(Agency.id, Agency.code, Agency.short_name, Agency.name)
+                        select(Agency.code, Agency.short_name, Agency.name, Form.code)
                         .join(ScheduleAgency, ScheduleAgency.agency_id == Agency.id)
+                        .join(Form, Form.id == ScheduleAgency.form_id)
                         .where(ScheduleAgency.schedule_id == s.id)
                         .order_by(Agency.id)
                     )
                 ).all()
-                targets = []
-                for agency_id, acode, short, name in rows:
-                    if s.per_subject_kind:
-                        targets.extend(
-                            (acode, short or name, subj.code)
-                            for subj in subjects
-                            if subj.agency_id == agency_id and subj.kind == s.per_subject_kind
-                        )
-                    else:
-                        targets.append((acode, short or name, ""))
+                names.update({acode: short or name for acode, short, name, _form in rows})
+                targets = schedule_targets(
+                    [(acode, form) for acode, _short, _name, form in rows],
+                    subjects,
+                    s.per_subject_kind,
+                )
                 out.append(_Sched(s.code, s.name, schedule_rule(s, plan), targets))
-            return plan.code, out
+            return _Plan(plan.code, plan.starts_on, plan.ends_on, names, out)
     finally:
         await engine.dispose()
 
@@ -105,52 +128,54 @@ def is_plan_file(ref: str) -> bool:
 
 
 async def calendar_rows(
-    settings: Settings, plan: str | PlanSpec, year: int, agency: str | None = None
+    settings: Settings, plan: str | PlanSpec, year: int | None, agency: str | None = None
 ) -> list[dict[str, Any]]:
-    """`plan` is a loaded plan file, or the code of an imported plan."""
-    if isinstance(plan, PlanSpec):
-        plan_code, schedules = _from_spec(plan)
-    else:
-        plan_code, schedules = await _from_db(settings, plan)
+    """The obligations of a plan whose periods are labelled `year` (None: all of them):
+    exactly those the importer creates (db.obligations.planned_obligations).
+
+    `plan` is a loaded plan file, or the code of an imported plan."""
+    from db.obligations import planned_obligations
+
+    loaded = _from_spec(plan) if isinstance(plan, PlanSpec) else await _from_db(settings, plan)
     if agency is not None and not any(
-        t[0] == agency for s in schedules for t in s.targets
+        t[0] == agency for s in loaded.schedules for t in s.targets
     ):
-        raise LookupError(f"agency '{agency}' has no schedule in plan '{plan_code}'")
+        raise LookupError(f"agency '{agency}' has no schedule in plan '{loaded.code}'")
     rows: list[dict[str, Any]] = []
-    for s in schedules:
-        for occ in occurrences(s.rule, [year], settings.tz):
-            for acode, aname, subject in s.targets:
-                if agency is not None and acode != agency:
-                    continue
-                row: dict[str, Any] = {
-                    "plan": plan_code,
-                    "schedule": s.code,
-                    "schedule_name": s.name,
-                    "period_type": occ.period.type,
-                    "period": occ.period.key,
-                    "agency": acode,
-                    "agency_name": aname,
-                    "period_start": occ.period.start.isoformat(),
-                    "period_end": occ.period.end.isoformat(),
-                    "last_day": occ.deadline.last_day.isoformat(),
-                    "due_at": occ.deadline.due_at.isoformat(),
-                }
-                if subject:
-                    row["subject"] = subject
-                if occ.deadline.shifted_from:
-                    row["shifted_from"] = occ.deadline.shifted_from.isoformat()
-                rows.append(row)
+    for s in loaded.schedules:
+        targets = [t for t in s.targets if agency is None or t[0] == agency]
+        for occ, (acode, subject, _form) in planned_obligations(
+            s.rule, loaded.starts, loaded.ends, targets, settings.tz
+        ):
+            if year is not None and occ.period.year != year:
+                continue
+            row: dict[str, Any] = {
+                "plan": loaded.code,
+                "schedule": s.code,
+                "schedule_name": s.name,
+                "period_type": occ.period.type,
+                "period": occ.period.key,
+                "agency": acode,
+                "agency_name": loaded.agency_names[acode],
+                "period_start": occ.period.start.isoformat(),
+                "period_end": occ.period.end.isoformat(),
+                "last_day": occ.deadline.last_day.isoformat(),
+                "due_at": occ.deadline.due_at.isoformat(),
+            }
+            if subject:
+                row["subject"] = subject
+            if occ.deadline.shifted_from:
+                row["shifted_from"] = occ.deadline.shifted_from.isoformat()
+            rows.append(row)
     rows.sort(key=lambda r: (r["due_at"], r["schedule"], r["agency"], r.get("subject", "")))
     return rows
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     """A plain table with Vietnamese date formats (dd/mm/yyyy)."""
-    import datetime as dt
-
     from bot.formatting import format_date, format_datetime
 
-    headers = ["Ngày cuối nộp", "Trễ hạn từ", "Kỳ", "Từ", "Đến", "Báo cáo", "Đơn vị"]
+    headers = ["Hạn nộp", "Quá hạn từ", "Kỳ", "Từ", "Đến", "Báo cáo", "Đơn vị"]
     body = []
     for r in rows:
         last = dt.date.fromisoformat(r["last_day"])

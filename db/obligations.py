@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -19,18 +20,87 @@ from db.models import (
     ScheduleAgency,
     Subject,
 )
-from scheduler.calendar import ScheduleRule, WorkCalendar, occurrences
+from scheduler.calendar import (
+    DEFAULT_HOLIDAY_RULE,
+    Occurrence,
+    ScheduleRule,
+    WorkCalendar,
+    plan_occurrences,
+)
+
+A = TypeVar("A")  # an agency: its id (importer) or its code (calendar of a plan file)
+S = TypeVar("S")  # a subject, likewise
+F = TypeVar("F")  # a form, likewise
+T = TypeVar("T")
+
+
+def rule_of(
+    *,
+    period_type: str,
+    cutoff_rule: Any,
+    due_rule: dict[str, Any] | None,
+    holiday_rule: str | None,
+    starts_on: dt.date | None,
+    plan_starts_on: dt.date,
+    plan_calendar: dict[str, Any] | None,
+) -> ScheduleRule:
+    """A schedule's rule from the values the importer stores (db.plan_import.schedule_values)."""
+    return ScheduleRule(
+        period=period_type,
+        cutoff=cutoff_rule,
+        due=due_rule,
+        holiday=holiday_rule or DEFAULT_HOLIDAY_RULE,
+        start=starts_on or plan_starts_on,
+        calendar=WorkCalendar.from_dict(plan_calendar),
+    )
 
 
 def schedule_rule(schedule: Schedule, plan: Plan) -> ScheduleRule:
-    return ScheduleRule(
-        period=schedule.period_type,
-        cutoff=schedule.cutoff_rule,
-        due=schedule.due_rule,
-        holiday=schedule.holiday_rule,
-        start=schedule.starts_on or plan.starts_on,
-        calendar=WorkCalendar.from_dict(plan.calendar),
+    return rule_of(
+        period_type=schedule.period_type,
+        cutoff_rule=schedule.cutoff_rule,
+        due_rule=schedule.due_rule,
+        holiday_rule=schedule.holiday_rule,
+        starts_on=schedule.starts_on,
+        plan_starts_on=plan.starts_on,
+        plan_calendar=plan.calendar,
     )
+
+
+def schedule_targets(
+    assigned: Iterable[tuple[A, F]],
+    subjects: Iterable[tuple[S, A, str]],
+    per_subject_kind: str | None,
+) -> list[tuple[A, S | None, F]]:
+    """Who reports for a schedule: (agency, subject or None, form) per assigned agency (with
+    its form, overrides applied), or per subject of the schedule's kind that the agency has.
+    `subjects` are (subject, its agency, its kind)."""
+    subjects = list(subjects)
+    targets: list[tuple[A, S | None, F]] = []
+    for agency, form in assigned:
+        if per_subject_kind:
+            targets.extend(
+                (agency, subject, form)
+                for subject, owner, kind in subjects
+                if owner == agency and kind == per_subject_kind
+            )
+        else:
+            targets.append((agency, None, form))
+    return targets
+
+
+def planned_obligations(
+    rule: ScheduleRule,
+    plan_starts: dt.date,
+    plan_ends: dt.date,
+    targets: Sequence[T],
+    tz: ZoneInfo,
+) -> Iterator[tuple[Occurrence, T]]:
+    """Every obligation a schedule has in a plan: (period and deadline, target). The one
+    definition the importer (ensure_obligations) and `plan calendar` both use."""
+    for occ in plan_occurrences(rule, plan_starts, plan_ends, tz):
+        for target in targets:
+            yield occ, target
 
 
 @dataclass
@@ -45,13 +115,12 @@ async def ensure_obligations(
     tz: ZoneInfo,
     years: Iterable[int] | None = None,
 ) -> ObligationCounts:
-    """Create the missing obligations of `plan` for `years` (default: the plan's years) and
-    move the deadline of open, unextended ones whose rule changed."""
+    """Create the missing obligations of `plan` (planned_obligations: the periods the plan
+    covers; only those labelled with `years` when given) and move the deadline of open,
+    unextended ones whose rule changed."""
     counts = ObligationCounts()
     now = dt.datetime.now(dt.UTC)
-    years = list(years) if years is not None else list(
-        range(plan.starts_on.year, plan.ends_on.year + 1)
-    )
+    only_years = set(years) if years is not None else None
     schedules = (
         await session.scalars(
             select(Schedule).where(Schedule.plan_id == plan.id, Schedule.active.is_(True))
@@ -69,16 +138,11 @@ async def ensure_obligations(
                 )
             )
         ).all()
-        targets: list[tuple[int, int, int]] = []  # (agency, subject, form)
-        for agency_id, form_id in assigned:
-            if schedule.per_subject_kind:
-                targets.extend(
-                    (agency_id, s.id, form_id)
-                    for s in subjects
-                    if s.agency_id == agency_id and s.kind == schedule.per_subject_kind
-                )
-            else:
-                targets.append((agency_id, 0, form_id))
+        targets = schedule_targets(
+            [(agency_id, form_id) for agency_id, form_id in assigned],
+            [(s.id, s.agency_id, s.kind) for s in subjects],
+            schedule.per_subject_kind,
+        )
         existing = {
             (o.agency_id, o.subject_id, o.period_key): o
             for o in (
@@ -88,32 +152,36 @@ async def ensure_obligations(
             ).all()
         }
         new_rows: list[dict[str, object]] = []
-        for occ in occurrences(rule, years, tz, within=(plan.starts_on, plan.ends_on)):
+        for occ, (agency_id, subject, form_id) in planned_obligations(
+            rule, plan.starts_on, plan.ends_on, targets, tz
+        ):
+            if only_years is not None and occ.period.year not in only_years:
+                continue
+            subject_id = subject or 0  # 0: not per subject
             due_utc = occ.deadline.due_at.astimezone(dt.UTC)
-            for agency_id, subject_id, form_id in targets:
-                current = existing.get((agency_id, subject_id, occ.period.key))
-                if current is None:
-                    # Plain rows, inserted in bulk: a province has 100k+ of them.
-                    new_rows.append({
-                        "schedule_id": schedule.id, "agency_id": agency_id,
-                        "subject_id": subject_id, "form_id": form_id,
-                        "period_type": occ.period.type, "period_key": occ.period.key,
-                        "period_start": occ.period.start, "period_end": occ.period.end,
-                        "due_at": due_utc, "status": ObligationStatus.open,
-                        "created_at": now, "updated_at": now,
-                    })
-                    counts.created += 1
-                elif current.status in OPEN_STATUSES and (
-                    current.due_at != due_utc
-                    or current.period_start != occ.period.start
-                    or current.period_end != occ.period.end
-                ):
-                    # A changed rule moves deadlines that are still open; an extension
-                    # given to one agency (extended_due_at) stays as it was.
-                    current.due_at = due_utc
-                    current.period_start = occ.period.start
-                    current.period_end = occ.period.end
-                    counts.rescheduled += 1
+            current = existing.get((agency_id, subject_id, occ.period.key))
+            if current is None:
+                # Plain rows, inserted in bulk: a province has 100k+ of them.
+                new_rows.append({
+                    "schedule_id": schedule.id, "agency_id": agency_id,
+                    "subject_id": subject_id, "form_id": form_id,
+                    "period_type": occ.period.type, "period_key": occ.period.key,
+                    "period_start": occ.period.start, "period_end": occ.period.end,
+                    "due_at": due_utc, "status": ObligationStatus.open,
+                    "created_at": now, "updated_at": now,
+                })
+                counts.created += 1
+            elif current.status in OPEN_STATUSES and (
+                current.due_at != due_utc
+                or current.period_start != occ.period.start
+                or current.period_end != occ.period.end
+            ):
+                # A changed rule moves deadlines that are still open; an extension
+                # given to one agency (extended_due_at) stays as it was.
+                current.due_at = due_utc
+                current.period_start = occ.period.start
+                current.period_end = occ.period.end
+                counts.rescheduled += 1
         for start in range(0, len(new_rows), 5000):
             await session.execute(insert(Obligation), new_rows[start:start + 5000])
     await session.flush()

@@ -28,6 +28,11 @@ PeriodType = Literal[
 RECURRING: tuple[PeriodType, ...] = ("monthly", "quarterly", "half_year", "nine_month", "yearly")
 DECREE09_CUTOFF_DAY = 14
 DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# What happens to a last day that falls on a weekend, a national or a plan holiday.
+# Bộ luật Dân sự 2015, article 148(5): the period ends at the end of the next working day;
+# a plan may choose the previous working day (for «trước ngày …» wording), or keep the day.
+HOLIDAY_RULES = ("next_working_day", "previous_working_day", "keep")
+DEFAULT_HOLIDAY_RULE = "next_working_day"
 
 # How often each period type recurs: (months in a period, periods per year).
 _SHAPE: dict[str, tuple[int, int]] = {
@@ -139,8 +144,9 @@ class ScheduleRule:
     period: str
     cutoff: Any = "decree09"  # "decree09" | "end" | {"day": N}
     due: dict[str, Any] | None = None
-    holiday: str = "keep"
-    start: dt.date | None = None  # one-off: when the period opens
+    holiday: str = DEFAULT_HOLIDAY_RULE  # see HOLIDAY_RULES
+    # One-off: when the period opens. Recurring: no period that ends before this day.
+    start: dt.date | None = None
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     @property
@@ -227,9 +233,14 @@ def make_deadline(
     calendar: WorkCalendar,
     tz: ZoneInfo = DEFAULT_TZ,
 ) -> Deadline:
-    """A deadline from its last day; `time` "HH:MM" or None for the end of that day."""
+    """A deadline from its last day; `time` "HH:MM" or None for the end of that day.
+
+    `holiday` (HOLIDAY_RULES): a last day that is not a working day moves to the next
+    working day (the default, BLDS 2015 art. 148(5)), to the previous one, or stays (keep)."""
+    if holiday not in HOLIDAY_RULES:
+        raise ValueError(f"unknown holiday rule {holiday!r} (one of {', '.join(HOLIDAY_RULES)})")
     shifted_from = None
-    if holiday in ("next_working_day", "previous_working_day"):
+    if holiday != "keep":
         moved = calendar.next_working_day(last, 1 if holiday == "next_working_day" else -1)
         if moved != last:
             shifted_from, last = last, moved
@@ -272,3 +283,34 @@ def occurrences_between(
         for occ in occurrences(rule, years, tz)
         if start <= occ.deadline.last_day <= end
     ]
+
+
+def plan_occurrences(
+    rule: ScheduleRule,
+    plan_starts: dt.date,
+    plan_ends: dt.date,
+    tz: ZoneInfo = DEFAULT_TZ,
+) -> list[Occurrence]:
+    """The periods, with their deadlines, that a plan running `plan_starts`..`plan_ends` has
+    for one schedule: what the importer creates obligations for and what `plan calendar`
+    lists (both call this, so they cannot disagree).
+
+    - recurring: the periods labelled with the plan's years that overlap the plan and do not
+      end before the schedule's own `start` (a period the plan does not cover has no report:
+      Hà Nội's dispatch of 06/03/2020 asks nothing for January and February 2020);
+    - one-off: its one period, even when its deadline falls in the year after the plan ends
+      (the plan file allows up to a year after); it opens on `start`;
+    - ad hoc: none, they are created on request.
+    """
+    years = list(range(plan_starts.year, plan_ends.year + 1))
+    start = plan_starts
+    if rule.period == "one_off":
+        if rule.due is not None and "date" in rule.due:
+            due_year = _as_date(rule.due["date"]).year
+            if due_year not in years:
+                years.append(due_year)
+    elif rule.start is not None:
+        start = max(start, rule.start)
+    if start > plan_ends:
+        return []
+    return list(occurrences(rule, years, tz, within=(start, plan_ends)))

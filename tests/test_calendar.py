@@ -18,7 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.planfile import PlanSpec, load_plan
 from scheduler.calendar import (
+    DEFAULT_HOLIDAY_RULE,
     DEFAULT_TZ,
     Period,
     ScheduleRule,
@@ -29,6 +31,7 @@ from scheduler.calendar import (
     occurrences_between,
     period,
     periods_of_year,
+    plan_occurrences,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +44,7 @@ COUNTS = {"monthly": 12, "quarterly": 4, "half_year": 2, "yearly": 1}
 MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3, "half_year": 6, "nine_month": 9, "yearly": 12}
 CUTOFFS: list[Any] = ["decree09", "end", *({"day": n} for n in range(1, 29))]
 HOLIDAY_RULES = ("next_working_day", "previous_working_day")
+ALL_HOLIDAY_RULES = ("keep", *HOLIDAY_RULES)
 
 # National holidays straight from the package, for every year a test may touch.
 VN = holidays.country_holidays("VN", years=range(1999, 2102))
@@ -95,6 +99,15 @@ def oracle_shift(day: dt.date, step: int, **kw: Any) -> dt.date:
     while not is_working(day, **kw):
         day += dt.timedelta(days=step)
     return day
+
+
+def expected_shift(raw: dt.date, holiday: str, **kw: Any) -> tuple[dt.date, dt.date | None]:
+    """(last day, shifted_from) for an unshifted last day under a holiday rule, by the oracle:
+    next_working_day is the default (Bộ luật Dân sự 2015, art. 148(5))."""
+    if holiday == "keep":
+        return raw, None
+    moved = oracle_shift(raw, 1 if holiday == "next_working_day" else -1, **kw)
+    return moved, (raw if moved != raw else None)
 
 
 def due_at_for(last: dt.date, time: str | None) -> dt.datetime:
@@ -243,8 +256,7 @@ def expected_last_day(p: Period, due: dict[str, Any]) -> dt.date:
 def check_deadline(r: ScheduleRule, p: Period) -> None:
     d = deadline(r, p)
     due = r.due or {}
-    assert d.last_day == expected_last_day(p, due)
-    assert d.shifted_from is None  # holiday: keep
+    assert (d.last_day, d.shifted_from) == expected_shift(expected_last_day(p, due), r.holiday)
     expected = due_at_for(d.last_day, due.get("time"))
     assert d.due_at == expected
     assert d.due_at.utcoffset() == dt.timedelta(hours=7)
@@ -252,9 +264,10 @@ def check_deadline(r: ScheduleRule, p: Period) -> None:
     assert d.due_at.tzinfo == DEFAULT_TZ
 
 
+@pytest.mark.parametrize("holiday", ALL_HOLIDAY_RULES)
 @pytest.mark.parametrize("cutoff", ["decree09", "end", {"day": 12}], ids=cutoff_id)
 @pytest.mark.parametrize("ptype", [*RECURRING, "nine_month"])
-def test_every_day_before_month_combination(ptype: str, cutoff: Any) -> None:
+def test_every_day_before_month_combination(ptype: str, cutoff: Any, holiday: str) -> None:
     months: list[Any] = ["last", "next"]
     if ptype in ("yearly", "half_year"):
         months += list(range(1, 13))
@@ -263,28 +276,30 @@ def test_every_day_before_month_combination(ptype: str, cutoff: Any) -> None:
         for day in range(1, 29):
             for before in (False, True):
                 for month in months:
-                    r = rule(ptype, cutoff, due={"day": day, "before": before, "month": month})
+                    r = rule(ptype, cutoff, due={"day": day, "before": before, "month": month},
+                             holiday=holiday)
                     for p in ps:
                         check_deadline(r, p)
 
 
 def test_month_defaults_to_last_and_before_to_false() -> None:
-    r_default = rule("quarterly", due={"day": 20})
-    r_explicit = rule("quarterly", due={"day": 20, "before": False, "month": "last"})
+    r_default = rule("quarterly", due={"day": 20}, holiday="keep")
+    r_explicit = rule("quarterly", due={"day": 20, "before": False, "month": "last"},
+                      holiday="keep")
     for p in periods_of_year(r_default, 2022):
         assert deadline(r_default, p) == deadline(r_explicit, p)
         assert deadline(r_default, p).last_day == dt.date(2022, p.index * 3, 20)
 
 
 def test_before_day_one_is_the_last_day_of_the_previous_month() -> None:
-    r = rule("monthly", due={"day": 1, "before": True, "month": "next"})
+    r = rule("monthly", due={"day": 1, "before": True, "month": "next"}, holiday="keep")
     assert deadline(r, period(r, 2022, 2)).last_day == dt.date(2022, 2, 28)
     assert deadline(r, period(r, 2024, 2)).last_day == dt.date(2024, 2, 29)
     assert deadline(r, period(r, 2022, 12)).last_day == dt.date(2022, 12, 31)
 
 
 def test_day_past_month_end_is_clamped_to_the_month_end() -> None:
-    r = rule("monthly", "end", due={"day": 31})
+    r = rule("monthly", "end", due={"day": 31}, holiday="keep")
     assert deadline(r, period(r, 2022, 2)).last_day == dt.date(2022, 2, 28)
     assert deadline(r, period(r, 2022, 4)).last_day == dt.date(2022, 4, 30)
     assert deadline(r, period(r, 2022, 5)).last_day == dt.date(2022, 5, 31)
@@ -300,6 +315,7 @@ def due_rules(draw: st.DrawFn) -> ScheduleRule:
     if ptype in ("yearly", "half_year"):
         months += list(range(1, 13))
     due: dict[str, Any] = {"day": draw(st.integers(1, 28))}
+    holiday = draw(st.sampled_from([None, *ALL_HOLIDAY_RULES]))  # None: the default
     before = draw(st.sampled_from([None, False, True]))
     if before is not None:
         due["before"] = before
@@ -309,7 +325,8 @@ def due_rules(draw: st.DrawFn) -> ScheduleRule:
     time = draw(st.none() | times)
     if time is not None:
         due["time"] = time
-    return rule(ptype, draw(st.sampled_from(CUTOFFS)), due=due)
+    extra = {} if holiday is None else {"holiday": holiday}
+    return rule(ptype, draw(st.sampled_from(CUTOFFS)), due=due, **extra)
 
 
 @FAST
@@ -326,17 +343,19 @@ def test_deadline_property(r: ScheduleRule, year: int) -> None:
     year=st.integers(2000, 2100),
     days=st.integers(0, 90),
     time=st.none() | times,
+    holiday=st.sampled_from(ALL_HOLIDAY_RULES),
 )
-def test_after_cutoff_days(ptype: str, cutoff: Any, year: int, days: int, time: str | None) -> None:
+def test_after_cutoff_days(ptype: str, cutoff: Any, year: int, days: int, time: str | None,
+                           holiday: str) -> None:
     due: dict[str, Any] = {"after_cutoff_days": days}
     if time:
         due["time"] = time
-    r = rule(ptype, cutoff, due=due)
+    r = rule(ptype, cutoff, due=due, holiday=holiday)
     for p in periods_of_year(r, year):
         d = deadline(r, p)
-        assert d.last_day == p.end + dt.timedelta(days=days)
+        assert (d.last_day, d.shifted_from) == expected_shift(
+            p.end + dt.timedelta(days=days), holiday)
         assert d.due_at == due_at_for(d.last_day, time)
-        assert d.shifted_from is None
 
 
 def test_time_of_day() -> None:
@@ -355,6 +374,7 @@ def test_other_time_zone() -> None:
 @pytest.mark.parametrize("due_date", ["2023-11-30", dt.date(2023, 11, 30)])
 def test_one_off(due_date: Any) -> None:
     r = ScheduleRule(period="one_off", due={"date": due_date}, start=dt.date(2023, 1, 1))
+    assert dt.date(2023, 11, 30).weekday() == 3  # a Thursday: no holiday rule moves it
     assert periods_of_year(r, 2022) == []
     assert periods_of_year(r, 2024) == []
     (p,) = periods_of_year(r, 2023)
@@ -388,39 +408,47 @@ def test_one_off_with_time() -> None:
 
 
 @pytest.fixture(scope="module")
-def dongda() -> dict[str, Any]:
-    with open(ROOT / "plans" / "dongda-2022.yaml", encoding="utf-8") as f:
-        return yaml.safe_load(f)
+def dongda() -> PlanSpec:
+    return load_plan(ROOT / "plans" / "dongda-2022.yaml")
 
 
-def dongda_rule(plan: dict[str, Any], code: str) -> ScheduleRule:
-    (s,) = [s for s in plan["schedules"] if s["code"] == code]
+def dongda_rule(plan: PlanSpec, code: str, holiday: str | None = None) -> ScheduleRule:
+    """A schedule's rule; `holiday` None: the rule the plan file chooses (or its default)."""
+    s = plan.schedule(code)
     return ScheduleRule(
-        period=s["period"],
-        cutoff=s.get("cutoff", "decree09"),
-        due=s.get("due"),
-        holiday=s.get("holiday", "keep"),
-        calendar=WorkCalendar.from_dict(plan.get("calendar")),
+        period=s.period,
+        cutoff=s.cutoff if isinstance(s.cutoff, str) else s.cutoff.model_dump(),
+        due=s.due.model_dump(mode="json", exclude_defaults=True) if s.due else None,
+        holiday=holiday or s.holiday,
+        calendar=WorkCalendar.from_dict(plan.doc.calendar.model_dump(mode="json")),
     )
 
 
-def test_dongda_rules_are_the_seed_wording(dongda: dict[str, Any]) -> None:
-    by_code = {s["code"]: s for s in dongda["schedules"]}
-    assert by_code["thang"]["wording"] == "báo cáo tháng trước ngày 13 hàng tháng"
-    assert by_code["quy"]["wording"] == "báo cáo quý trước ngày 13 tháng cuối quý"
-    assert by_code["nam"]["wording"] == "báo cáo năm trước ngày 13/12"
-    for code, ptype in (("thang", "monthly"), ("quy", "quarterly"), ("nam", "yearly")):
+DONGDA = {"thang": "monthly", "quy": "quarterly", "nam": "yearly"}
+
+
+def test_dongda_rules_are_the_seed_wording(dongda: PlanSpec) -> None:
+    by_code = {s.code: s for s in dongda.doc.schedules}
+    assert by_code["thang"].wording == "báo cáo tháng trước ngày 13 hàng tháng"
+    assert by_code["quy"].wording == "báo cáo quý trước ngày 13 tháng cuối quý"
+    assert by_code["nam"].wording == "báo cáo năm trước ngày 13/12"
+    raw_doc = yaml.safe_load(Path(dongda.source).read_text("utf-8"))
+    raw = {s["code"]: s for s in raw_doc["schedules"]}
+    for code, ptype in DONGDA.items():
         s = by_code[code]
-        assert s["period"] == ptype
-        assert s["cutoff"] == {"day": 12}
-        assert s["due"]["day"] == 13
-        assert s["due"]["before"] is True
-        assert s["due"].get("month", "last") == "last"
-        assert s["holiday"] == "keep"
+        assert s.period == ptype
+        assert s.cutoff.model_dump() == {"day": 12}  # type: ignore[union-attr]
+        assert s.due is not None and s.due.day == 13 and s.due.before is True
+        assert s.due.month == "last"
+        # The plan says which rule it follows, for the schedule or for all (`defaults`), and
+        # why in a comment next to it; what it says is what the schedule gets.
+        stated = raw[code].get("holiday", raw_doc.get("defaults", {}).get("holiday"))
+        assert stated in ALL_HOLIDAY_RULES
+        assert s.holiday == stated
 
 
-def test_dongda_monthly(dongda: dict[str, Any]) -> None:
-    occs = list(occurrences(dongda_rule(dongda, "thang"), [2022]))
+def test_dongda_monthly(dongda: PlanSpec) -> None:
+    occs = list(occurrences(dongda_rule(dongda, "thang", "keep"), [2022]))
     assert len(occs) == 12
     assert [o.period.key for o in occs] == [f"2022-{m:02d}" for m in range(1, 13)]
     assert [o.deadline.due_at.isoformat() for o in occs] == [
@@ -439,8 +467,8 @@ def test_dongda_monthly(dongda: dict[str, Any]) -> None:
     )
 
 
-def test_dongda_quarterly(dongda: dict[str, Any]) -> None:
-    occs = list(occurrences(dongda_rule(dongda, "quy"), [2022]))
+def test_dongda_quarterly(dongda: PlanSpec) -> None:
+    occs = list(occurrences(dongda_rule(dongda, "quy", "keep"), [2022]))
     assert [o.period.key for o in occs] == ["2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4"]
     assert [o.deadline.due_at.isoformat() for o in occs] == [
         "2022-03-13T00:00:00+07:00",
@@ -456,8 +484,8 @@ def test_dongda_quarterly(dongda: dict[str, Any]) -> None:
     ]
 
 
-def test_dongda_yearly(dongda: dict[str, Any]) -> None:
-    (occ,) = occurrences(dongda_rule(dongda, "nam"), [2022])
+def test_dongda_yearly(dongda: PlanSpec) -> None:
+    (occ,) = occurrences(dongda_rule(dongda, "nam", "keep"), [2022])
     assert occ.period.key == "2022"
     assert (occ.period.start, occ.period.end) == (dt.date(2021, 12, 13), dt.date(2022, 12, 12))
     assert occ.deadline.last_day == dt.date(2022, 12, 12)
@@ -465,12 +493,54 @@ def test_dongda_yearly(dongda: dict[str, Any]) -> None:
     assert occ.deadline.due_at == dt.datetime(2022, 12, 12, 17, 0, tzinfo=dt.UTC)
 
 
-def test_dongda_keeps_a_deadline_on_a_weekend(dongda: dict[str, Any]) -> None:
-    # 12/03/2022 is a Saturday: holiday: keep, so the last day stays.
+def test_dongda_under_the_plans_own_rule(dongda: PlanSpec) -> None:
+    """Whatever rule the plan file chooses, each last day is the 12th moved by that rule."""
+    extra = frozenset(dongda.doc.calendar.holidays)
+    lieu = frozenset(dongda.doc.calendar.working_days)
+    for code in DONGDA:
+        r = dongda_rule(dongda, code)
+        for occ in occurrences(r, [2022]):
+            raw = dt.date(2022, occ.period.last_month, 12)
+            got = (occ.deadline.last_day, occ.deadline.shifted_from)
+            assert got == expected_shift(raw, r.holiday, extra=extra, lieu=lieu), occ
+            if r.holiday != "keep":
+                assert is_working(occ.deadline.last_day, extra, lieu)
+
+
+def test_a_saturday_deadline_under_each_rule(dongda: PlanSpec) -> None:
+    # 12/03/2022 is a Saturday: keep leaves it, the default moves it to Monday 14/03 (late
+    # from Tuesday 00:00), previous_working_day to Friday 11/03.
     assert dt.date(2022, 3, 12).weekday() == 5
-    occs = list(occurrences(dongda_rule(dongda, "quy"), [2022]))
-    assert occs[0].deadline.last_day == dt.date(2022, 3, 12)
-    assert occs[0].deadline.shifted_from is None
+    expected = {
+        "keep": (dt.date(2022, 3, 12), None, "2022-03-13T00:00:00+07:00"),
+        "next_working_day": (dt.date(2022, 3, 14), dt.date(2022, 3, 12),
+                             "2022-03-15T00:00:00+07:00"),
+        "previous_working_day": (dt.date(2022, 3, 11), dt.date(2022, 3, 12),
+                                 "2022-03-12T00:00:00+07:00"),
+    }
+    for holiday, want in expected.items():
+        (q1, *_rest) = occurrences(dongda_rule(dongda, "quy", holiday), [2022])
+        d = q1.deadline
+        assert (d.last_day, d.shifted_from, d.due_at.isoformat()) == want
+
+
+def test_dongda_weekend_deadlines_figures(dongda: PlanSpec) -> None:
+    """Issue 11 §2: with keep, 216 of Đống Đa's 612 obligations (35%) fall due on a Saturday
+    or a Sunday; with the default rule none falls on a non-working day."""
+    def last_days(holiday: str) -> list[dt.date]:
+        return [occ.deadline.last_day
+                for code in DONGDA
+                for occ in occurrences(dongda_rule(dongda, code, holiday), [2022])
+                for _agency in dongda.assignments[code]]
+
+    kept = last_days("keep")
+    assert len(kept) == 612
+    assert sum(d.weekday() >= 5 for d in kept) == 216
+    moved = last_days(DEFAULT_HOLIDAY_RULE)
+    assert len(moved) == 612
+    assert not any(d.weekday() >= 5 or d in VN for d in moved)
+    assert sum(a != b for a, b in zip(kept, moved, strict=True)) == 216
+    assert DEFAULT_HOLIDAY_RULE == "next_working_day"
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,8 +701,9 @@ def test_shift_property_plan_calendar(
 @given(r=due_rules(), year=st.integers(2000, 2100), holiday=st.sampled_from(HOLIDAY_RULES))
 def test_shift_property_through_rules(r: ScheduleRule, year: int, holiday: str) -> None:
     shifting = ScheduleRule(period=r.period, cutoff=r.cutoff, due=r.due, holiday=holiday)
+    keeping = ScheduleRule(period=r.period, cutoff=r.cutoff, due=r.due, holiday="keep")
     for p in periods_of_year(r, year):
-        kept = deadline(r, p)
+        kept = deadline(keeping, p)
         d = deadline(shifting, p)
         check_shift(kept.last_day, holiday, d, shifting.calendar)
         assert d.due_at == due_at_for(d.last_day, (r.due or {}).get("time"))
@@ -656,6 +727,156 @@ def test_keep_on_tet_and_on_a_sunday() -> None:
         r = rule("monthly", "end", due={"day": day.day, "month": "next"}, holiday="keep")
         d = deadline(r, period(r, 2022, 1))
         assert (d.last_day, d.shifted_from) == (day, None)
+
+
+# --------------------------------------------------------------------------------------------
+# The default rule (issue 11 §2): Bộ luật Dân sự 2015, article 148(5)
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_default_rule_is_the_next_working_day() -> None:
+    assert DEFAULT_HOLIDAY_RULE == "next_working_day"
+    assert ScheduleRule(period="monthly").holiday == "next_working_day"
+    # Without a holiday rule, a last day on Sunday 12/06/2022 moves to Monday 13/06.
+    r = ScheduleRule(period="monthly", cutoff={"day": 12}, due={"day": 12})
+    d = deadline(r, period(r, 2022, 6))
+    assert (d.last_day, d.shifted_from) == (dt.date(2022, 6, 13), dt.date(2022, 6, 12))
+    assert d.due_at.isoformat() == "2022-06-14T00:00:00+07:00"
+
+
+def test_an_unknown_holiday_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown holiday rule"):
+        make_deadline(dt.date(2022, 6, 12), None, "nearest_working_day", WorkCalendar())
+
+
+def test_every_day_of_2020_to_2030_under_each_rule() -> None:
+    """Exhaustive: each day as a last day, each rule, national holidays only."""
+    cal = WorkCalendar()
+    day = dt.date(2020, 1, 1)
+    while day <= dt.date(2030, 12, 31):
+        for holiday in ALL_HOLIDAY_RULES:
+            d = make_deadline(day, None, holiday, cal)
+            assert (d.last_day, d.shifted_from) == expected_shift(day, holiday), (day, holiday)
+            if holiday == "keep":
+                continue
+            assert cal.is_working_day(d.last_day)
+            assert d.last_day.weekday() < 5 and d.last_day not in VN
+            if holiday == "next_working_day":
+                assert d.last_day >= day
+            else:
+                assert d.last_day <= day
+            assert d.due_at == due_at_for(d.last_day, None)
+        day += ONE_DAY
+
+
+def named_days(year: int, *words: str) -> list[dt.date]:
+    return sorted(d for d, name in VN.items()
+                  if d.year == year and any(w in name for w in words))
+
+
+@pytest.mark.parametrize("year", range(2020, 2031))
+def test_tet_30_4_1_5_and_2_9_each_year(year: int) -> None:
+    """The national holidays come from the `holidays` package: Tết (several days), 30/4 and
+    1/5, 2/9 (and the days observed in lieu) are never a last day under either shift."""
+    cal = WorkCalendar()
+    tet = named_days(year, "Lunar New Year")
+    assert len(tet) >= 4
+    fixed = [dt.date(year, 4, 30), dt.date(year, 5, 1), dt.date(year, 9, 2)]
+    observed = named_days(year, "observed")
+    for day in [*tet, *fixed, *observed]:
+        assert day in VN and not cal.is_working_day(day)
+        after = make_deadline(day, None, "next_working_day", cal)
+        before = make_deadline(day, None, "previous_working_day", cal)
+        assert after.shifted_from == before.shifted_from == day
+        assert before.last_day < day < after.last_day
+        for moved, step in ((after, 1), (before, -1)):
+            assert is_working(moved.last_day)
+            gap = day
+            while gap != moved.last_day:  # only days off in between
+                assert not is_working(gap)
+                gap += dt.timedelta(days=step)
+    # The whole Tết break moves to the first working day after it.
+    first_after = max(tet) + ONE_DAY
+    while not is_working(first_after):
+        first_after += ONE_DAY
+    assert {make_deadline(d, None, "next_working_day", cal).last_day for d in tet} == {
+        first_after}
+
+
+@FAST
+@given(cal_etc=calendars(), offset=st.integers(-10, 10), holiday=st.sampled_from(HOLIDAY_RULES),
+       year=st.integers(2020, 2030))
+def test_plan_holidays_and_lieu_days_2020_2030(
+    cal_etc: tuple[WorkCalendar, frozenset[dt.date], frozenset[dt.date]],
+    offset: int,
+    holiday: str,
+    year: int,
+) -> None:
+    """Plan holidays and làm bù days, moved into 2020–2030 around a day near Tết."""
+    _cal, extra, lieu = cal_etc
+    anchor = min(extra | lieu, default=dt.date(2000, 1, 1))
+    shift = dt.date(year, 1, 20) - anchor
+    extra = frozenset(d + shift for d in extra)
+    lieu = frozenset(d + shift for d in lieu if (d + shift).weekday() >= 5) - extra
+    cal = WorkCalendar.from_dict({"holidays": sorted(extra), "working_days": sorted(lieu)})
+    day = dt.date(year, 1, 20) + dt.timedelta(days=offset)
+    d = make_deadline(day, None, holiday, cal)
+    check_shift(day, holiday, d, cal, extra, lieu)
+    assert (d.last_day, d.shifted_from) == expected_shift(day, holiday, extra=extra, lieu=lieu)
+
+
+# --------------------------------------------------------------------------------------------
+# plan_occurrences: what a plan has (the importer and `plan calendar` both use it)
+# --------------------------------------------------------------------------------------------
+
+
+def test_plan_occurrences_respect_the_plan_start() -> None:
+    """Hà Nội's dispatch 667 was signed on 06/03/2020: no report for January or February."""
+    r = rule("monthly", due={"day": 20, "month": "last"})
+    occs = plan_occurrences(r, dt.date(2020, 3, 6), dt.date(2020, 12, 31))
+    assert [o.period.key for o in occs] == [f"2020-{m:02d}" for m in range(3, 13)]
+    # March (15/02–14/03) overlaps the plan; it is due on Friday 20/03/2020.
+    assert occs[0].period.start == dt.date(2020, 2, 15)
+    assert occs[0].deadline.last_day == dt.date(2020, 3, 20)
+    q = plan_occurrences(rule("quarterly", due={"day": 20}), dt.date(2020, 3, 6),
+                         dt.date(2020, 12, 31))
+    assert [o.period.key for o in q] == ["2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4"]
+
+
+def test_plan_occurrences_respect_a_schedule_start_and_the_plan_end() -> None:
+    r = rule("monthly", "end", due={"day": 5, "month": "next"}, start=dt.date(2022, 7, 1))
+    occs = plan_occurrences(r, dt.date(2022, 1, 1), dt.date(2022, 10, 31))
+    assert [o.period.key for o in occs] == [f"2022-{m:02d}" for m in range(7, 11)]
+    late = rule("monthly", "end", due={"day": 5, "month": "next"}, start=dt.date(2023, 2, 1))
+    assert plan_occurrences(late, dt.date(2022, 1, 1), dt.date(2022, 12, 31)) == []
+    # Periods labelled with a year after the plan's are not the plan's, even if they overlap.
+    r = rule("monthly", due={"day": 20})
+    keys = [o.period.key for o in plan_occurrences(r, dt.date(2022, 1, 1), dt.date(2022, 12, 31))]
+    assert keys == [f"2022-{m:02d}" for m in range(1, 13)]
+
+
+def test_plan_occurrences_of_one_off_and_ad_hoc() -> None:
+    plan = (dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+    # A one-off due after the plan ends (the plan file allows up to a year) is the plan's.
+    r = ScheduleRule(period="one_off", due={"date": "2024-01-15"}, start=dt.date(2023, 1, 1))
+    (occ,) = plan_occurrences(r, *plan)
+    assert (occ.period.key, occ.period.start, occ.deadline.last_day) == (
+        "2024-once", dt.date(2023, 1, 1), dt.date(2024, 1, 15))
+    r = ScheduleRule(period="one_off", due={"date": "2023-11-30"}, start=dt.date(2023, 1, 1))
+    assert [o.period.key for o in plan_occurrences(r, *plan)] == ["2023-once"]
+    assert plan_occurrences(ScheduleRule(period="ad_hoc"), *plan) == []
+
+
+@FAST
+@given(r=due_rules(), a=dates, b=dates)
+def test_plan_occurrences_property(r: ScheduleRule, a: dt.date, b: dt.date) -> None:
+    """Recurring: the periods labelled with the plan's years that overlap the plan."""
+    start, end = min(a, b), max(a, b)
+    start = max(start, end - dt.timedelta(days=800))
+    years = range(start.year, end.year + 1)
+    expected = [o for o in occurrences(r, years)
+                if o.period.end >= start and o.period.start <= end]
+    assert plan_occurrences(r, start, end) == expected
 
 
 # --------------------------------------------------------------------------------------------
