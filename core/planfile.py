@@ -2,6 +2,9 @@
 
 `load_plan(path)` returns a `PlanSpec` or raises `PlanFileError` listing every problem with
 file, line, key path and reason. Nothing here touches the database.
+
+Problems that do not refuse the file (a form field that asks for personal data) are
+*warnings*: `PlanSpec.warnings`, in the same `file:line: key.path: reason` form.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     ValidationError,
     field_validator,
@@ -41,7 +45,24 @@ CODE_RE = r"^[a-z][a-z0-9_-]{0,39}$"
 FIELD_CODE_RE = r"^[a-z][a-z0-9_]{0,39}$"
 Code = Annotated[str, Field(pattern=CODE_RE)]
 FieldCode = Annotated[str, Field(pattern=FIELD_CODE_RE)]
+# Members' roles (db.models.Role).
 Role = Literal["reporter", "head", "standing_office", "chair", "admin"]
+# The levels of an escalation chain. `consolidating` is the agency that receives and
+# consolidates the reports (cơ quan tổng hợp); `standing_office` is the committee's standing
+# office (Thường trực Ban Chỉ đạo); `external` is a level outside the committee, named by the
+# step's `label`. `admin` is no level: a step cannot name it.
+EscalationTarget = Literal[
+    "reporter", "head", "consolidating", "standing_office", "chair", "external"
+]
+# Levels that an agency with `escalate: false` is never reported to: it gets its reminders
+# and its own overdue notices, and the consolidating agency sees it late, but the plan only
+# requests («đề nghị») its reports, so it is not taken to the committee's leadership.
+ABOVE_CONSOLIDATING = frozenset({"standing_office", "chair", "external"})
+HolidayRule = Literal["next_working_day", "previous_working_day", "keep"]
+# Bộ luật Dân sự 2015, art. 148(5): a period whose last day is a weekend day or a public
+# holiday ends at the end of the next working day.
+DEFAULT_HOLIDAY: HolidayRule = "next_working_day"
+SignedFile = Literal["required", "optional", "none"]
 FieldType = Literal[
     "integer", "decimal", "percent", "yes_no", "choice", "multi_choice",
     "date", "text", "long_text", "file",
@@ -76,10 +97,58 @@ class PlanInfo(Strict):
         return self
 
 
+class RoleLabels(Strict):
+    """The plan's own words for its roles, used in messages instead of generic names."""
+
+    reporter: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    head: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    consolidating: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    standing_office: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    chair: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    def get(self, role: str) -> str | None:
+        return getattr(self, role, None)
+
+
 class CommitteeInfo(Strict):
     code: Code
     name: str
-    standing_office: Code
+    # The agency that receives, reviews and consolidates the reports (cơ quan tổng hợp).
+    consolidating: Code | None = None
+    # The committee's standing office (Thường trực Ban Chỉ đạo) when it is one of the plan's
+    # agencies; omitted when the plan does not say which agency it is.
+    standing_office: Code | None = None
+    labels: RoleLabels = Field(default_factory=RoleLabels)
+
+    @model_validator(mode="after")
+    def _roles(self) -> CommitteeInfo:
+        if self.consolidating is None:
+            if self.standing_office is None:
+                raise ValueError(
+                    "name the agency that receives and consolidates the reports: "
+                    "consolidating: <agency code>"
+                )
+            # Files written before `consolidating` existed: their standing office was the
+            # agency that received the reports.
+            self.consolidating = self.standing_office
+        return self
+
+
+class KindInfo(Strict):
+    label: str
+    # false: agencies of this kind are reminded but not escalated above the consolidating
+    # agency (see ABOVE_CONSOLIDATING); an agency's own `escalate` wins.
+    escalate: bool = True
+
+
+def _kind_tag(value: Any) -> str:
+    return "info" if isinstance(value, dict) else "label"
+
+
+KindEntry = Annotated[
+    Annotated[str, Tag("label")] | Annotated[KindInfo, Tag("info")],
+    Discriminator(_kind_tag),
+]
 
 
 class AgencyItem(Strict):
@@ -88,6 +157,7 @@ class AgencyItem(Strict):
     short: str | None = None
     kind: Code
     parent: Code | None = None
+    escalate: bool | None = None  # None: as its kind says
 
 
 class ListEntry(Strict):
@@ -99,6 +169,7 @@ class ListEntry(Strict):
 class AgencyGroup(Strict):
     kind: Code
     parent: Code | None = None
+    escalate: bool | None = None  # None: as its kind says
     name: str = "{name}"
     short: str | None = None
     code: str | None = None
@@ -133,7 +204,25 @@ class CalendarCfg(Strict):
 
 class EscalationStep(Strict):
     after_days: int = Field(ge=0, le=365)
-    to: list[Role] = Field(min_length=1)
+    to: list[EscalationTarget] = Field(min_length=1)
+    # Names the level outside the committee of an `external` step, in the plan's words.
+    label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _targets(self) -> EscalationStep:
+        if len(set(self.to)) != len(self.to):
+            raise ValueError("a step names each level once")
+        if "external" in self.to and self.label is None:
+            raise ValueError(
+                "an external step needs a label naming that level, e.g. "
+                'label: "Phó Chủ tịch UBND Thành phố"'
+            )
+        if "external" not in self.to and self.label is not None:
+            raise ValueError(
+                "label names an external level; the committee's own roles are named in "
+                "committee.labels"
+            )
+        return self
 
 
 class Escalation(Strict):
@@ -166,6 +255,8 @@ Reminders = list[Annotated[int, Field(ge=0, le=90)]]
 class Defaults(Strict):
     reminders: Reminders = Field(default_factory=lambda: list(DEFAULT_REMINDERS))
     escalation: Escalation = Field(default_factory=lambda: DEFAULT_ESCALATION.model_copy())
+    # Every schedule's `holiday` unless it sets its own.
+    holiday: HolidayRule = DEFAULT_HOLIDAY
 
 
 class Option(Strict):
@@ -272,7 +363,13 @@ class KindsSel(Strict):
     kinds: list[Code] = Field(min_length=1)
 
 
-AgencySelector = Literal["all"] | list[Code] | KindSel | KindsSel
+class SubjectsSel(Strict):
+    """The agencies that hold at least one subject of this kind (e.g. hotspots)."""
+
+    subjects: Code
+
+
+AgencySelector = Literal["all"] | list[Code] | KindSel | KindsSel | SubjectsSel
 
 
 class CutoffDay(Strict):
@@ -314,7 +411,11 @@ class Schedule(Strict):
     period: PeriodType
     cutoff: Cutoff = "decree09"
     due: Due | None = None
-    holiday: Literal["keep", "next_working_day", "previous_working_day"] = "keep"
+    # None in the file: `defaults.holiday` (filled in when the document is validated).
+    holiday: HolidayRule | None = None
+    # The signed report file (the form's one `file` field) for this schedule's reports:
+    # required, optional, or not asked; omitted: as the form's field says.
+    signed_file: SignedFile | None = None
     form: Code
     agencies: AgencySelector = "all"
     overrides: list[Override] = []
@@ -352,6 +453,8 @@ class Target(Strict):
     name: str
     agencies: AgencySelector | None = None
     per_agency: bool = False
+    # count_where counts subjects of this kind (each with its own answers), not agencies.
+    per_subject: Code | None = None
     values: dict[FieldCode, TargetValue] = Field(min_length=1)
     value: str | None = None
     count_where: str | None = None
@@ -365,6 +468,8 @@ class Target(Strict):
             raise ValueError("give exactly one of value or count_where")
         if self.count_where is not None and self.per_agency:
             raise ValueError("count_where counts agencies; it cannot be per_agency")
+        if self.per_subject is not None and self.count_where is None:
+            raise ValueError("per_subject counts subjects: it needs count_where")
         return self
 
 
@@ -372,7 +477,9 @@ class PlanDocument(Strict):
     format: Literal[1]
     plan: PlanInfo
     committee: CommitteeInfo
-    kinds: dict[Code, str] = Field(min_length=1)
+    # code -> label, or code -> {label, escalate}; after validation always code -> label,
+    # the options are in `kind_escalates`.
+    kinds: dict[Code, KindEntry] = Field(min_length=1)
     agencies: list[AgencyEntry] = Field(min_length=1)
     subjects: list[Subject] = []
     calendar: CalendarCfg = Field(default_factory=CalendarCfg)
@@ -380,6 +487,26 @@ class PlanDocument(Strict):
     forms: list[Form] = Field(min_length=1)
     schedules: list[Schedule] = Field(min_length=1)
     targets: list[Target] = []
+
+    _kind_escalates: dict[str, bool] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> PlanDocument:
+        # Idempotent: pydantic runs this again when the document is put into a PlanSpec.
+        for code, entry in list(self.kinds.items()):
+            if isinstance(entry, KindInfo):
+                self._kind_escalates[code] = entry.escalate
+                self.kinds[code] = entry.label
+            else:
+                self._kind_escalates.setdefault(code, True)
+        for sched in self.schedules:
+            if sched.holiday is None:
+                sched.holiday = self.defaults.holiday
+        return self
+
+    @property
+    def kind_escalates(self) -> dict[str, bool]:
+        return self._kind_escalates
 
 
 # --------------------------------------------------------------------------- results
@@ -393,6 +520,8 @@ class AgencySpec(BaseModel):
     parent: str | None
     path: Path
     origin: Path  # where kind and parent are written: the group for list entries
+    # Whether its overdue reports go above the consolidating agency (ABOVE_CONSOLIDATING).
+    escalate: bool = True
 
 
 class PlanSpec(BaseModel):
@@ -406,10 +535,59 @@ class PlanSpec(BaseModel):
     assignments: dict[str, dict[str, str]]
     # target code -> agency codes it covers
     target_agencies: dict[str, list[str]]
+    # Problems that do not refuse the file (personal data asked in a form).
+    warnings: list[SourceError] = []
 
     @property
     def code(self) -> str:
         return self.doc.plan.code
+
+    @property
+    def consolidating(self) -> str:
+        """The agency that receives and consolidates the reports (cơ quan tổng hợp)."""
+        assert self.doc.committee.consolidating is not None  # filled in by validation
+        return self.doc.committee.consolidating
+
+    @property
+    def standing_office(self) -> str | None:
+        """The committee's standing office, when the plan says which agency it is."""
+        return self.doc.committee.standing_office
+
+    def role_label(self, role: str) -> str | None:
+        """The plan's own name for a role (committee.labels), or None."""
+        return self.doc.committee.labels.get(role)
+
+    def agency(self, code: str) -> AgencySpec:
+        return next(a for a in self.agencies if a.code == code)
+
+    def escalates(self, agency_code: str) -> bool:
+        """False for an agency the plan only requests («đề nghị»): reminders and its own
+        overdue notices, but never the standing office, chair or external levels."""
+        return self.agency(agency_code).escalate
+
+    def escalation_targets_for(
+        self, schedule: Schedule, agency_code: str
+    ) -> list[EscalationStep]:
+        """The escalation steps that apply to one agency's overdue report of `schedule`."""
+        steps = self.escalation_for(schedule).steps
+        if self.escalates(agency_code):
+            return list(steps)
+        out = []
+        for step in steps:
+            kept = [t for t in step.to if t not in ABOVE_CONSOLIDATING]
+            if kept:
+                out.append(step.model_copy(update={"to": kept, "label": None}))
+        return out
+
+    def signed_file_field(self, form_code: str) -> str | None:
+        """The code of the form's one `file` field (the signed report), if it has one."""
+        files = [f.code for f in self.form(form_code).fields if f.type == "file"]
+        return files[0] if len(files) == 1 else None
+
+    def signed_file_rule(self, schedule: Schedule) -> SignedFile | None:
+        """required | optional | none for the schedule's signed report file; None: the
+        form's own `file` field decides."""
+        return schedule.signed_file
 
     def schedule(self, code: str) -> Schedule:
         return next(s for s in self.doc.schedules if s.code == code)
@@ -425,8 +603,9 @@ class PlanSpec(BaseModel):
 
 
 class PlanFileError(Exception):
-    def __init__(self, errors: list[SourceError]):
+    def __init__(self, errors: list[SourceError], warnings: list[SourceError] | None = None):
         self.errors = errors
+        self.warnings = warnings or []
         super().__init__("\n".join(str(e) for e in errors))
 
 
@@ -469,7 +648,7 @@ def parse_plan(text: str, filename: str, source_hash: str | None = None) -> Plan
     checker = _Checker(doc, loaded, filename)
     spec = checker.run(source_hash or hashlib.sha256(text.encode()).hexdigest())
     if checker.errors:
-        raise PlanFileError(checker.errors)
+        raise PlanFileError(checker.errors, checker.warnings)
     assert spec is not None
     return spec
 
@@ -510,10 +689,18 @@ class _Checker:
         self.loaded = loaded
         self.fn = fn
         self.errors: list[SourceError] = []
+        self.warnings: list[SourceError] = []
+        self.subjects_by_kind: dict[str, list[str]] = {}
 
     def error(self, path: Path, reason: str) -> None:
         self.errors.append(
             SourceError(self.fn, self.loaded.line_of(path), format_path(path), reason)
+        )
+
+    def warn(self, path: Path, reason: str) -> None:
+        self.warnings.append(
+            SourceError(self.fn, self.loaded.line_of(path), format_path(path),
+                        f"warning: {reason}")
         )
 
     def unique(self, items: Iterable[tuple[str, Path]], what: str) -> None:
@@ -543,11 +730,16 @@ class _Checker:
             ):
                 reported.add((*a.origin, "parent"))
                 self.error((*a.origin, "parent"), f"unknown parent agency '{a.parent}'")
-        if doc.committee.standing_office not in codes:
-            self.error(
-                ("committee", "standing_office"),
-                f"unknown agency '{doc.committee.standing_office}'",
-            )
+        committee = doc.committee
+        for key in ("consolidating", "standing_office"):
+            code = getattr(committee, key)
+            if code is not None and code not in codes:
+                # A legacy file names only standing_office: report it there, once.
+                if key == "consolidating" and "consolidating" not in self.loaded.data.get(
+                    "committee", {}
+                ):
+                    continue
+                self.error(("committee", key), f"unknown agency '{code}'")
         self.check_cycles(agencies)
 
         self.unique(((s.code, ("subjects", i)) for i, s in enumerate(doc.subjects)), "subject")
@@ -555,6 +747,20 @@ class _Checker:
         for i, s in enumerate(doc.subjects):
             if s.agency not in codes:
                 self.error(("subjects", i, "agency"), f"unknown agency '{s.agency}'")
+            else:
+                holders = self.subjects_by_kind.setdefault(s.kind, [])
+                if s.agency not in holders:
+                    holders.append(s.agency)
+
+        if ("defaults", "escalation") in self.loaded.lines:
+            self.check_escalation(doc.defaults.escalation, ("defaults", "escalation"))
+        elif not self.names_standing_office():
+            self.error(
+                ("committee",),
+                "the default escalation chain goes to the standing office, but the plan names "
+                "none: set committee.standing_office (an agency) or "
+                "committee.labels.standing_office, or write defaults.escalation",
+            )
 
         p = doc.plan
         for key in ("holidays", "working_days"):
@@ -591,6 +797,21 @@ class _Checker:
                     mapping[code] = ov.form
             if sched.per_subject is not None and sched.per_subject not in subject_kinds:
                 self.error((*base, "per_subject"), f"no subject of kind '{sched.per_subject}'")
+            if sched.escalation is not None:
+                self.check_escalation(sched.escalation, (*base, "escalation"))
+            if sched.signed_file is not None:
+                for form_code in dict.fromkeys(mapping.values()):
+                    form = forms.get(form_code)
+                    if form is None:
+                        continue
+                    files = [f.code for f in form.fields if f.type == "file"]
+                    if len(files) != 1:
+                        self.error(
+                            (*base, "signed_file"),
+                            f"form '{form_code}' has {len(files)} file fields"
+                            + (f" ({', '.join(files)})" if files else "")
+                            + "; signed_file needs exactly one, the signed report",
+                        )
             if sched.due is not None and sched.due.date is not None:
                 if not (p.starts <= sched.due.date <= p.ends + dt.timedelta(days=366)):  # type: ignore[operator]
                     self.error(
@@ -608,13 +829,34 @@ class _Checker:
         schedule_codes = {s.code for s in doc.schedules}
         target_agencies: dict[str, list[str]] = {}
         self.unique(((t.code, ("targets", i)) for i, t in enumerate(doc.targets)), "target")
+        schedules_by_code = {s.code: s for s in doc.schedules}
         for i, target in enumerate(doc.targets):
             base = ("targets", i)
-            target_agencies[target.code] = (
-                self.select(target.agencies, (*base, "agencies"), codes, by_kind)
-                if target.agencies is not None
-                else sorted(codes)
-            )
+            if target.per_subject is not None:
+                if target.per_subject not in subject_kinds:
+                    self.error(
+                        (*base, "per_subject"), f"no subject of kind '{target.per_subject}'"
+                    )
+                for name, value in target.values.items():
+                    sched = schedules_by_code.get(value.schedule or "")
+                    if value.schedule is None or (
+                        sched is not None and sched.per_subject != target.per_subject
+                    ):
+                        self.error(
+                            (*base, "values", name),
+                            f"a per_subject target counts the answers of a schedule with "
+                            f"per_subject: {target.per_subject}; name it in schedule:",
+                        )
+            if target.agencies is not None:
+                target_agencies[target.code] = self.select(
+                    target.agencies, (*base, "agencies"), codes, by_kind
+                )
+            elif target.per_subject is not None:
+                target_agencies[target.code] = list(
+                    self.subjects_by_kind.get(target.per_subject, [])
+                )
+            else:
+                target_agencies[target.code] = sorted(codes)
             for name, value in target.values.items():
                 form_code, field_code = value.field.split(".", 1)
                 form = forms.get(form_code)
@@ -651,17 +893,39 @@ class _Checker:
             agencies=agencies,
             assignments=assignments,
             target_agencies=target_agencies,
+            warnings=self.warnings,
         )
+
+    def names_standing_office(self) -> bool:
+        committee = self.doc.committee
+        return committee.standing_office is not None or bool(committee.labels.standing_office)
+
+    def check_escalation(self, escalation: Escalation, base: Path) -> None:
+        named = self.names_standing_office()
+        for j, step in enumerate(escalation.steps):
+            if "standing_office" in step.to and not named:
+                self.error(
+                    (*base, "steps", j, "to"),
+                    "the plan names no standing office: set committee.standing_office "
+                    "(an agency) or committee.labels.standing_office, or escalate to "
+                    "consolidating",
+                )
 
     def expand_agencies(self) -> list[AgencySpec]:
         out: list[AgencySpec] = []
+        kind_escalates = self.doc.kind_escalates
         for i, entry in enumerate(self.doc.agencies):
             path: Path = ("agencies", i)
+            escalate = (
+                entry.escalate if entry.escalate is not None
+                else kind_escalates.get(entry.kind, True)
+            )
             if isinstance(entry, AgencyItem):
                 out.append(
                     AgencySpec(
                         code=entry.code, name=entry.name, short_name=entry.short,
                         kind=entry.kind, parent=entry.parent, path=path, origin=path,
+                        escalate=escalate,
                     )
                 )
                 continue
@@ -684,7 +948,7 @@ class _Checker:
                 out.append(
                     AgencySpec(
                         code=code, name=name, short_name=short, kind=entry.kind,
-                        parent=entry.parent, path=item_path, origin=path,
+                        parent=entry.parent, path=item_path, origin=path, escalate=escalate,
                     )
                 )
         return out
@@ -712,6 +976,12 @@ class _Checker:
                 if code not in codes:
                     self.error((*path, i), f"unknown agency '{code}'")
             return [c for c in selector if c in codes]
+        if isinstance(selector, SubjectsSel):
+            holders = self.subjects_by_kind.get(selector.subjects)
+            if not holders:
+                self.error(path, f"no subject of kind '{selector.subjects}'")
+                return []
+            return list(holders)
         kinds = [selector.kind] if isinstance(selector, KindSel) else selector.kinds
         out: list[str] = []
         for kind in kinds:
@@ -732,6 +1002,16 @@ class _Checker:
                 expr = self.expression(fld.show_if, earlier, (*base, "fields", j, "show_if"))
                 if expr is not None and fld.code in expr.names:
                     self.error((*base, "fields", j, "show_if"), "a field cannot depend on itself")
+            for key in ("label", "help"):
+                text = getattr(fld, key)
+                found = personal_data_terms(text) if text else []
+                if found:
+                    self.warn(
+                        (*base, "fields", j, key),
+                        f"asks for personal data ({', '.join(f'«{t}»' for t in found)}): "
+                        "forms collect counts, not names, addresses or other personal data "
+                        "of the people involved (Nghị định 13/2023/NĐ-CP)",
+                    )
             if fld.accept is not None:
                 for k, ext in enumerate(fld.accept):
                     if not re.fullmatch(r"[a-z0-9]{1,8}", ext):
@@ -751,3 +1031,29 @@ class _Checker:
         except expressions.ExpressionError as exc:
             self.error(path, str(exc))
             return None
+
+
+# Words in a field's label or help that ask for personal data of a person (Nghị định
+# 13/2023/NĐ-CP): matched as whole words, case-insensitively, with diacritics as written
+# (so «năm sinh» warns and «nam sinh», male students, does not), plus the usual spellings
+# without diacritics and abbreviations.
+PERSONAL_DATA_TERMS: tuple[str, ...] = (
+    "họ tên", "họ và tên", "tên người", "tên đối tượng", "tên, tuổi", "danh sách",
+    "địa chỉ", "nơi ở", "chỗ ở", "nơi cư trú", "nơi thường trú", "nơi tạm trú",
+    "quê quán", "nguyên quán", "ngày sinh", "năm sinh", "ngày tháng năm sinh",
+    "số điện thoại", "điện thoại", "thư điện tử", "email", "zalo cá nhân",
+    "số cmnd", "cmnd", "cccd", "chứng minh nhân dân", "căn cước", "hộ chiếu",
+    "số định danh", "mã định danh", "biển số xe", "tài khoản ngân hàng", "ảnh chân dung",
+    "ho ten", "ho va ten", "dia chi", "so dien thoai", "ngay sinh", "que quan", "sdt",
+)
+
+
+def personal_data_terms(text: str) -> list[str]:
+    """The PERSONAL_DATA_TERMS that `text` contains, as whole words."""
+    low = unicodedata.normalize("NFC", text).lower()
+    found = []
+    for term in PERSONAL_DATA_TERMS:
+        if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low):
+            found.append(term)
+    # Name each finding once: «điện thoại» inside «số điện thoại» is the same finding.
+    return [t for t in found if not any(t != o and t in o for o in found)]

@@ -120,7 +120,9 @@ def test_dongda_agencies_are_15_offices_and_the_21_wards() -> None:
     assert len(codes) == 21
     assert {"p-cat-linh", "p-o-cho-dua", "p-nga-tu-so", "p-quoc-tu-giam", "p-tho-quan",
             "p-van-chuong", "p-nam-dong"} <= codes
-    assert spec.doc.committee.standing_office == "ldtbxh"
+    # Phòng LĐ-TBXH consolidates the reports; it is not the committee's standing office.
+    assert spec.consolidating == "ldtbxh"
+    assert spec.standing_office != "ldtbxh"
 
 
 def test_dongda_reports_monthly_quarterly_and_yearly() -> None:
@@ -244,6 +246,253 @@ def test_parse_plan_accepts_text_directly() -> None:
     spec = parse_plan(MINI, "mini.yaml")
     assert spec.code == "mini-2022"
     assert spec.source == "mini.yaml"
+
+
+# ------------------------------------------------------------------ roles, escalation, holidays
+
+
+def test_a_legacy_standing_office_is_also_the_consolidating_agency(mini: PlanSpec) -> None:
+    # Files written before `consolidating`: the standing office received the reports.
+    assert mini.doc.committee.standing_office == "ldtbxh"
+    assert mini.consolidating == "ldtbxh" and mini.standing_office == "ldtbxh"
+    assert mini.role_label("chair") is None
+
+
+def test_consolidating_and_standing_office_are_separate_roles(tmp_path: Path) -> None:
+    text = mutate(
+        "  standing_office: ldtbxh\n",
+        "  consolidating: ldtbxh\n"
+        "  standing_office: ca\n"
+        "  labels:\n"
+        '    consolidating: "Phòng LĐ-TBXH (cơ quan tổng hợp)"\n'
+        '    standing_office: "Thường trực Ban Chỉ đạo"\n'
+        '    chair: "Trưởng Ban Chỉ đạo"\n'
+        '    head: "Thủ trưởng đơn vị"\n'
+        '    reporter: "Cán bộ đầu mối"\n',
+    )
+    spec = load_plan(write(tmp_path, text))
+    assert (spec.consolidating, spec.standing_office) == ("ldtbxh", "ca")
+    assert spec.role_label("consolidating") == "Phòng LĐ-TBXH (cơ quan tổng hợp)"
+    assert spec.role_label("standing_office") == "Thường trực Ban Chỉ đạo"
+    assert spec.role_label("chair") == "Trưởng Ban Chỉ đạo"
+    assert spec.role_label("head") == "Thủ trưởng đơn vị"
+    assert spec.role_label("reporter") == "Cán bộ đầu mối"
+
+
+def test_a_standing_office_that_is_no_agency_is_named_by_its_label(tmp_path: Path) -> None:
+    text = mutate(
+        "  standing_office: ldtbxh\n",
+        "  consolidating: ldtbxh\n  labels:\n"
+        '    standing_office: "Thường trực Ban Chỉ đạo 138 quận"\n',
+    )
+    # The default chain escalates to the standing office: valid, since the plan names it.
+    spec = load_plan(write(tmp_path, text))
+    assert spec.standing_office is None
+    assert spec.role_label("standing_office") == "Thường trực Ban Chỉ đạo 138 quận"
+    steps = spec.escalation_for(spec.schedule("thang")).steps
+    assert any("standing_office" in s.to for s in steps)
+
+
+def test_kind_entries_may_carry_options_and_stay_labels(tmp_path: Path) -> None:
+    text = mutate('  phuong: "Phường"\n', '  phuong: {label: "Phường", escalate: false}\n')
+    text = mutate('    name: "Công an quận"\n', '    name: "Công an quận"\n    escalate: false\n',
+                  text)
+    spec = load_plan(write(tmp_path, text))
+    # After validation every kind is its label again (the importer stores it as text).
+    assert spec.doc.kinds == {"phong-ban": "Phòng, ban, ngành", "phuong": "Phường"}
+    assert spec.doc.kind_escalates == {"phong-ban": True, "phuong": False}
+    escalates = {a.code: a.escalate for a in spec.agencies}
+    assert escalates == {"ldtbxh": True, "ca": False, "p-cat-linh": False, "p-hang-bot": False,
+                         "p-ocd": False}
+    assert spec.escalates("ldtbxh") and not spec.escalates("p-ocd")
+
+
+def test_an_agency_can_be_escalated_although_its_kind_is_not(tmp_path: Path) -> None:
+    text = mutate('  phuong: "Phường"\n', '  phuong: {label: "Phường", escalate: false}\n')
+    text = mutate("  - kind: phuong\n", "  - kind: phuong\n    escalate: true\n", text)
+    spec = load_plan(write(tmp_path, text))
+    assert all(a.escalate for a in spec.agencies)
+
+
+def test_exempt_agencies_are_reminded_but_not_escalated_above_the_consolidating_agency(
+    tmp_path: Path,
+) -> None:
+    text = mutate('  phuong: "Phường"\n', '  phuong: {label: "Phường", escalate: false}\n')
+    text = mutate(
+        "  holiday: keep\n",
+        "  holiday: keep\n  escalation:\n    steps:\n"
+        "      - {after_days: 1, to: [reporter, head]}\n"
+        "      - {after_days: 3, to: [consolidating, standing_office]}\n"
+        "      - {after_days: 7, to: [chair]}\n"
+        '      - {after_days: 15, to: [external], label: "Phó Chủ tịch UBND Thành phố"}\n',
+        text,
+    )
+    spec = load_plan(write(tmp_path, text))
+    thang = spec.schedule("thang")
+    full = [(s.after_days, list(s.to), s.label) for s in spec.escalation_targets_for(thang, "ca")]
+    assert full == [
+        (1, ["reporter", "head"], None), (3, ["consolidating", "standing_office"], None),
+        (7, ["chair"], None), (15, ["external"], "Phó Chủ tịch UBND Thành phố"),
+    ]
+    exempt = [(s.after_days, list(s.to))
+              for s in spec.escalation_targets_for(thang, "p-cat-linh")]
+    assert exempt == [(1, ["reporter", "head"]), (3, ["consolidating"])]
+    assert spec.reminders_for(thang) == [7, 3, 1, 0]  # reminders are the same for everyone
+
+
+def test_an_external_escalation_level_is_explicit_data(tmp_path: Path) -> None:
+    text = mutate(
+        "  holiday: keep\n",
+        "  holiday: keep\n  escalation:\n    steps:\n"
+        "      - {after_days: 1, to: [reporter, head]}\n"
+        '      - {after_days: 10, to: [chair, external], label: "Phó Chủ tịch UBND Thành phố"}\n',
+    )
+    spec = load_plan(write(tmp_path, text))
+    (_, step) = spec.doc.defaults.escalation.steps
+    assert step.to == ["chair", "external"] and step.label == "Phó Chủ tịch UBND Thành phố"
+    # The default chain has no external level: it is never implied.
+    assert all("external" not in s.to for s in load_plan(MINI_PATH).doc.defaults.escalation.steps)
+
+
+def test_the_default_holiday_rule_is_the_next_working_day(tmp_path: Path) -> None:
+    # Bộ luật Dân sự 2015, art. 148(5).
+    text = mutate("  # The tests count on the March 2022 last day staying on Saturday 12/03.\n"
+                  "  holiday: keep\n", "")
+    spec = load_plan(write(tmp_path, text))
+    assert spec.doc.defaults.holiday == "next_working_day"
+    assert spec.schedule("thang").holiday == "next_working_day"
+    assert spec.schedule("quy").holiday == "next_working_day"  # set on the schedule itself
+
+
+def test_defaults_holiday_applies_unless_a_schedule_sets_its_own(mini: PlanSpec,
+                                                                tmp_path: Path) -> None:
+    assert mini.schedule("thang").holiday == "keep"
+    assert mini.schedule("quy").holiday == "next_working_day"
+    text = mutate("  holiday: keep\n", "  holiday: previous_working_day\n")
+    spec = load_plan(write(tmp_path, text))
+    assert spec.schedule("thang").holiday == "previous_working_day"
+    assert spec.schedule("nam").holiday == "previous_working_day"
+    assert spec.schedule("quy").holiday == "next_working_day"
+
+
+@pytest.mark.parametrize("rule", ["required", "optional", "none"])
+def test_a_schedule_can_require_the_signed_report_file(rule: str, tmp_path: Path) -> None:
+    text = mutate(MONTHLY_DUE, MONTHLY_DUE + f"    signed_file: {rule}\n")
+    # The common form gets its signed report field; the ward form already has one.
+    text = mutate('{code: ghi_chu, label: "Ghi chú", type: text, required: false}',
+                  '{code: ghi_chu, label: "Ghi chú", type: text, required: false}\n'
+                  '      - {code: van_ban, label: "Văn bản có chữ ký", type: file, '
+                  "required: false}", text)
+    spec = load_plan(write(tmp_path, text))
+    assert spec.signed_file_rule(spec.schedule("thang")) == rule
+    assert spec.signed_file_rule(spec.schedule("quy")) is None  # the form's field decides
+    assert spec.signed_file_field("chung") == spec.signed_file_field("phuong") == "van_ban"
+
+
+def test_signed_file_needs_exactly_one_file_field(tmp_path: Path) -> None:
+    text = mutate(MONTHLY_DUE, MONTHLY_DUE + "    signed_file: required\n")
+    text = mutate('{code: ghi_chu, label: "Ghi chú", type: text, required: false}',
+                  '{code: ghi_chu, label: "Ghi chú", type: text, required: false}\n'
+                  '      - {code: van_ban, label: "Văn bản", type: file, required: false}\n'
+                  '      - {code: bien_ban, label: "Biên bản", type: file, required: false}',
+                  text)
+    path = write(tmp_path, text)
+    errors = refusal(path)
+    assert [(e.line, e.path) for e in errors] == [
+        (line_of(text, "signed_file: required"), "schedules[0].signed_file")
+    ]
+    assert "form 'chung' has 2 file fields (van_ban, bien_ban)" in errors[0].reason
+
+
+def test_a_subjects_selector_picks_the_agencies_that_hold_them(tmp_path: Path) -> None:
+    text = mutate("    per_subject: tu-diem\n    form: chung\n    agencies: {kind: phuong}",
+                  "    per_subject: tu-diem\n    form: chung\n    agencies: {subjects: tu-diem}")
+    spec = load_plan(write(tmp_path, text))
+    assert spec.assignments["tu-diem"] == {"p-cat-linh": "chung"}
+
+
+def test_a_per_subject_target_counts_subjects(tmp_path: Path) -> None:
+    text = mutate(
+        "    agencies: {kind: phuong}\n    values:\n      khong_te_nan:",
+        "    per_subject: tu-diem\n    values:\n      khong_te_nan:",
+    )
+    text = mutate("{field: phuong.khong_te_nan, aggregate: latest}",
+                  "{field: chung.so_buoi, aggregate: latest, schedule: tu-diem}", text)
+    text = mutate('count_where: "khong_te_nan"', 'count_where: "khong_te_nan > 0"', text)
+    spec = load_plan(write(tmp_path, text))
+    target = next(t for t in spec.doc.targets if t.code == "khong-te-nan")
+    assert target.per_subject == "tu-diem"
+    # By default a per-subject target covers the agencies that hold such subjects.
+    assert spec.target_agencies["khong-te-nan"] == ["p-cat-linh"]
+
+
+# ------------------------------------------------------------------ personal data
+
+
+PERSONAL = '{code: ghi_chu, label: "Ghi chú", type: text, required: false}'
+
+
+@pytest.mark.parametrize(
+    ("label", "terms"),
+    [
+        ("Họ và tên người vi phạm", ["họ và tên"]),
+        ("Họ tên, số điện thoại người lập báo cáo", ["họ tên", "số điện thoại"]),
+        ("Địa chỉ các tụ điểm chưa triệt xóa", ["địa chỉ"]),
+        ("Danh sách, địa chỉ người bán dâm", ["danh sách", "địa chỉ"]),
+        ("Số CCCD của người bị xử phạt", ["cccd"]),
+        ("Ngày sinh, quê quán", ["ngày sinh", "quê quán"]),
+        ("Ho ten nguoi vi pham", ["ho ten"]),
+    ],
+)
+def test_a_field_asking_for_personal_data_warns_but_validates(
+    label: str, terms: list[str], tmp_path: Path
+) -> None:
+    text = mutate(PERSONAL, f'{{code: ghi_chu, label: "{label}", type: text, required: false}}')
+    path = write(tmp_path, text)
+    spec = load_plan(path)  # still valid
+    (warning,) = spec.warnings
+    assert (warning.file, warning.line, warning.path) == (
+        str(path), line_of(text, label), "forms[0].fields[1].label"
+    )
+    assert warning.reason.startswith("warning: asks for personal data")
+    assert all(f"«{t}»" in warning.reason for t in terms), warning.reason
+    assert "13/2023" in warning.reason
+    assert str(warning).startswith(f"{path}:{line_of(text, label)}: forms[0].fields[1].label: ")
+
+
+def test_personal_data_in_the_help_line_warns_too(tmp_path: Path) -> None:
+    text = mutate(PERSONAL, '{code: ghi_chu, label: "Ghi chú", type: text, required: false, '
+                            'help: "Ghi rõ nơi ở của người vi phạm"}')
+    spec = load_plan(write(tmp_path, text))
+    assert [(w.path, "«nơi ở»" in w.reason) for w in spec.warnings] == [
+        ("forms[0].fields[1].help", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Số nam sinh, nữ sinh được tuyên truyền",  # «nam sinh» is not «năm sinh»
+        "Số người vi phạm bị xử phạt hành chính",
+        "Tên chuyên trang, chuyên mục",
+        "Địa bàn (xã, phường) có tụ điểm phát sinh",
+        "Số điểm, tụ điểm đã triệt xóa",
+    ],
+)
+def test_counts_and_place_names_do_not_warn(label: str, tmp_path: Path) -> None:
+    text = mutate(PERSONAL, f'{{code: ghi_chu, label: "{label}", type: text, required: false}}')
+    assert load_plan(write(tmp_path, text)).warnings == []
+
+
+def test_a_refused_file_still_reports_its_warnings(tmp_path: Path) -> None:
+    text = mutate(PERSONAL, '{code: ghi_chu, label: "Họ tên", type: text, required: false}')
+    text = mutate("agencies: [ldtbxh, ca]", "agencies: [ldtbxh, cax]", text)
+    with pytest.raises(PlanFileError) as info:
+        load_plan(write(tmp_path, text))
+    assert [e.path for e in info.value.errors] == ["schedules[1].agencies[1]"]
+    assert [w.path for w in info.value.warnings] == ["forms[0].fields[1].label"]
+    assert "Họ tên" not in str(info.value)  # the message is the errors only
+
 
 
 # ------------------------------------------------------------------ refusals
@@ -455,6 +704,100 @@ CASES: dict[str, Case] = {
     ),
     "due-day-31": case(
         MONTHLY_DUE, "    due: {day: 31}\n", "due: {day: 31}", "schedules[0].due.day", "31",
+    ),
+    # roles: the consolidating agency, the standing office, their labels
+    "consolidating-unknown-agency": case(
+        "  standing_office: ldtbxh\n", "  consolidating: ldtbxhx\n", "consolidating: ldtbxhx",
+        "committee.consolidating", "unknown agency", "'ldtbxhx'",
+    ),
+    "standing-office-unknown-next-to-consolidating": case(
+        "  standing_office: ldtbxh\n", "  consolidating: ldtbxh\n  standing_office: bcd\n",
+        "standing_office: bcd", "committee.standing_office", "unknown agency", "'bcd'",
+    ),
+    "committee-without-any-role": case(
+        "  standing_office: ldtbxh\n", "", "committee:", "committee", "consolidating",
+    ),
+    "label-for-an-unknown-role": case(
+        "  standing_office: ldtbxh\n",
+        "  standing_office: ldtbxh\n  labels:\n    deputy: \"Phó Trưởng ban\"\n",
+        "deputy:", "committee.labels.deputy", "unknown key", "'deputy'",
+    ),
+    "label-empty": case(
+        "  standing_office: ldtbxh\n",
+        "  standing_office: ldtbxh\n  labels:\n    chair: \"\"\n",
+        "chair: \"\"", "committee.labels.chair", "at least 1 character",
+    ),
+    # escalation exemption per kind and per agency
+    "kind-option-unknown-key": case(
+        '  phuong: "Phường"\n', '  phuong: {label: "Phường", escalate: false, colour: red}\n',
+        "colour: red", "kinds.phuong.colour", "unknown key", "'colour'",
+    ),
+    "kind-option-without-label": case(
+        '  phuong: "Phường"\n', "  phuong: {escalate: false}\n", "phuong: {escalate",
+        "kinds.phuong.label", "missing required key 'label'",
+    ),
+    "agency-escalate-not-a-boolean": case(
+        '    name: "Công an quận"\n', '    name: "Công an quận"\n    escalate: sometimes\n',
+        "escalate: sometimes", "agencies[1].escalate", "boolean",
+    ),
+    # escalation targets
+    "escalation-to-admin-is-refused": case(
+        "  holiday: keep\n",
+        "  holiday: keep\n  escalation:\n    steps:\n      - {after_days: 1, to: [admin]}\n",
+        "to: [admin]", "defaults.escalation.steps[0].to[0]", "'consolidating'", "'external'",
+    ),
+    "escalation-external-without-label": case(
+        "  holiday: keep\n",
+        "  holiday: keep\n  escalation:\n    steps:\n      - {after_days: 9, to: [external]}\n",
+        "after_days: 9", "defaults.escalation.steps[0]", "external step needs a label",
+    ),
+    "escalation-label-without-external": case(
+        "  holiday: keep\n",
+        "  holiday: keep\n  escalation:\n    steps:\n"
+        "      - {after_days: 9, to: [chair], label: \"Phó Chủ tịch\"}\n",
+        "after_days: 9", "defaults.escalation.steps[0]", "committee.labels",
+    ),
+    "escalation-to-a-standing-office-the-plan-does-not-name": Case(
+        mutate(
+            "  holiday: keep\n",
+            "  holiday: keep\n  escalation:\n    steps:\n"
+            "      - {after_days: 3, to: [standing_office]}\n",
+            mutate("  standing_office: ldtbxh\n", "  consolidating: ldtbxh\n"),
+        ),
+        "to: [standing_office]", "defaults.escalation.steps[0].to", ("names no standing office",),
+    ),
+    "default-escalation-to-a-standing-office-the-plan-does-not-name": case(
+        "  standing_office: ldtbxh\n", "  consolidating: ldtbxh\n", "committee:", "committee",
+        "default escalation chain goes to the standing office",
+    ),
+    # holidays
+    "holiday-rule-unknown": case(
+        "  holiday: keep\n", "  holiday: weekend_ok\n", "holiday: weekend_ok",
+        "defaults.holiday", "'next_working_day'",
+    ),
+    # the signed report file
+    "signed-file-unknown-value": case(
+        MONTHLY_DUE, MONTHLY_DUE + "    signed_file: always\n", "signed_file: always",
+        "schedules[0].signed_file", "'required'",
+    ),
+    "signed-file-on-a-form-without-a-file-field": case(
+        MONTHLY_DUE, MONTHLY_DUE + "    signed_file: required\n", "signed_file: required",
+        "schedules[0].signed_file", "form 'chung' has 0 file fields",
+    ),
+    # subjects: who holds them, and targets that count them
+    "subjects-selector-unknown-kind": case(
+        "    per_subject: tu-diem\n    form: chung\n    agencies: {kind: phuong}",
+        "    per_subject: tu-diem\n    form: chung\n    agencies: {subjects: tu-diemx}",
+        "{subjects: tu-diemx}", "schedules[3].agencies", "no subject of kind 'tu-diemx'",
+    ),
+    "target-per-subject-needs-count-where": case(
+        "    per_agency: true\n", "    per_subject: tu-diem\n", "- code: kiem-tra-80",
+        "targets[0]", "needs count_where",
+    ),
+    "target-per-subject-needs-a-per-subject-schedule": case(
+        "    agencies: {kind: phuong}\n    values:\n      khong_te_nan:",
+        "    per_subject: tu-diem\n    values:\n      khong_te_nan:",
+        "khong_te_nan: {field", "targets[1].values.khong_te_nan", "per_subject: tu-diem",
     ),
 }
 
