@@ -196,6 +196,13 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_problems(errors: Sequence[object], warnings: Sequence[object]) -> None:
+    """A plan file's errors, then its warnings (`warning: …`, which refuse nothing), on
+    stderr: one `file:line: key.path: reason` per line."""
+    for problem in (*errors, *warnings):
+        print(problem, file=sys.stderr)
+
+
 def cmd_plan_validate(args: argparse.Namespace) -> int:
     from core.planfile import PlanFileError, load_plan
 
@@ -205,9 +212,9 @@ def cmd_plan_validate(args: argparse.Namespace) -> int:
             spec = load_plan(name)
         except PlanFileError as exc:
             failed = True
-            for err in exc.errors:
-                print(err, file=sys.stderr)
+            _print_problems(exc.errors, exc.warnings)
             continue
+        _print_problems([], spec.warnings)
         print(
             f"{name}: OK — {spec.code}: {len(spec.agencies)} agencies, "
             f"{len(spec.doc.forms)} forms, {len(spec.doc.schedules)} schedules, "
@@ -223,10 +230,10 @@ def cmd_plan_import(args: argparse.Namespace) -> int:
     try:
         spec = load_plan(args.file)
     except PlanFileError as exc:
-        for err in exc.errors:
-            print(err, file=sys.stderr)
+        _print_problems(exc.errors, exc.warnings)
         print("nothing was imported", file=sys.stderr)
         return 1
+    _print_problems([], spec.warnings)
     report = asyncio.run(import_plan_file(get_settings(), spec))
     print(report.summary())
     return 0

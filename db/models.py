@@ -73,6 +73,24 @@ class Base(DeclarativeBase):
 
 
 class Role(enum.StrEnum):
+    """A member's roles. How they map to the levels of a plan's escalation chain
+    (scheduler.sweep.LEVELS; db.queries.member_levels, which the sweep's snapshot uses):
+
+    - `reporter`, `head`: the agency's own people (levels reporter and head);
+    - `standing_office`: the committee's office staff who review and consolidate the
+      reports, i.e. the *consolidating agency's* people (level consolidating; cơ quan tổng
+      hợp). The name is historical: before plans told the two roles apart, the agency that
+      received the reports was called the standing office. Those of them whose agency is the
+      committee's standing office agency (Committee.standing_office_id, when the plan names
+      one that is not the consolidating agency) are the *Thường trực Ban Chỉ đạo* instead
+      (level standing_office); when both are the same agency, they are both. When the plan
+      does not say which agency its standing office is, nobody in the bot is that level:
+      the consolidating agency's digest says which reports are due to be reported to it;
+    - `chair`: the committee's chairs, attached to the committee (level chair), whatever
+      agency they were invited through;
+    - `admin`: no escalation level.
+    """
+
     reporter = "reporter"
     head = "head"
     standing_office = "standing_office"
@@ -121,8 +139,21 @@ class Committee(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(300))
+    # The agency that receives, reviews and consolidates the reports (cơ quan tổng hợp;
+    # `committee.consolidating` of the plan file). No ON DELETE action: agencies are never
+    # deleted (an import deactivates them), and without one SQLite adds the column in place
+    # (migration 0008) instead of rebuilding the committee table.
+    consolidating_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", use_alter=True))
+    # The committee's standing office (Thường trực Ban Chỉ đạo) when the plan names it as an
+    # agency (`committee.standing_office`); None when it does not say which agency it is.
+    # A plan file written before `consolidating` existed names one agency for both.
     standing_office_id: Mapped[int | None] = mapped_column(
         ForeignKey("agency.id", use_alter=True, ondelete="SET NULL")
+    )
+    # The plan's own words for its roles (`committee.labels`): reporter, head, consolidating,
+    # standing_office, chair -> label. Messages use them instead of generic role names.
+    role_labels: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'")
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -140,6 +171,11 @@ class Agency(Base):
     kind_label: Mapped[str | None] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # False for a body the plan only requests («đề nghị»: court, procuracy, Fatherland Front,
+    # …): it gets its notices, reminders and its own overdue notices, and the consolidating
+    # agency sees it late, but its overdue reports never reach the standing office, the
+    # chair or an external level (core.planfile.ABOVE_CONSOLIDATING).
+    escalate: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     committee: Mapped[Committee] = relationship(foreign_keys=[committee_id], lazy="raise")
 
@@ -327,6 +363,8 @@ class Target(Base):
     target_value: Mapped[float] = mapped_column(Numeric(18, 4))
     unit: Mapped[str | None] = mapped_column(String(60))
     agency_codes: Mapped[list[Any]] = mapped_column(default=list)
+    # count_where counts subjects of this kind (hotspots), each with its own answers.
+    per_subject_kind: Mapped[str | None] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(default=0)
 
 
@@ -363,6 +401,9 @@ class Schedule(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("form.id", ondelete="RESTRICT"))
     per_subject_kind: Mapped[str | None] = mapped_column(String(40))
     starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    # The signed report file of this schedule's reports (the form's one `file` field):
+    # "required", "optional" or "none" (not asked); None: as the form's field says.
+    signed_file: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     position: Mapped[int] = mapped_column(default=0)
 

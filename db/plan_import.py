@@ -63,6 +63,31 @@ class ImportReport:
         return "; ".join(parts)
 
 
+def schedule_rule_values(sched: Any) -> dict[str, Any]:
+    """The columns of a schedule that decide its obligations, as stored. `plan calendar` of a
+    plan file builds its rules from these too (db.obligations.rule_of), so a file and its
+    import list the same deadlines."""
+    return {
+        "period_type": sched.period,
+        "cutoff_rule": sched.cutoff if isinstance(sched.cutoff, str)
+        else sched.cutoff.model_dump(),
+        "due_rule": sched.due.model_dump(mode="json", exclude_defaults=True)
+        if sched.due else None,
+        "holiday_rule": sched.holiday,
+        "per_subject_kind": sched.per_subject,
+        "starts_on": sched.start,
+    }
+
+
+def plan_rule_values(spec: PlanSpec) -> dict[str, Any]:
+    """The columns of a plan that decide its obligations, as stored."""
+    return {
+        "starts_on": spec.doc.plan.starts,
+        "ends_on": spec.doc.plan.ends,
+        "calendar": spec.doc.calendar.model_dump(mode="json"),
+    }
+
+
 def _assign(obj: Any, values: dict[str, Any]) -> bool:
     """Set attributes that differ; report whether anything changed."""
     changed = False
@@ -93,6 +118,7 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
     report = ImportReport(spec.code)
 
     committee = await session.scalar(select(Committee).where(Committee.code == doc.committee.code))
+    new_committee = committee is None
     committee = await _upsert(
         session, report, "committee", committee, Committee,
         {"code": doc.committee.code}, {"name": doc.committee.name},
@@ -109,13 +135,23 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
             session, report, "agencies", agencies.get(a.code), Agency,
             {"committee_id": committee.id, "code": a.code},
             {"name": a.name, "short_name": a.short_name, "kind": a.kind,
-             "kind_label": doc.kinds.get(a.kind), "active": True},
+             "kind_label": doc.kinds.get(a.kind), "escalate": a.escalate, "active": True},
         )
     for a in spec.agencies:
         parent_id = agencies[a.parent].id if a.parent else None
         if _assign(agencies[a.code], {"parent_id": parent_id}):
             report.count(report.updated, "agencies")
-    _assign(committee, {"standing_office_id": agencies[doc.committee.standing_office].id})
+    # The two roles the plan keeps apart: the agency that receives and consolidates the
+    # reports (a file written before `consolidating` existed names only `standing_office`,
+    # read as both), and the committee's standing office, when the plan says which agency
+    # it is. The plan's own words for the roles go with them.
+    if _assign(committee, {
+        "consolidating_id": agencies[spec.consolidating].id,
+        "standing_office_id": agencies[spec.standing_office].id
+        if spec.standing_office else None,
+        "role_labels": doc.committee.labels.model_dump(exclude_none=True),
+    }) and not new_committee:
+        report.count(report.updated, "committee")
 
     plan = await session.scalar(select(Plan).where(Plan.code == doc.plan.code))
     plan_values = {
@@ -124,9 +160,7 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
         "document": doc.plan.document,
         "issued_by": doc.plan.issued_by,
         "year": doc.plan.year,
-        "starts_on": doc.plan.starts,
-        "ends_on": doc.plan.ends,
-        "calendar": doc.calendar.model_dump(mode="json"),
+        **plan_rule_values(spec),
         "defaults": doc.defaults.model_dump(mode="json"),
     }
     plan = await _upsert(session, report, "plan", plan, Plan, {"code": doc.plan.code}, plan_values)
@@ -164,17 +198,11 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
         values = {
             "name": sched.name,
             "wording": sched.wording,
-            "period_type": sched.period,
-            "cutoff_rule": sched.cutoff if isinstance(sched.cutoff, str)
-            else sched.cutoff.model_dump(),
-            "due_rule": sched.due.model_dump(mode="json", exclude_defaults=True)
-            if sched.due else None,
-            "holiday_rule": sched.holiday,
+            **schedule_rule_values(sched),
             "reminder_offsets": spec.reminders_for(sched),
-            "escalation_policy": escalation.model_dump(mode="json"),
+            "escalation_policy": escalation.model_dump(mode="json", exclude_none=True),
+            "signed_file": spec.signed_file_rule(sched),
             "form_id": forms[sched.form].id,
-            "per_subject_kind": sched.per_subject,
-            "starts_on": sched.start,
             "active": True,
             "position": position,
         }
@@ -303,7 +331,8 @@ async def _sync_targets(
             {"plan_id": plan.id, "code": t.code},
             {"name": t.name, "measure": measure, "per_agency": t.per_agency,
              "comparison": t.comparison, "target_value": t.target, "unit": t.unit,
-             "agency_codes": spec.target_agencies[t.code], "position": position},
+             "agency_codes": spec.target_agencies[t.code],
+             "per_subject_kind": t.per_subject, "position": position},
         )
         fields = {
             f.name: f

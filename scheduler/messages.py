@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import format_date
-from bot.i18n import ngettext, translator
+from bot.i18n import N_, Gettext, ngettext, translator
 from core.collation import vi_key
 from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
-from db.models import Agency, Member, OutboxItem, OutboxMessage
+from db.models import Agency, Committee, Member, OutboxItem, OutboxMessage
 from handlers.render import days_left_text, deadline_text, esc, period_label
-from scheduler.sweep import Decision, ObligationView, Recipient
+from scheduler.sweep import LEVELS, Decision, ObligationView, Recipient
 
 MAX_BUTTONS = 8
 # A person who may get both their own reminders and a digest in one sweep (the sweep joins
@@ -37,6 +37,52 @@ JOINED_BY = 2  # "\n\n"
 NAMES_SHARE = 800
 # Questions to fix, in a returned report's notice.
 FIELDS_SHARE = 1500
+
+
+# Generic names of the roles, for a plan that gives none of its own (committee.labels).
+ROLE_NAMES = {
+    "reporter": N_("reporting official"),
+    "head": N_("head of agency"),
+    "consolidating": N_("consolidating agency"),
+    "standing_office": N_("standing office"),
+    "chair": N_("committee chair"),
+    "external": N_("a level outside the committee"),
+}
+
+
+def role_name(_: Gettext, labels: dict[str, str], role: str, label: str | None = None) -> str:
+    """What a message calls a role: `label` (an external step's own), else the plan's word
+    for it (committee.labels), else the generic name, translated. Plain text: escape it."""
+    return label or labels.get(role) or _(ROLE_NAMES[role])
+
+
+def informed_levels(_: Gettext, labels: dict[str, str],
+                    reports: list[ObligationView]) -> list[str]:
+    """Who hears of these reports once they are late, above the agency itself, in the order
+    the chain climbs, by the plan's words: the consolidating agency (which always lists a late
+    report the chain takes to the committee) and the levels of the chain the agency reaches
+    (an agency that does not escalate stops at the consolidating agency)."""
+    found: dict[tuple[int, str], str] = {}
+    for o in reports:
+        if o.policy.desk_after() is not None:
+            found[(LEVELS["consolidating"], "")] = role_name(_, labels, "consolidating")
+        for level in o.policy.levels():
+            if level in ("standing_office", "chair") and o.reaches(level):
+                found[(LEVELS[level], "")] = role_name(_, labels, level)
+        if o.reaches("external"):
+            for _after, label in o.policy.external:
+                found[(LEVELS["external"], label)] = role_name(_, labels, "external", label)
+    return list(dict.fromkeys(found[key] for key in sorted(found)))
+
+
+async def committee_labels(session: AsyncSession, committee_id: int) -> dict[str, str]:
+    """The committee's role labels (Committee.role_labels), read once per session."""
+    cache: dict[int, dict[str, str]] = session.info.setdefault("committee_labels", {})
+    if committee_id not in cache:
+        labels = await session.scalar(
+            select(Committee.role_labels).where(Committee.id == committee_id))
+        cache[committee_id] = {str(k): str(v) for k, v in (labels or {}).items() if v}
+    return cache[committee_id]
 
 
 def button(text: str, data: str) -> dict[str, str]:
@@ -61,6 +107,16 @@ async def render_decision(
     session: AsyncSession, decision: Decision, obligations: dict[int, ObligationView],
     now: dt.datetime, tz: ZoneInfo,
 ) -> dict[str, Any]:
+    names_roles = decision.kind in ("digest", "weekly") or any(
+        i.kind in ("overdue", "nudge") for i in decision.items)
+    if names_roles and not decision.labels:
+        # Written outside the sweep («Remind everyone»): the plan's words for its roles
+        # from the committee.
+        committee_id = decision.committee_id or next(
+            (obligations[i.obligation_id].committee_id for i in decision.items
+             if i.obligation_id in obligations), None)
+        if committee_id is not None:
+            decision.labels = await committee_labels(session, committee_id)
     if decision.kind in ("digest", "weekly"):
         return await render_digest(session, decision, obligations, now, tz)
     return render_personal(decision, obligations, now, tz)
@@ -83,10 +139,18 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
     # One message, a section per kind: overdue first, then reminders, then new periods.
     sections = (("overdue", ("overdue", "nudge")), ("reminder", ("reminder",)),
                 ("notice", ("notice",)))
-    footer = ["", _("Please send it as soon as possible; the committee is informed of "
-                    "late reports. Late reports are still accepted.")
-              if any(i.kind in ("overdue", "nudge") for i in decision.items)
-              else _("Tap a report to answer it.")]
+    late = [obligations[i.obligation_id] for i in decision.items
+            if i.kind in ("overdue", "nudge") and i.obligation_id in obligations]
+    informed = informed_levels(_, decision.labels, late)
+    if not late:
+        footer = ["", _("Tap a report to answer it.")]
+    elif informed:
+        footer = ["", _("Please send it as soon as possible; overdue reports are reported to "
+                        "{levels}. Late reports are still accepted.").format(
+                            levels="; ".join(esc(name) for name in informed))]
+    else:
+        footer = ["", _("Please send it as soon as possible. Late reports are still "
+                        "accepted.")]
     entries: list[tuple[str, str, ObligationView]] = []  # (section header, lines, report)
     for header_kind, kinds in sections:
         for item in decision.items:
@@ -165,10 +229,12 @@ async def render_digest(
     session: AsyncSession, decision: Decision, obligations: dict[int, ObligationView],
     now: dt.datetime, tz: ZoneInfo,
 ) -> dict[str, Any]:
-    """The standing office's (or a chair's) digest, built within the limit: the warnings
-    about agencies nobody can be reminded at and members who blocked the bot first (their
-    names up to NAMES_SHARE each, then «and N others»), then as many late agencies, worst
-    first, as the rest allows, then «… and N more agencies (tap «Details»)»."""
+    """The consolidating agency's (or the standing office's, or a chair's) digest, built
+    within the limit: the lines about levels nobody in the bot is (the reports now due to be
+    reported there, by the plan's label, NAMES_SHARE for all of them), agencies nobody can be
+    reminded at and members who blocked the bot first (their names up to NAMES_SHARE each,
+    then «and N others»), then as many late agencies, worst first, as the rest allows, then
+    «… and N more agencies (tap «Details»)»."""
     locale = decision.recipient.language
     _ = translator(locale)
     n_ = ngettext(locale)
@@ -184,6 +250,23 @@ async def render_digest(
     head = ["📊 " + title, _("{agencies} agencies have {reports} overdue reports.").format(
         agencies=len(by_agency), reports=sum(len(v) for v in by_agency.values())), ""]
     tail: list[str] = []
+    # Reports now due to be reported to a level nobody in the bot is: one line per level.
+    outside: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for level, label, obligation_id in decision.outside:
+        o = obligations.get(obligation_id)
+        if o is None:
+            continue
+        name = role_name(_, decision.labels, level, label)
+        if o.agency_name not in outside[(LEVELS[level], name)]:
+            outside[(LEVELS[level], name)].append(o.agency_name)
+    for (_level, name), agencies in sorted(outside.items()):
+        # NAMES_SHARE for all such lines together (a plan has one or two such levels).
+        tail += ["", "⤴️ " + _("Due to be reported to {level} (outside the bot): "
+                               "{agencies}.").format(
+            level=esc(name), agencies=join_within(
+                [esc(a) for a in sorted(agencies, key=vi_key)], NAMES_SHARE // len(outside),
+                more=lambda n: n_("and {n} other agency", "and {n} other agencies",
+                                  n).format(n=n)))]
     if decision.orphans:
         names = sorted((await session.scalars(
             select(Agency.name).where(Agency.id.in_(decision.orphans)))).all(), key=vi_key)

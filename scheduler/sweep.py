@@ -3,11 +3,27 @@
 For each open obligation it finds the one step that is due now, if any:
 - a *notice* when the period opens (or `notice_days` before the deadline);
 - a *reminder* at the latest reminder offset that has arrived (7, 3, 1 days before, and 0:
-  the morning of the last day);
+  the morning of the last day); a reminder whose day is not a working day (or is paused)
+  goes out on the working day before, so none is skipped and the last one always goes out
+  on the last working day before the deadline; offsets that land on the same morning are
+  one reminder;
 - an *overdue* message to the reporters and the head, once per escalation round (level 1);
-and, once per working day at the digest time, a *digest* for the standing office (level 2,
-after N days) and the chairs (level 3, after M days); after R rounds only a weekly summary
-to the standing office.
+and, once per working day at the digest time, a *digest* for each level of the plan's chain
+above the agency (LEVELS, each after its own number of days):
+- `consolidating`: the consolidating agency's people (Snapshot.standing); a report of an
+  agency nobody can be reminded at goes to them after 1 day; if the chain has no step of
+  its own for them, they list a report from its first committee step on (Policy.desk_after);
+  after R rounds they alone get a weekly summary;
+- `standing_office`: the committee's standing office, when the plan names it as an agency
+  (Snapshot.standing_office);
+- `chair`: the chairs (Snapshot.chairs);
+- `external`: a level outside the committee, nobody in the bot: the digests of the levels
+  below it get one line saying which reports are now due to be reported there (by the
+  step's label). So does a `standing_office` step when the plan names no standing office
+  agency (nobody in the bot is it).
+An agency that does not escalate (ObligationView.escalate: the plan only requests its
+reports) never reaches `standing_office`, `chair` or `external`: it gets its reminders and
+its own overdue notices, and the consolidating agency lists it late.
 
 Every item has a dedupe key that says what it is about; the wrapper stores items with a
 unique index, so a second sweep, or two at once, add nothing. Items for one person in one
@@ -19,12 +35,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduler.calendar import WorkCalendar
 
 MORNING = dt.time(8, 0)
+
+# The levels of an escalation chain (core.planfile.EscalationTarget), in the order they
+# climb; the number is the level of the messages (Decision.level, OutboxItem.level).
+LEVELS: dict[str, int] = {
+    "reporter": 1, "head": 1, "consolidating": 2, "standing_office": 3, "chair": 4,
+    "external": 5,
+}
+# Levels an agency that does not escalate never reaches (core.planfile.ABOVE_CONSOLIDATING).
+ABOVE_CONSOLIDATING = frozenset({"standing_office", "chair", "external"})
+# The levels with people in the bot that get digests: (level, Snapshot attribute).
+DIGEST_LEVELS = (("consolidating", "standing"), ("standing_office", "standing_office"),
+                 ("chair", "chairs"))
 
 
 @dataclass(frozen=True)
@@ -40,12 +69,16 @@ class Policy:
     repeat_every: int = 5  # working days between rounds
     rounds: int = 5
     stop_after_plan_days: int = 60
+    # (after_days, label) of the steps to a level outside the committee (`external`): data
+    # of the plan, never a default.
+    external: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def from_rows(cls, reminders: Iterable[int] | None, escalation: dict | None) -> Policy:
         esc = escalation or {}
+        raw_steps = esc.get("steps", [])
         steps = tuple(
-            (int(s["after_days"]), tuple(s["to"])) for s in esc.get("steps", [])
+            (int(s["after_days"]), tuple(s["to"])) for s in raw_steps
         ) or cls.steps
         return cls(
             # None means "not set" (defaults); an empty list means "no reminders".
@@ -55,6 +88,10 @@ class Policy:
             repeat_every=int(esc.get("repeat_every", 5)),
             rounds=int(esc.get("rounds", 5)),
             stop_after_plan_days=int(esc.get("stop_after_plan_days", 60)),
+            external=tuple(
+                (int(s["after_days"]), str(s.get("label") or ""))
+                for s in raw_steps if "external" in s["to"]
+            ),
         )
 
     def level_after(self, role: str) -> int | None:
@@ -62,6 +99,23 @@ class Policy:
             if role in roles:
                 return after_days
         return None
+
+    def desk_after(self) -> int | None:
+        """After how many days the consolidating agency lists a late report: its own step,
+        else the chain's first step above the agency (a chain written before the
+        consolidating agency was a level of its own: its `standing_office` was that agency).
+        The desk that receives the reports always sees who is late, whoever else is told;
+        None only for a chain that stops at the agency's own people."""
+        for role in ("consolidating", "standing_office", "chair", "external"):
+            after = self.level_after(role)
+            if after is not None:
+                return after
+        return None
+
+    def levels(self) -> list[str]:
+        """The levels the chain names, each once, in the order they climb (LEVELS)."""
+        named = {role for _after, roles in self.steps for role in roles}
+        return [level for level in LEVELS if level in named]  # LEVELS is in that order
 
 
 @dataclass(frozen=True)
@@ -76,6 +130,8 @@ class Recipient:
 @dataclass(frozen=True)
 class CommitteeView:
     id: int
+    # The committee's standing office (Thường trực), when the plan names it as an agency;
+    # None: nobody in the bot is the standing_office level.
     standing_office_agency_id: int | None
     calendar: WorkCalendar
     quiet_start: dt.time = dt.time(21, 0)
@@ -83,6 +139,14 @@ class CommitteeView:
     digest_time: dt.time = MORNING
     # Ranges (first day, last day) in which nothing is sent, e.g. Tết.
     pauses: tuple[tuple[dt.date, dt.date], ...] = ()
+    # The agency that receives and consolidates the reports (cơ quan tổng hợp).
+    consolidating_agency_id: int | None = None
+    # The plan's own words for its roles, (role, label) pairs (committee.labels).
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, role: str) -> str | None:
+        """The plan's name for a role, or None (messages then use a generic name)."""
+        return dict(self.labels).get(role)
 
 
 @dataclass(frozen=True)
@@ -98,6 +162,13 @@ class ObligationView:
     due_at: dt.datetime  # effective (extension applied), aware
     plan_ends_on: dt.date
     policy: Policy
+    # False: the plan only requests this agency's reports; it never reaches the levels
+    # above the consolidating agency (ABOVE_CONSOLIDATING).
+    escalate: bool = True
+
+    def reaches(self, level: str) -> bool:
+        """Whether this report can be taken to `level` at all (by its agency's setting)."""
+        return self.escalate or level not in ABOVE_CONSOLIDATING
 
 
 @dataclass(frozen=True)
@@ -127,6 +198,12 @@ class Decision:
     blocked: list[int] = field(default_factory=list)
     # Review outcomes and extensions: the reviewer's comment, the questions to fix, …
     extra: dict[str, Any] = field(default_factory=dict)
+    # Digests: (level, its label or None, obligation id) per report now due to be reported
+    # to a level nobody in the bot is (an `external` step; a `standing_office` step when the
+    # plan names no standing office agency). One line per level in the message.
+    outside: list[tuple[str, str | None, int]] = field(default_factory=list)
+    # The plan's words for its roles (CommitteeView.labels), for the message's text.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def dedupe_key(self) -> str:
@@ -139,11 +216,16 @@ class Snapshot:
     obligations: list[ObligationView]
     # agency id -> active members
     members: dict[int, list[Recipient]]
-    # committee id -> standing office members and chairs (active)
+    # committee id -> active people of each digest level (DIGEST_LEVELS):
+    # the consolidating agency's (role standing_office; level consolidating) …
     standing: dict[int, list[Recipient]]
+    # … the chairs …
     chairs: dict[int, list[Recipient]]
     # committee id -> members who blocked the bot since their last digest
     blocked: dict[int, list[int]] = field(default_factory=dict)
+    # … and the standing office's (role standing_office at the committee's standing office
+    # agency; level standing_office).
+    standing_office: dict[int, list[Recipient]] = field(default_factory=dict)
 
 
 def in_quiet_hours(local: dt.datetime, committee: CommitteeView) -> bool:
@@ -157,11 +239,7 @@ def in_quiet_hours(local: dt.datetime, committee: CommitteeView) -> bool:
 def allowed_now(now: dt.datetime, committee: CommitteeView, tz: ZoneInfo) -> bool:
     """Unprompted messages go out on working days outside quiet hours only."""
     local = now.astimezone(tz)
-    if any(start <= local.date() <= end for start, end in committee.pauses):
-        return False
-    return committee.calendar.is_working_day(local.date()) and not in_quiet_hours(
-        local, committee
-    )
+    return may_send_on(local.date(), committee) and not in_quiet_hours(local, committee)
 
 
 def _at(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
@@ -198,6 +276,45 @@ def _days_late(o: ObligationView, today: dt.date, tz: ZoneInfo) -> int:
     return max(1, (today - last_day(o.due_at, tz)).days)
 
 
+def may_send_on(day: dt.date, committee: CommitteeView) -> bool:
+    """Whether unprompted messages go out on `day` at all: a working day outside any pause."""
+    return committee.calendar.is_working_day(day) and not any(
+        start <= day <= end for start, end in committee.pauses
+    )
+
+
+def reminder_day(nominal: dt.date, due_at: dt.datetime, committee: CommitteeView,
+                 tz: ZoneInfo) -> dt.date:
+    """The day whose morning a reminder meant for `nominal` goes out: `nominal` itself when
+    messages may be sent that day and its morning is before the deadline, else the latest
+    earlier day that qualifies. A reminder is never skipped because its day is a weekend, a
+    holiday or a pause, and the reminder for the last day (0) goes out on the last working
+    day before the deadline."""
+    day = nominal
+    for _ in range(366):
+        if may_send_on(day, committee) and _at(day, MORNING, tz) < due_at:
+            return day
+        day -= dt.timedelta(days=1)
+    return nominal  # nothing may be sent for a year before: leave it where it was
+
+
+def reminder_days(o: ObligationView, committee: CommitteeView,
+                  tz: ZoneInfo) -> list[tuple[int, dt.date]]:
+    """(offset, day whose morning it goes out) for each of the obligation's reminders, for
+    its effective deadline. Larger offsets never land after smaller ones; several offsets
+    may share a day (they are then one reminder)."""
+    return list(_reminder_days(o.due_at, tuple(o.policy.reminders), committee, tz))
+
+
+@lru_cache(maxsize=4096)
+def _reminder_days(due_at: dt.datetime, reminders: tuple[int, ...], committee: CommitteeView,
+                   tz: ZoneInfo) -> tuple[tuple[int, dt.date], ...]:
+    # Every agency of a period shares its deadline: computed once per deadline, not per report.
+    last = last_day(due_at, tz)
+    return tuple((d, reminder_day(last - dt.timedelta(days=d), due_at, committee, tz))
+                 for d in reminders)
+
+
 def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView,
                    tz: ZoneInfo) -> tuple[str, list[Item]] | None:
     """What the agency's own people (reporters / head) should get now: (audience, items).
@@ -209,9 +326,11 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
     today = local.date()
     if now < o.due_at:
         last = last_day(o.due_at, tz)
-        offsets = [d for d in o.policy.reminders if _at(last - dt.timedelta(d), MORNING, tz) <= now]
+        offsets = [d for d, day in reminder_days(o, committee, tz) if _at(day, MORNING, tz) <= now]
         if offsets:
-            offset = min(offsets)  # the latest reminder that has arrived
+            # The latest reminder that has arrived. Offsets that share a morning (−1 and −0
+            # of a Sunday deadline both go on Friday) are one reminder, keyed by the smallest.
+            offset = min(offsets)
             # The deadline is part of the key: after an extension the reminders start over.
             return "reporters", [Item(f"reminder:{o.id}:{last.isoformat()}:{offset}",
                                       "reminder", 0, o.id,
@@ -244,18 +363,46 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
                            _days_late(o, today, tz))]
 
 
+def outside_levels(o: ObligationView, committee: CommitteeView
+                   ) -> list[tuple[str, int, str | None]]:
+    """(level, after_days, label) of the steps of `o`'s chain to a level nobody in the bot
+    is: `external` (named by the step's label), and `standing_office` when the plan names no
+    standing office agency (named by the plan's label for it, if any). Nothing for an
+    agency that does not escalate."""
+    if not o.escalate:
+        return []
+    out: list[tuple[str, int, str | None]] = [
+        ("external", after, label or None) for after, label in o.policy.external]
+    if committee.standing_office_agency_id is None:
+        after = o.policy.level_after("standing_office")
+        if after is not None:
+            out.append(("standing_office", after, committee.label("standing_office")))
+    return out
+
+
+def digest_after(o: ObligationView, level: str, orphan: bool) -> int | None:
+    """After how many days late `o` is listed in the digest of `level`, or None: never."""
+    if not o.reaches(level):
+        return None
+    if level == "consolidating":
+        # Nobody to tell at the agency: straight to the consolidating agency.
+        return 1 if orphan else o.policy.desk_after()
+    return o.policy.level_after(level)
+
+
 def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]:
     """All messages due at `now`. Pure: same snapshot and now, same decisions."""
     by_person: dict[tuple[int, str], Decision] = {}
 
     def add(recipient: Recipient, kind: str, level: int, item: Item,
-            committee_id: int) -> None:
+            committee: CommitteeView) -> None:
         # Items of one person merge into one message (notice/reminder/overdue together).
         key = (recipient.member_id, "personal")
         decision = by_person.get(key)
         if decision is None:
             decision = by_person[key] = Decision(recipient, kind, level,
-                                                 committee_id=committee_id)
+                                                 committee_id=committee.id,
+                                                 labels=dict(committee.labels))
         keyed = Item(f"{item.dedupe_key}:{recipient.member_id}", item.kind, item.level,
                      item.obligation_id, item.days)
         decision.items.append(keyed)
@@ -279,7 +426,7 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
                 people = [m for m in members if m.roles & {"reporter", "head"}]
             for person in people:
                 for item in items:
-                    add(person, item.kind, item.level, item, o.committee_id)
+                    add(person, item.kind, item.level, item, committee)
         if now >= o.due_at:
             digest_lines.setdefault(o.committee_id, []).append((o, len(members)))
 
@@ -290,41 +437,44 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
             continue
         today = local.date()
         cal = committee.calendar
-        for audience, role in (("standing", "standing_office"), ("chairs", "chair")):
+        is_monday = today.weekday() == 0
+        for role, audience in DIGEST_LEVELS:
             recipients = getattr(snapshot, audience).get(committee_id, [])
+            level = LEVELS[role]
             daily: list[tuple[ObligationView, int]] = []
             weekly: list[tuple[ObligationView, int]] = []
+            outside: list[tuple[str, str | None, int]] = []
             for o, member_count in lines:
                 if (today - o.plan_ends_on).days > o.policy.stop_after_plan_days:
                     continue
-                after = o.policy.level_after(role)
-                orphan = member_count == 0
-                if orphan and role == "standing_office":
-                    after = 1  # nobody to tell at the agency: straight to the standing office
+                after = digest_after(o, role, orphan=member_count == 0)
                 if after is None:
                     continue
                 late = _days_late(o, today, tz)
                 if late < after:
                     continue
                 if current_round(o, today, cal, tz) >= o.policy.rounds:
-                    if role == "standing_office":
+                    if role == "consolidating":
                         weekly.append((o, late))
                     continue
                 daily.append((o, late))
-            level = 2 if role == "standing_office" else 3
-            is_monday = today.weekday() == 0
+                # Levels above this one that nobody in the bot is: one line each.
+                outside += [(name, label, o.id)
+                            for name, days, label in outside_levels(o, committee)
+                            if LEVELS[name] > level and late >= days]
             if not daily and not (weekly and is_monday):
                 continue
             for person in recipients:
                 # One digest per person and working day, whatever it lists; a person who is
-                # both standing office and chair gets the union.
+                # at several levels (consolidating agency and chair) gets the union.
                 kind = "digest" if daily else "weekly"
                 listed = [(o.id, late) for o, late in daily]
                 if is_monday:
                     listed += [(o.id, late) for o, late in weekly]
                 decision = by_person.get((person.member_id, "digest"))
                 if decision is None:
-                    decision = Decision(person, kind, level, committee_id=committee_id)
+                    decision = Decision(person, kind, level, committee_id=committee_id,
+                                        labels=dict(committee.labels))
                     decision.items.append(Item(
                         f"digest:{committee_id}:{today.isoformat()}:{person.member_id}", kind,
                         level, None,
@@ -336,6 +486,9 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
                         decision.kind = "digest"
                 known = {oid for oid, _late in decision.lines}
                 decision.lines += [line for line in listed if line[0] not in known]
+                noted = set(decision.outside)
+                decision.outside += [note for note in dict.fromkeys(outside)
+                                     if note not in noted]
     decisions = list(by_person.values())
     for d in decisions:
         if d.kind in ("digest", "weekly") and d.committee_id is not None:

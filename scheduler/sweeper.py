@@ -30,6 +30,7 @@ from db.models import (
     Plan,
     Schedule,
 )
+from db.queries import member_levels
 from scheduler.calendar import WorkCalendar
 from scheduler.messages import render_decision
 from scheduler.sweep import (
@@ -104,6 +105,11 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
             committees[plan.committee_id] = CommitteeView(
                 id=plan.committee_id,
                 standing_office_agency_id=committee.standing_office_id if committee else None,
+                consolidating_agency_id=committee.consolidating_id if committee else None,
+                labels=tuple(sorted(
+                    (str(role), str(label))
+                    for role, label in ((committee.role_labels or {}) if committee else {}
+                                        ).items() if label)),
                 calendar=WorkCalendar.from_dict(cal),
                 quiet_start=_hhmm(quiet[0], dt.time(21, 0)),
                 quiet_end=_hhmm(quiet[-1], dt.time(7, 0)),
@@ -116,10 +122,12 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
         obligations.append(view_of(
             obligation, schedule, plan, agency.display_name,
             Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
+            escalate=agency.escalate,
         ))
     agency_ids = {o.agency_id for o in obligations}
     members: dict[int, list[Recipient]] = defaultdict(list)
     standing: dict[int, list[Recipient]] = defaultdict(list)
+    standing_office: dict[int, list[Recipient]] = defaultdict(list)
     chairs: dict[int, list[Recipient]] = defaultdict(list)
     if committees:
         people = (
@@ -138,9 +146,16 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
             committee = committees.get(m.committee_id) if m.committee_id else None
             if committee is None:
                 continue
-            if "standing_office" in r.roles:
+            # The member role standing_office is the committee office's staff: the
+            # consolidating agency's people, except those of a standing office agency of its
+            # own, who are the Thường trực (db.queries.member_levels).
+            levels = member_levels(r.roles, m.agency_id, committee.consolidating_agency_id,
+                                   committee.standing_office_agency_id)
+            if "consolidating" in levels:
                 standing[committee.id].append(r)
-            if "chair" in r.roles:
+            if "standing_office" in levels:
+                standing_office[committee.id].append(r)
+            if "chair" in levels:
                 chairs[committee.id].append(r)
     blocked: dict[int, list[int]] = defaultdict(list)
     if committees:
@@ -155,18 +170,24 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
         ).all():
             blocked[m.committee_id].append(m.id)  # type: ignore[index]
     return Snapshot(committees=committees, obligations=obligations, members=dict(members),
-                    standing=dict(standing), chairs=dict(chairs), blocked=dict(blocked))
+                    standing=dict(standing), chairs=dict(chairs), blocked=dict(blocked),
+                    standing_office=dict(standing_office))
 
 
 def view_of(obligation: Obligation, schedule: Schedule, plan: Plan, agency_name: str,
-            policy: Policy | None = None) -> ObligationView:
-    """The sweep's view of one obligation, for messages written outside the sweep."""
+            policy: Policy | None = None, *, escalate: bool = True) -> ObligationView:
+    """The sweep's view of one obligation, for messages written outside the sweep too.
+
+    `policy`: the schedule's own (reminders and escalation chain) unless given; `escalate`:
+    the agency's Agency.escalate (an overdue notice says who hears of late reports)."""
     return ObligationView(
         id=obligation.id, committee_id=plan.committee_id, agency_id=obligation.agency_id,
         agency_name=agency_name, schedule_name=schedule.name,
         period_type=obligation.period_type, period_key=obligation.period_key,
         period_start=obligation.period_start, due_at=obligation.effective_due_at,
-        plan_ends_on=plan.ends_on, policy=policy or Policy(),
+        plan_ends_on=plan.ends_on,
+        policy=policy or Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
+        escalate=escalate,
     )
 
 
@@ -282,4 +303,10 @@ def decision_json(decision: Decision, snapshot: Snapshot) -> dict[str, Any]:
         ],
         "dedupe_key": decision.items[0].dedupe_key if decision.items else None,
         "dedupe_keys": [i.dedupe_key for i in decision.items],
+        # Digests: reports now due to be reported to a level nobody in the bot is.
+        "outside": [
+            {"level": level, "label": label, "id": oid,
+             "agency": by_id[oid].agency_name if oid in by_id else None}
+            for level, label, oid in decision.outside
+        ],
     }

@@ -1,12 +1,16 @@
 """The sweep over a real database: the Đống Đa plan, a few members, sweeps at chosen instants.
 
 Everything due before March 2022 is marked submitted, so the instants below see only the
-March monthly report and the first-quarter report (both «trước ngày 13/3»: last day 12/03,
-a Saturday):
-- 2022-03-07 08:00 (Mon): the 7-day reminder;
-- 2022-03-14 08:00 (Mon): overdue round 0 to the reporter and the head; the standing office
-  hears only about agencies with no member (they escalate straight to it);
-- 2022-03-21 08:00 (Mon): overdue round 1; digests to the standing office and the chair.
+March monthly report and the first-quarter report (both «trước ngày 13/3»: 12/03 is a
+Saturday, so the last day is Friday 11/03, holiday: previous_working_day; late from
+00:00 on 12/03). The chain: reporter and head after 1 day, the consolidating agency (Phòng
+LĐ-TBXH, member role standing_office) after 3, the standing office after 5 (the plan names
+no standing office agency: nobody in the bot), the chair after 7.
+- 2022-03-04 08:00 (Fri): the 7-day reminder;
+- 2022-03-14 08:00 (Mon, 3 days late): overdue round 0 to the reporter and the head; the
+  consolidating agency's digest;
+- 2022-03-21 08:00 (Mon, 10 days late): overdue round 1; digests to the consolidating agency
+  (with a line: due to be reported to the standing office) and the chair.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from tests.conftest import PLANS, run_cli
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DONGDA = PLANS / "dongda-2022.yaml"
-REMINDER_DAY = "2022-03-07T08:00:00+07:00"
+REMINDER_DAY = "2022-03-04T08:00:00+07:00"
 OVERDUE_DAY = "2022-03-14T08:00:00+07:00"
 DIGEST_DAY = "2022-03-21T08:00:00+07:00"
 
@@ -58,7 +62,7 @@ class World:
     agencies: dict[str, int]  # code -> id
     lan: int  # reporter, P. Cát Linh
     hung: int  # head, P. Cát Linh
-    mai: int  # standing office (Phòng LĐ-TBXH)
+    mai: int  # the consolidating agency (Phòng LĐ-TBXH), member role standing_office
     chair: int  # committee chair
     march: int  # P. Cát Linh, Báo cáo tháng 2022-03
     q1: int  # P. Cát Linh, Báo cáo quý 2022-Q1
@@ -175,7 +179,7 @@ async def sweep_once_only(sessionmaker, iso: str) -> SweepResult:
 
 
 async def test_reminder_overdue_and_digest_mornings(sessionmaker, world: World) -> None:
-    # --- 2022-03-07: the 7-day reminder, to the reporter only.
+    # --- 2022-03-04: the 7-day reminder, to the reporter only.
     result = await sweep_once_only(sessionmaker, REMINDER_DAY)
 
     messages = by_chat(result)
@@ -188,7 +192,7 @@ async def test_reminder_overdue_and_digest_mornings(sessionmaker, world: World) 
     assert message.payload["parse_mode"] == "HTML"
     assert text.startswith("🔔 <b>Nhắc hạn nộp báo cáo</b>")
     for fragment in ("<b>Báo cáo tháng</b> · tháng 03/2022", "<b>Báo cáo quý</b> · quý I/2022",
-                     "hết ngày 12/03/2022 (Thứ Bảy)", "còn 5 ngày"):
+                     "hết ngày 11/03/2022 (Thứ Sáu)", "còn 7 ngày"):
         assert fragment in text, fragment
     assert sorted(b[0]["data"] for b in message.payload["buttons"]) == sorted(
         [f"o:{world.march}", f"o:{world.q1}"])
@@ -201,17 +205,21 @@ async def test_reminder_overdue_and_digest_mornings(sessionmaker, world: World) 
     ])
     assert {i.outbox_id for i in items} == {message.id}
 
-    # --- 2022-03-14: overdue to the reporter and the head; the standing office hears only
-    # about agencies with no member.
+    # --- 2022-03-14: overdue to the reporter and the head; 3 days late: the consolidating
+    # agency's digest.
     result = await sweep_once_only(sessionmaker, OVERDUE_DAY)
 
     messages = by_chat(result)
-    assert set(messages) == {101, 102, 103}, "no chair yet: 2 days late, the chair is at 7"
+    assert set(messages) == {101, 102, 103}, "no chair yet: 3 days late, the chair is at 7"
     for chat in (101, 102):
         assert messages[chat].kind == "overdue"
         text = messages[chat].payload["text"]
         assert text.startswith("⏰ <b>Báo cáo quá hạn</b>")
-        assert "quá hạn 2 ngày" in text and "tháng 03/2022" in text and "quý I/2022" in text
+        assert "quá hạn 3 ngày" in text and "tháng 03/2022" in text and "quý I/2022" in text
+        # Who hears of it, in the plan's words.
+        for label in ("Phòng LĐ-TBXH quận (nơi tổng hợp báo cáo)",
+                      "Thường trực Ban Chỉ đạo 138 quận", "Trưởng Ban Chỉ đạo 138 quận"):
+            assert label in text, label
     items = await items_by_member(sessionmaker, at(OVERDUE_DAY))
     overdue = {(i.kind, i.level, i.obligation_id, key_shape(i.dedupe_key))
                for i in items[world.hung]}
@@ -227,20 +235,21 @@ async def test_reminder_overdue_and_digest_mornings(sessionmaker, world: World) 
     assert text.index("Báo cáo quá hạn") < text.index("Kỳ báo cáo mới") < text.index(
         "tháng 04/2022")
 
-    # The standing office: only agencies nobody can be reminded at (2 days < 3).
+    # The consolidating agency: every late report (3 days: its step), the agency nobody can
+    # be reminded at named.
     [digest] = items[world.mai]
     assert (digest.kind, digest.level, digest.obligation_id, digest.dedupe_key) == (
         "digest", 2, None, f"digest:{world.committee_id}:2022-03-14:{world.mai}")
     listed = digest_obligations(result, world.mai)
-    assert world.ca_march in listed
-    assert not listed & {world.march, world.q1}
+    assert {world.ca_march, world.march, world.q1} <= listed
     [decision] = [d for d in result.decisions if d.recipient.member_id == world.mai]
     assert world.agencies["ca"] in decision.orphans
     assert world.agencies["p-cat-linh"] not in decision.orphans
+    assert decision.outside == []  # the standing office's step is at 5 days
     text = messages[103].payload["text"]
     assert "tổng hợp ngày 14/03/2022" in text
     assert "Chưa có thành viên hoạt động tại:" in text and "Công an quận" in text
-    assert "P. Cát Linh" not in text
+    assert "P. Cát Linh" in text and "Thường trực" not in text
     buttons = [b["text"] for row in messages[103].payload["buttons"] for b in row]
     assert "📣 Nhắc tất cả" in buttons and "🔎 Xem chi tiết" in buttons
 
@@ -258,18 +267,30 @@ async def test_reminder_overdue_and_digest_mornings(sessionmaker, world: World) 
         ("overdue", str(world.march), f"1:{world.lan}"),
         ("overdue", str(world.q1), f"1:{world.lan}")}
     levels = {m: [(i.kind, i.level) for i in items[m]] for m in (world.mai, world.chair)}
-    assert levels == {world.mai: [("digest", 2)], world.chair: [("digest", 3)]}
+    assert levels == {world.mai: [("digest", 2)], world.chair: [("digest", 4)]}
     for member in (world.mai, world.chair):
         listed = digest_obligations(result, member)
         assert {world.march, world.q1, world.ca_march} <= listed
     for chat in (103, 104):
         text = messages[chat].payload["text"]
         assert "📊 <b>Báo cáo quá hạn</b> — tổng hợp ngày 21/03/2022" in text
-        assert "P. Cát Linh" in text and "quá hạn tới 9 ngày" in text
+        assert "P. Cát Linh" in text and "quá hạn tới 10 ngày" in text
+    # 10 days late: past the standing office's step (5), which nobody in the bot is: the
+    # consolidating agency is told, in the plan's words, the chair (above it) is not.
+    [mai] = [d for d in result.decisions if d.recipient.member_id == world.mai]
+    assert {(level, label) for level, label, _oid in mai.outside} == {
+        ("standing_office", "Thường trực Ban Chỉ đạo 138 quận")}
+    noted = {oid for _level, _label, oid in mai.outside}
+    assert {world.march, world.q1, world.ca_march} <= noted
+    views = {o.id: o for o in result.snapshot.obligations}
+    assert noted == {oid for oid, _late in mai.lines if views[oid].escalate}
+    assert "⤴️" in messages[103].payload["text"]
+    assert "Thường trực Ban Chỉ đạo 138 quận" in messages[103].payload["text"]
+    assert "Thường trực" not in messages[104].payload["text"]
     json_line = decision_json(
         next(d for d in result.decisions if d.recipient.member_id == world.chair),
         result.snapshot)
-    assert json_line["kind"] == "digest" and json_line["level"] == 3
+    assert json_line["kind"] == "digest" and json_line["level"] == 4
     assert json_line["recipient"] == 104
     assert {"id": world.march, "agency": "P. Cát Linh", "schedule": "Báo cáo tháng",
             "period": "2022-03"} in json_line["obligations"]
@@ -389,7 +410,7 @@ async def test_cli_dry_run_prints_decisions_and_writes_nothing(
                                             ("overdue", str(world.q1), f"1:{world.lan}")}
     assert lan["dedupe_key"] == lan["dedupe_keys"][0] and len(lan["dedupe_keys"]) == 4
     assert [(by_recipient[c]["kind"], by_recipient[c]["level"]) for c in (103, 104)] == [
-        ("digest", 2), ("digest", 3)]
+        ("digest", 2), ("digest", 4)]
     assert by_recipient[104]["dedupe_key"] == (
         f"digest:{world.committee_id}:2022-03-21:{world.chair}")
     assert ("Công an quận", "Báo cáo tháng", "2022-03") in {
