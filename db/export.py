@@ -207,7 +207,7 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
 
 _STATUS_VI = {
     "open": "Chưa nộp", "draft": "Đang soạn", "submitted": "Đã nộp",
-    "accepted": "Đã tiếp nhận", "returned": "Yêu cầu bổ sung", "waived": "Được miễn",
+    "accepted": "Đã tiếp nhận", "returned": "Trả lại để bổ sung", "waived": "Được miễn",
 }
 
 
@@ -257,7 +257,7 @@ def completeness_chart(data: ExportData, now: dt.datetime, tz: ZoneInfo) -> byte
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color="#5cb85c", label="Đúng hạn"),
-                       Patch(color="#f0ad4e", label="Trễ hạn"),
+                       Patch(color="#f0ad4e", label="Quá hạn"),
                        Patch(color="#d9534f", label="Chưa nộp")],
               loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -182,8 +182,8 @@ async def members(t: Turn, parts: list[str]) -> None:
     rows = []
     for m in people:
         roles = ", ".join(_(ROLE[r]) for r in sorted(m.role_set))
-        state = _("active") if m.active else _("inactive") + (
-            f" ({m.inactive_reason})" if m.inactive_reason else "")
+        # The reason is stored in English for the audit trail; a person reads the state only.
+        state = _("active") if m.active else _("inactive")
         lines.append(f"• {esc(m.full_name)} — {roles} — {state}")
         if m.active:
             rows.append([B(_("Deactivate {name}").format(name=m.full_name)[:60],
@@ -408,7 +408,9 @@ async def pauses(t: Turn, parts: list[str]) -> None:
     for plan, index, (start, end) in current:
         lines.append(f"• {format_date(dt.date.fromisoformat(start))} – "
                      f"{format_date(dt.date.fromisoformat(end))}")
-        rows.append([B(_("Remove {start} – {end}").format(start=start, end=end)[:60],
+        rows.append([B(_("Remove {start} – {end}").format(
+                           start=format_date(dt.date.fromisoformat(start)),
+                           end=format_date(dt.date.fromisoformat(end)))[:60],
                        callback_data=f"ap:x:{plan.id}:{index}")])
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 

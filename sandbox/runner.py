@@ -103,19 +103,19 @@ PERSONAS: tuple[Persona, ...] = (
         hint="Bấm «Lịch báo cáo» để xem các hạn sắp tới và khi nào bot nhắc.",
     ),
     Persona(
-        key="office", user_id=9003, name="Phạm Thu Mai", title="Cơ quan thường trực",
+        key="office", user_id=9003, name="Phạm Thu Mai", title="Cơ quan tổng hợp",
         role="standing_office", agency="ldtbxh", agency_label="Phòng LĐ-TBXH",
-        about="Cơ quan thường trực của Ban Chỉ đạo: «Tình hình báo cáo» (đã nộp, còn thiếu, "
+        about="Cơ quan tổng hợp của Ban Chỉ đạo: «Tình hình báo cáo» (đã nộp, còn thiếu, "
               "tỉ lệ, xuất Excel, biểu đồ, gia hạn, yêu cầu báo cáo đột xuất), «Báo cáo chờ "
-              "duyệt» (tiếp nhận hoặc yêu cầu bổ sung) và bản tổng hợp báo cáo quá hạn.",
-        hint="Sau khi cán bộ phường gửi báo cáo, bấm «Báo cáo chờ duyệt».",
+              "tiếp nhận» (tiếp nhận hoặc trả lại để bổ sung) và bản tổng hợp báo cáo quá hạn.",
+        hint="Sau khi cán bộ phường gửi báo cáo, bấm «Báo cáo chờ tiếp nhận».",
     ),
     Persona(
         key="chair", user_id=9004, name="Lê Văn Bình", title="Trưởng ban",
         role="chair", agency="ldtbxh", agency_label="Ban Chỉ đạo 138 (qua Phòng LĐ-TBXH)",
         about="Trưởng ban Chỉ đạo (kế hoạch không có đơn vị riêng cho Trưởng ban nên tài khoản "
-              "gắn với cơ quan thường trực): nhận bản tổng hợp khi báo cáo quá hạn 7 ngày, "
-              "«Nhắc tất cả» các đơn vị chậm, xem «Tình hình báo cáo».",
+              "gắn với cơ quan tổng hợp): nhận bản tổng hợp khi báo cáo quá hạn 7 ngày, "
+              "«Nhắc tất cả» các đơn vị quá hạn, xem «Tình hình báo cáo».",
         hint="Nhảy đồng hồ tới «21/03 08:00», chờ bản tổng hợp rồi bấm «Nhắc tất cả».",
     ),
     Persona(

@@ -42,7 +42,7 @@ ROOT = 4005  # in BOT_ADMINS, attached to no agency
 STRANGER = 4009
 BOT_USERNAME = "bcd_thu_nghiem_bot"
 
-ADMINS_ONLY = "Xin lỗi, chỉ quản trị viên được dùng chức năng này."
+ADMINS_ONLY = "Xin lỗi, chức năng này chỉ dành cho quản trị viên."
 STALE = "Nút này không còn hiệu lực. Mở «Báo cáo cần nộp» để xem danh sách hiện tại."
 
 
@@ -116,7 +116,7 @@ async def test_the_admin_menu_is_for_admins_only(bot: BotHarness) -> None:
     assert [d for _t, d in menu.buttons] == ["ai:", "ar:", "am:", "as:", "ap:", "al:"]
     assert [t for t, _d in menu.buttons] == [
         "🔗 Mời thành viên", "🚫 Thu hồi lời mời", "👥 Thành viên", "🗓 Hạn nộp và nhắc hạn",
-        "⏸ Tạm dừng nhắc", "📜 Nhật ký"]
+        "⏸ Tạm dừng nhắc hạn", "📜 Nhật ký thao tác"]
     for uid in (LAN, HUNG, MAI, STRANGER):
         assert (await h.say(uid, "/admin")).text == ADMINS_ONLY, uid
         assert (await h.say(uid, "/audit 5")).text == ADMINS_ONLY, uid
@@ -181,7 +181,7 @@ async def test_invites_are_created_in_the_bot_used_and_revoked(bot: BotHarness) 
     assert "thu hồi" in (await h.say(5003, f"/start {second_code}")).text
     assert await h.member(5003) is None
     nothing = await h.press_raw(ADMIN, created.last["message_id"], "ar:")
-    assert nothing.text == "Không có lời mời nào đang hiệu lực.", nothing.text
+    assert nothing.text == "Không có lời mời nào còn hiệu lực.", nothing.text
     assert h.errors == []
 
 
@@ -215,12 +215,12 @@ async def test_list_an_agencys_members_and_deactivate_one(bot: BotHarness) -> No
     assert "• Lan — cán bộ đầu mối — đang hoạt động" in listing.text, listing.text
     assert "• Hùng — thủ trưởng đơn vị — đang hoạt động" in listing.text
     lan = await member_id(h, LAN)
-    assert ("Ngừng kích hoạt Lan", f"md:{lan}") in listing.buttons, listing.buttons
+    assert ("Khóa tài khoản của Lan", f"md:{lan}") in listing.buttons, listing.buttons
     confirm = await h.press(ADMIN, f"md:{lan}")
-    assert "Ngừng kích hoạt Lan?" in confirm.text
+    assert "Khóa tài khoản của Lan?" in confirm.text
     assert (await h.member(LAN)).active  # nothing before the confirmation
     done = await h.press(ADMIN, f"md:{lan}:y")
-    assert "Đã ngừng kích hoạt Lan." in done.text
+    assert "Đã khóa tài khoản của Lan." in done.text
     member = await h.member(LAN)
     assert not member.active and member.inactive_reason == "revoked"
     [audit] = await audits(h, "member.deactivate")
@@ -228,7 +228,8 @@ async def test_list_an_agencys_members_and_deactivate_one(bot: BotHarness) -> No
         "member", lan, cat_linh.id, await member_id(h, ADMIN))
     # Listed as inactive, without a button; Lan can no longer use the agency's reports.
     listing = await h.press_raw(ADMIN, done.last["message_id"], f"am:a:{cat_linh.id}")
-    assert "• Lan — cán bộ đầu mối — ngừng hoạt động (revoked)" in listing.text, listing.text
+    assert "• Lan — cán bộ đầu mối — ngừng hoạt động" in listing.text, listing.text
+    assert "revoked" not in listing.text, "no English reason in front of a person"
     assert f"md:{lan}" not in [d for _t, d in listing.buttons]
     assert "đường dẫn mời" in (await h.say(LAN, "Báo cáo cần nộp")).text
     # … and the next sweep reminds only the head.
@@ -253,13 +254,13 @@ async def test_changing_the_due_rule_moves_the_open_obligations(bot: BotHarness)
     schedules = await h.press(ADMIN, "as:")
     assert ("Báo cáo tháng", f"as:s:{schedule.id}") in schedules.buttons
     shown = await h.press(ADMIN, f"as:s:{schedule.id}")
-    assert "Quy tắc hạn nộp: trước ngày 13" in shown.text, shown.text
-    assert "Nhắc hạn (số ngày trước hạn): 7, 3, 1, 0" in shown.text, shown.text
+    assert "Cách tính hạn nộp: trước ngày 13" in shown.text, shown.text
+    assert "Nhắc hạn (số ngày trước hạn nộp): 7, 3, 1, 0" in shown.text, shown.text
     await h.press(ADMIN, f"as:d:{schedule.id}")
     wrong = await h.say(ADMIN, "ngày 31")
     assert wrong.text.startswith("⚠️")
     changed = await h.say(ADMIN, "trước 15")
-    found = re.search(r"; (\d+) báo cáo chưa nộp được chuyển sang hạn mới", changed.text)
+    found = re.search(r"; (\d+) báo cáo chưa nộp được chuyển sang hạn nộp mới", changed.text)
     assert found, changed.text
     moved = int(found.group(1))
 
@@ -296,8 +297,8 @@ async def test_one_periods_deadline(bot: BotHarness) -> None:
     assert ("tháng 03/2022", f"as:p:{schedule.id}:2022-03") in periods.buttons, periods.buttons
     await h.press(ADMIN, f"as:p:{schedule.id}:2022-03")
     done = await h.say(ADMIN, "18/03/2022")
-    assert "Ngày cuối của tháng 03/2022 nay là 18/03/2022 cho 5 báo cáo chưa nộp." in done.text, \
-        done.text
+    assert ("Hạn nộp kỳ tháng 03/2022 đã đổi thành 18/03/2022 cho 5 báo cáo chưa nộp."
+            in done.text), done.text
     march = await h.rows(Obligation, Obligation.schedule_id == schedule.id,
                          Obligation.period_key == "2022-03")
     assert {o.due_at for o in march} == {at("2022-03-19T00:00:00+07:00")}
@@ -331,7 +332,7 @@ async def test_reminder_offsets_and_escalation_delays_are_used_by_the_next_sweep
     await h.press(ADMIN, f"as:r:{schedule.id}")
     assert (await h.say(ADMIN, "mười")).text.startswith("⚠️")
     done = await h.say(ADMIN, "5, 10")
-    assert "Đã đặt nhắc hạn trước ngày cuối 10, 5 ngày." in done.text, done.text
+    assert "Đã đặt nhắc hạn 10, 5 ngày trước hạn nộp." in done.text, done.text
     assert (await thang(h)).reminder_offsets == [10, 5]
     [audit] = await audits(h, "schedule.reminders")
     assert (audit.details["old"], audit.details["new"]) == ([7, 3, 1, 0], [10, 5])
@@ -344,7 +345,7 @@ async def test_reminder_offsets_and_escalation_delays_are_used_by_the_next_sweep
 
     await h.press_raw(ADMIN, done.last["message_id"], f"as:e:{schedule.id}")
     assert (await h.say(ADMIN, "3 2 1 5 5")).text.startswith("⚠️")  # not in order
-    assert "Đã cập nhật cách báo vượt cấp." in (await h.say(ADMIN, "2 4 8 3 2")).text
+    assert "Đã cập nhật lịch đôn đốc." in (await h.say(ADMIN, "2 4 8 3 2")).text
     policy = (await thang(h)).escalation_policy
     assert [s["after_days"] for s in policy["steps"]] == [2, 4, 8]
     assert (policy["repeat_every"], policy["rounds"]) == (3, 2)
@@ -368,7 +369,7 @@ async def test_a_pause_silences_the_sweep_inside_its_range_only(bot: BotHarness)
     assert "29/01/2022 06/02/2022" in asked.text
     assert (await h.say(ADMIN, "18/03/2022 14/03/2022")).text.startswith("⚠️")
     done = await h.say(ADMIN, "14/03/2022 - 18/03/2022")
-    assert "Đã tạm dừng nhắc từ 14/03/2022 đến 18/03/2022." in done.text, done.text
+    assert "Đã tạm dừng nhắc hạn từ 14/03/2022 đến 18/03/2022." in done.text, done.text
     plan = await h.one(Plan)
     assert plan.calendar["pauses"] == [["2022-03-14", "2022-03-18"]]
     [audit] = await audits(h, "reminders.pause")
@@ -385,7 +386,7 @@ async def test_a_pause_silences_the_sweep_inside_its_range_only(bot: BotHarness)
     assert "• 14/03/2022 – 18/03/2022" in listing.text
     assert (listing.buttons[0][1]) == f"ap:x:{plan.id}:0"
     removed = await h.press(ADMIN, f"ap:x:{plan.id}:0")
-    assert "Đã bỏ khoảng tạm dừng." in removed.text
+    assert "Đã hủy khoảng tạm dừng nhắc hạn." in removed.text
     assert (await h.one(Plan)).calendar["pauses"] == []
     [audit] = await audits(h, "reminders.resume")
     assert audit.details == {"pause": ["2022-03-14", "2022-03-18"]}
@@ -426,7 +427,7 @@ async def test_audit_log_last_n_by_agency_and_csv(bot: BotHarness) -> None:
     await h.press(LAN, f"n:{march.id}")
     await h.press(LAN, f"N:{march.id}")
     [submission] = await h.rows(Submission)
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{submission.id}")
     await h.press(MAI, f"ac:{submission.id}")
     await h.say(ADMIN, "/admin")
@@ -435,7 +436,7 @@ async def test_audit_log_last_n_by_agency_and_csv(bot: BotHarness) -> None:
 
     last = await h.say(ADMIN, "/audit 5")
     lines = last.text.splitlines()
-    assert lines[0] == "📜 5 sự kiện gần nhất", lines
+    assert lines[0] == "📜 5 thao tác gần nhất", lines
     assert len(lines) == 6
     # (The plan was imported at the real time, after the bot's clock of 2022: it comes first.)
     events = [line for line in lines[1:] if "plan.import" not in line]
@@ -449,9 +450,10 @@ async def test_audit_log_last_n_by_agency_and_csv(bot: BotHarness) -> None:
     assert rows and all(r.endswith("· P. Cát Linh") for r in rows), rows
     assert any("member.join" in r and "Hùng" in r for r in rows)
     assert not any("reminders.pause" in r for r in rows)
-    assert "Không có đơn vị mã p-khong-co." in (await h.say(ADMIN, "/audit 5 p-khong-co")).text
+    unknown = await h.say(ADMIN, "/audit 5 p-khong-co")
+    assert "Không có đơn vị nào có mã p-khong-co." in unknown.text
     menu = await h.press_raw(ADMIN, mine.last["message_id"], "al:")
-    assert "sự kiện gần nhất" in menu.text
+    assert "thao tác gần nhất" in menu.text
 
     exported = await h.press(ADMIN, "al:csv")
     [message] = [m for m in exported if m.get("document")]
@@ -565,5 +567,5 @@ async def test_an_admin_of_one_committee_cannot_touch_another(database_url: str)
         # The audit log shows only the admin's own committee.
         log = await h.say(ADMIN, "/audit 100")
         assert "P. Cát Linh" not in log.text
-        assert "Không có đơn vị mã" in (await h.say(ADMIN, "/audit 5 vhtt")).text
+        assert "Không có đơn vị nào có mã" in (await h.say(ADMIN, "/audit 5 vhtt")).text
         assert h.errors == []

@@ -61,8 +61,9 @@ MAI = 3004  # standing office, Phòng LĐ-TBXH
 TUAN = 3005  # chair
 STRANGER = 3009
 
-REFUSED = "Xin lỗi, chỉ lãnh đạo Ban Chỉ đạo và cơ quan thường trực được dùng chức năng này."
-ADMINS_ONLY = "Xin lỗi, chỉ quản trị viên được dùng chức năng này."
+REFUSED = ("Xin lỗi, chức năng này chỉ dành cho lãnh đạo Ban Chỉ đạo, Thường trực Ban Chỉ đạo "
+           "và cơ quan tổng hợp.")
+ADMINS_ONLY = "Xin lỗi, chức năng này chỉ dành cho quản trị viên."
 STALE = "Nút này không còn hiệu lực. Mở «Báo cáo cần nộp» để xem danh sách hiện tại."
 STRANGER_TEXT = "đường dẫn mời"
 
@@ -250,13 +251,13 @@ async def test_status_counts_expected_received_on_time_late_and_missing(bot: Bot
     text = replies.text
     assert "Tình hình nộp báo cáo — Báo cáo tháng · tháng 02/2022" in text, text
     assert "Phải nộp: 4" in text  # the waived report is not expected
-    assert "Đã nộp: 2 (đúng hạn 1, trễ hạn 1)" in text
-    assert "Đã tiếp nhận: 0 · chờ tiếp nhận: 2 · yêu cầu bổ sung: 0" in text
+    assert "Đã nộp: 2 (đúng hạn 1, quá hạn 1)" in text
+    assert "Đã tiếp nhận: 0 · chờ tiếp nhận: 2 · đã trả lại: 0" in text
     assert "Chưa nộp: 2" in text
     assert "Tỷ lệ nộp báo cáo: 50%" in text
-    assert "Tỷ lệ đúng hạn: 25%" in text
+    assert "Tỷ lệ nộp đúng hạn: 25%" in text
     # Missing agencies, the latest first: last day 12/02 → 21 days; 01/03 → 4 days.
-    missing = text.split("Chưa nhận được", 1)[1]
+    missing = text.split("Đơn vị chưa nộp", 1)[1]
     assert missing.strip().splitlines() == ["• P. Ô Chợ Dừa — quá hạn 21 ngày",
                                             "• Công an quận — quá hạn 4 ngày"], missing
     assert "P. Cát Linh —" not in missing and "Phòng LĐ-TBXH" not in missing
@@ -302,7 +303,7 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
     await send_and_confirm(h, MINH)
     sub_cl, sub_hb = await latest(h, cl), await latest(h, hb)
 
-    queue = await h.say(MAI, "Báo cáo chờ duyệt")
+    queue = await h.say(MAI, "Báo cáo chờ tiếp nhận")
     assert "Báo cáo chờ tiếp nhận" in queue.text
     assert "1. P. Cát Linh — Báo cáo tháng · tháng 03/2022" in queue.text, queue.text
     assert "2. P. Hàng Bột — Báo cáo tháng · tháng 03/2022" in queue.text
@@ -312,7 +313,7 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
     opened = await h.press(MAI, f"rv:{sub_cl.id}")
     text = opened.text
     assert "UBND phường Cát Linh" in text and "Báo cáo tháng · tháng 03/2022" in text
-    assert f"Biên nhận: {sub_cl.receipt_no}" in text and "người gửi Lan" in text
+    assert f"Số biên nhận: {sub_cl.receipt_no}" in text and "người gửi: Lan" in text
     assert "🟢 Đúng hạn." in text
     # Numbered as the ward saw them: question 4 (violations) was not asked.
     for line in ("1. Số cơ sở đang quản lý: 12", "2. Số cơ sở đã kiểm tra: 11",
@@ -321,8 +322,8 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
                  "11. Văn bản có chữ ký: 📎 bao-cao-thang-3.pdf"):
         assert line in text, (line, text)
     assert "4. Tỷ lệ: — (bỏ qua)" in text
-    assert ("✅ Đã tiếp nhận", f"ac:{sub_cl.id}") in opened.buttons
-    assert ("↩️ Yêu cầu bổ sung", f"rt:{sub_cl.id}") in opened.buttons
+    assert ("✅ Tiếp nhận", f"ac:{sub_cl.id}") in opened.buttons
+    assert ("↩️ Trả lại để bổ sung", f"rt:{sub_cl.id}") in opened.buttons
     # The attachment follows as a document, the photo as a photo.
     [pdf] = await h.rows(Attachment, Attachment.submission_id == sub_cl.id)
     assert files_in(opened) == ["document"]
@@ -351,10 +352,10 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
     assert not any("được tiếp nhận" in t for t in h.bot_texts(HUNG))
 
     # Reviewed: gone from the queue, and a second press changes nothing.
-    queue = await h.say(MAI, "Báo cáo chờ duyệt")
+    queue = await h.say(MAI, "Báo cáo chờ tiếp nhận")
     assert [d for _t, d in queue.buttons] == [f"rv:{sub_hb.id}"]
     again = await h.press_raw(MAI, accepted.last["message_id"], f"ac:{sub_cl.id}")
-    assert "Báo cáo này đã được xử lý." in again.text
+    assert "Báo cáo này đã được tiếp nhận hoặc trả lại trước đó." in again.text
     assert await h.count(AuditLog, AuditLog.action == "submission.accept") == 1
     assert await h.count(OutboxMessage, OutboxMessage.kind == "accepted") == 1
     # An accepted report opens without buttons.
@@ -369,7 +370,7 @@ async def test_return_with_comment_reopens_at_the_named_field_as_version_two(
     v1 = await send_ward_report(h, LAN, cl, managed=10, inspected=8)
     v1_answers = await answers_of(h, v1)
 
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{v1.id}")
     asking = await h.press(MAI, f"rt:{v1.id}")
     assert "Trả lại báo cáo của P. Cát Linh" in asking.text
@@ -377,7 +378,8 @@ async def test_return_with_comment_reopens_at_the_named_field_as_version_two(
     await h.press(MAI, f"rf:{v1.id}:1")  # tick question 2 (the keyboard is edited in place)
     assert ("☑️ 2. Số cơ sở đã kiểm tra", f"rf:{v1.id}:1") in h.last_buttons(MAI)
     done = await h.say(MAI, "Đề nghị kiểm tra lại số cơ sở đã kiểm tra trong tháng")
-    assert "Đã trả lại P. Cát Linh kèm ý kiến. Đơn vị đã được thông báo." in done.text
+    assert ("Đã trả lại báo cáo cho P. Cát Linh kèm ý kiến để bổ sung. Đơn vị đã được thông "
+            "báo.") in done.text
 
     returned = await h.one(Submission, Submission.id == v1.id)
     assert returned.state == SubmissionState.returned
@@ -396,17 +398,17 @@ async def test_return_with_comment_reopens_at_the_named_field_as_version_two(
     assert {m.member_id for m in messages} == {await member_id(h, LAN), await member_id(h, HUNG)}
     for m in messages:
         assert "Đề nghị kiểm tra lại số cơ sở" in m.payload["text"]
-        assert "Câu cần sửa: 2. Số cơ sở đã kiểm tra" in m.payload["text"]
+        assert "Các câu cần sửa: 2. Số cơ sở đã kiểm tra" in m.payload["text"]
         assert m.payload["buttons"] == [[{"text": "✏️ Mở báo cáo", "data": f"o:{cl.id}"}]]
     await delivered(h)
     notice = h.last_message(LAN)
-    assert "Báo cáo cần bổ sung" in notice["text"]
+    assert "Báo cáo được trả lại để bổ sung" in notice["text"]
     assert "Ý kiến: «Đề nghị kiểm tra lại số cơ sở đã kiểm tra trong tháng»" in notice["text"]
 
     # The reporter taps the button: version 2, at question 2, the other answers copied.
     reopened = await h.press(LAN, f"o:{cl.id}")
     assert "Đây là lần gửi thứ 2 của báo cáo." in reopened.text, reopened.text
-    assert "Bị trả lại với ý kiến: «Đề nghị kiểm tra lại số cơ sở" in reopened.text
+    assert "Báo cáo được trả lại với ý kiến: «Đề nghị kiểm tra lại số cơ sở" in reopened.text
     assert "Câu 2/" in reopened.text and "Số cơ sở đã kiểm tra" in reopened.text
     assert "Câu trả lời hiện tại: 8" in reopened.text
     v2 = await latest(h, cl)
@@ -428,19 +430,19 @@ async def test_return_with_comment_reopens_at_the_named_field_as_version_two(
     assert (await fresh(h, cl)).status == ObligationStatus.submitted
 
     # The reviewer sees version 2 with the history, then accepts it.
-    queue = await h.say(MAI, "Báo cáo chờ duyệt")
+    queue = await h.say(MAI, "Báo cáo chờ tiếp nhận")
     assert "P. Cát Linh — Báo cáo tháng · tháng 03/2022 v2" in queue.text, queue.text
     opened = await h.press(MAI, f"rv:{v2.id}")
     assert "tháng 03/2022 — v2" in opened.text
     assert "2. Số cơ sở đã kiểm tra: 9" in opened.text
-    assert "Lần gửi 1 bị trả lại: «Đề nghị kiểm tra lại số cơ sở đã kiểm tra trong tháng»" \
-        in opened.text
+    assert ("Lần gửi thứ 1 đã được trả lại với ý kiến: «Đề nghị kiểm tra lại số cơ sở đã "
+            "kiểm tra trong tháng»") in opened.text
     await h.press(MAI, f"ac:{v2.id}")
     assert (await fresh(h, cl)).status == ObligationStatus.accepted
     await h.say(MAI, "Tình hình báo cáo")
     status = await h.press(MAI, f"st:{await schedule_id(h, 'thang')}:2022-03")
-    assert "Đã tiếp nhận: 1 · chờ tiếp nhận: 0 · yêu cầu bổ sung: 0" in status.text
-    assert "Đã nộp: 1 (đúng hạn 1, trễ hạn 0)" in status.text
+    assert "Đã tiếp nhận: 1 · chờ tiếp nhận: 0 · đã trả lại: 0" in status.text
+    assert "Đã nộp: 1 (đúng hạn 1, quá hạn 0)" in status.text
     assert h.errors == []
 
 
@@ -449,9 +451,9 @@ async def test_return_without_fields_and_cancel(bot: BotHarness) -> None:
     h = bot
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     v1 = await send_nothing_to_report(h, LAN, cl)
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     opened = await h.press(MAI, f"rv:{v1.id}")
-    assert "Ghi nhận: không phát sinh trong kỳ." in opened.text
+    assert "Ghi nhận: trong kỳ không phát sinh." in opened.text
     await h.press(MAI, f"rt:{v1.id}")
     cancelled = await h.press(MAI, "rx:")
     assert "Đã hủy; báo cáo giữ nguyên." in cancelled.text
@@ -480,7 +482,7 @@ async def test_targets_from_accepted_answers_and_with_submitted_ones(bot: BotHar
     hb = await h.obligation("p-hang-bot", "thang", "2022-03")
     v_cl = await send_ward_report(h, LAN, cl, managed=10, inspected=9, clean=True)  # 90 %
     await send_ward_report(h, MINH, hb, managed=10, inspected=10, clean=True)  # 100 %
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{v_cl.id}")
     await h.press(MAI, f"ac:{v_cl.id}")  # Hàng Bột stays «submitted»
 
@@ -488,17 +490,17 @@ async def test_targets_from_accepted_answers_and_with_submitted_ones(bot: BotHar
     targets = await h.press(MAI, "tg:")
     text = targets.text
     assert "Tiến độ thực hiện chỉ tiêu — Kế hoạch thử nghiệm năm 2022" in text
-    assert "Tính từ báo cáo đã tiếp nhận" in text
+    assert "Số liệu từ báo cáo đã tiếp nhận" in text
     assert "⏳ Phường kiểm tra trên 80% cơ sở: 1/3" in text, text
     assert "⏳ Phường không có tệ nạn: 1/3 (chỉ tiêu 3)" in text
-    assert targets.buttons == [("Tính cả báo cáo đã nộp", "tg:all")]
+    assert targets.buttons == [("Tính cả báo cáo chờ tiếp nhận", "tg:all")]
     assert (await h.say(TUAN, "/targets")).text == text  # the chair sees the same
 
     both = await h.press(MAI, "tg:all")
-    assert "Tính từ báo cáo đã tiếp nhận và đã nộp" in both.text
+    assert "Số liệu từ báo cáo đã tiếp nhận và báo cáo chờ tiếp nhận" in both.text
     assert "⏳ Phường kiểm tra trên 80% cơ sở: 2/3" in both.text, both.text
     assert "⏳ Phường không có tệ nạn: 2/3 (chỉ tiêu 3)" in both.text
-    assert both.buttons == [("Chỉ báo cáo đã tiếp nhận", "tg:")]
+    assert both.buttons == [("Chỉ tính báo cáo đã tiếp nhận", "tg:")]
     assert "1/3" in (await h.press(MAI, "tg:")).text
     assert h.errors == []
 
@@ -577,14 +579,14 @@ async def test_extension_moves_one_deadline_and_the_sweep_follows_it(bot: BotHar
     assert ("P. Cát Linh", f"ex:{cl.id}") in listing.buttons
     assert len(listing.buttons) == 5, status.text
     asked = await h.press(MAI, f"ex:{cl.id}")
-    assert "Hạn mới cho P. Cát Linh — Báo cáo tháng tháng 03/2022" in asked.text
+    assert "Gia hạn cho P. Cát Linh — Báo cáo tháng tháng 03/2022" in asked.text
     wrong = await h.say(MAI, "20/03/2022")  # no reason
     assert wrong.text.startswith("⚠️"), wrong.text
     past = await h.say(MAI, "01/03/2022 quá khứ")
-    assert "Ngày cuối mới không được ở trong quá khứ." in past.text, past.text
+    assert "Hạn nộp mới không được trước ngày hôm nay." in past.text, past.text
     done = await h.say(MAI, "20/03/2022 Phường đang tổng hợp số liệu")
-    assert "Đã gia hạn cho P. Cát Linh đến 20/03/2022 (Chủ Nhật). Đơn vị đã được thông báo." \
-        in done.text, done.text
+    assert ("Đã gia hạn cho P. Cát Linh đến hết ngày 20/03/2022 (Chủ Nhật). Đơn vị đã được "
+            "thông báo.") in done.text, done.text
 
     extended = await fresh(h, cl)
     assert extended.extended_due_at == at("2022-03-21T00:00:00+07:00")
@@ -601,7 +603,7 @@ async def test_extension_moves_one_deadline_and_the_sweep_follows_it(bot: BotHar
     assert {m.member_id for m in told} == {lan, await member_id(h, HUNG)}
     await delivered(h)
     assert "Gia hạn nộp báo cáo" in h.last_text(LAN)
-    assert "Hạn mới: hết ngày 20/03/2022" in h.last_text(LAN), h.last_text(LAN)
+    assert "Hạn nộp mới: hết ngày 20/03/2022" in h.last_text(LAN), h.last_text(LAN)
     assert "Lý do: Phường đang tổng hợp số liệu" in h.last_text(LAN)
     # The status shows the new deadline: not due yet.
     status = await h.press_raw(MAI, h.last_message(MAI)["message_id"], f"st:{thang}:2022-03")
@@ -614,9 +616,10 @@ async def test_extension_moves_one_deadline_and_the_sweep_follows_it(bot: BotHar
     keys = await item_keys(h, cl)
     assert not any(k.startswith("overdue:") for k in keys), keys
     assert f"reminder:{cl.id}:2022-03-20:7:{lan}" in keys, keys
-    # Friday 18/03: the 3-day reminder of the new deadline.
+    # Friday 18/03, the last working day before Sunday 20/03: the day-before and day-of
+    # reminders of the new deadline, merged into one (keyed by the smallest offset).
     await sweep(h, "2022-03-18T08:00:00+07:00")
-    assert f"reminder:{cl.id}:2022-03-20:3:{lan}" in await item_keys(h, cl)
+    assert f"reminder:{cl.id}:2022-03-20:0:{lan}" in await item_keys(h, cl)
     # Monday 21/03: overdue against the new deadline.
     await sweep(h, "2022-03-21T08:00:00+07:00")
     assert f"overdue:{cl.id}:2022-03-20:0:{lan}" in await item_keys(h, cl)
@@ -742,7 +745,7 @@ async def test_excel_export_chart_and_the_cli_write_the_same_file(
     await h.tap(3010, "Bỏ qua")
     await send_and_confirm(h, 3010)
     # Cát Linh is returned and sends version 2 late.
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{v1.id}")
     await h.press(MAI, f"rt:{v1.id}")
     await h.say(MAI, "Sửa số kiểm tra")
@@ -902,7 +905,7 @@ async def test_the_standing_office_of_one_committee_cannot_act_on_another(
                           and i.used_at is None]
         before = await db_state(h)
 
-        queue = await h.say(A_SO, "Báo cáo chờ duyệt")
+        queue = await h.say(A_SO, "Báo cáo chờ tiếp nhận")
         assert "Không có báo cáo nào chờ tiếp nhận." in queue.text
         message_id = queue.last["message_id"]
         for data in (f"rv:{submission.id}", f"ac:{submission.id}", f"rt:{submission.id}",
@@ -933,7 +936,7 @@ async def test_the_standing_office_of_one_committee_cannot_act_on_another(
         assert await h.count(Schedule, Schedule.code.startswith("adhoc-")) == 0
 
         # B's own standing office can.
-        await h.say(B_SO, "Báo cáo chờ duyệt")
+        await h.say(B_SO, "Báo cáo chờ tiếp nhận")
         await h.press(B_SO, f"rv:{submission.id}")
         await h.press(B_SO, f"ac:{submission.id}")
         assert (await latest(h, b_obligation)).state == SubmissionState.accepted
@@ -967,7 +970,7 @@ async def test_cancel_stops_a_pending_return(bot: BotHarness) -> None:
     h = bot
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     submission = await send_ward_report(h, LAN, cl)
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{submission.id}")
     await h.press(MAI, f"rt:{submission.id}")
     stopped = await h.say(MAI, "/cancel")
@@ -982,7 +985,7 @@ async def test_a_return_naming_two_questions_asks_both_again(bot: BotHarness) ->
     h = bot
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     submission = await send_ward_report(h, LAN, cl, managed=10, inspected=8)
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{submission.id}")
     await h.press(MAI, f"rt:{submission.id}")
     await h.press(MAI, f"rf:{submission.id}:0")  # 1. Số cơ sở đang quản lý
@@ -1001,7 +1004,7 @@ async def test_the_questions_to_fix_carry_the_numbers_the_reporter_sees(bot: Bot
     h = bot
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     submission = await send_ward_report(h, LAN, cl)  # «Có vi phạm?» Không: question 4 hidden
-    await h.say(MAI, "Báo cáo chờ duyệt")
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{submission.id}")
     await h.press(MAI, f"rt:{submission.id}")
     await h.press(MAI, f"rf:{submission.id}:4")  # Tỷ lệ
@@ -1011,7 +1014,7 @@ async def test_the_questions_to_fix_carry_the_numbers_the_reporter_sees(bot: Bot
     reopened = await h.press(LAN, f"o:{cl.id}")
     shown = re.search(r"Câu (\d+)/\d+", reopened.text)
     assert shown and "Tỷ lệ" in reopened.text, reopened.text
-    assert f"Câu cần sửa: {shown.group(1)}. Tỷ lệ" in notice, (notice, reopened.text)
+    assert f"Các câu cần sửa: {shown.group(1)}. Tỷ lệ" in notice, (notice, reopened.text)
 
 
 @SQLITE_ONLY

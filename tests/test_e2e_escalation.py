@@ -266,8 +266,9 @@ async def test_ward_is_reminded_escalated_nudged_and_stops_after_submitting(
         # 5. The chair taps «Nhắc tất cả»: confirmation, and the ward is nudged at once.
         remind_all = next(d for text, d in buttons(digest).items() if REMIND_ALL in text)
         query = await chats.press(CHAIR, digest, remind_all)
-        confirmation = await chats.next(CHAIR, text_has("Đã gửi nhắc tới"))
-        assert "Đã gửi nhắc tới 1 đơn vị (2 người)" in confirmation["text"], confirmation["text"]
+        confirmation = await chats.next(CHAIR, text_has("Đã xếp lịch gửi nhắc tới"))
+        assert "Đã xếp lịch gửi nhắc tới 1 đơn vị (2 người)" in confirmation["text"], \
+            confirmation["text"]
         assert (await bot.client.callback(query))["answered"]
         nudges = {user: await chats.next(user, personal_overdue) for user in (REPORTER, HEAD)}
         await outbox_drained(path)

@@ -215,8 +215,8 @@ async def test_official_fills_the_ward_monthly_form_with_mistakes_and_sends_it(
         await me.join(seeded.code)
         intro, q = await me.open_march_report()
         assert "Báo cáo tháng · tháng 03/2022" in intro["text"]
-        assert "Hạn nộp" in intro["text"] and "12/03/2022" in intro["text"]
-        assert "còn 7 ngày" in intro["text"], intro["text"]
+        assert "Hạn nộp" in intro["text"] and "11/03/2022" in intro["text"]
+        assert "còn 6 ngày" in intro["text"], intro["text"]
         assert "Tiếp tục" not in intro["text"], "a new report starts from the beginning"
 
         # Q1 co_so_quan_ly: letters, a decimal, a negative number, then a good answer.
@@ -346,7 +346,7 @@ async def test_official_fills_the_ward_monthly_form_with_mistakes_and_sends_it(
         assert re.search(r"BC-2022-\d{5}", receipt["text"]), receipt["text"]
         assert "Đúng hạn" in receipt["text"], receipt["text"]
         assert "Lan Nguyễn" in receipt["text"], receipt["text"]
-        assert "Trễ hạn" not in receipt["text"]
+        assert "Quá hạn" not in receipt["text"]
         assert "Traceback" not in bot.log(), bot.log()
 
     # The database holds the submitted report.

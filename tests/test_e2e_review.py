@@ -189,30 +189,30 @@ async def test_a_returned_ward_report_is_fixed_resent_and_accepted(
         [v1] = db_rows(path, "SELECT * FROM submission")
 
         # The standing office opens it and returns it, naming question 2.
-        queue = await office.say("Báo cáo chờ duyệt", lambda m: bool(buttons(m)))
+        queue = await office.say("Báo cáo chờ tiếp nhận", lambda m: bool(buttons(m)))
         assert "P. Cát Linh — Báo cáo tháng · tháng 03/2022" in queue["text"], queue["text"]
-        opened = await office.press(queue, f"rv:{v1['id']}", has("Biên nhận"))
+        opened = await office.press(queue, f"rv:{v1['id']}", has("Số biên nhận"))
         assert "2. Số cơ sở đã kiểm tra: 8" in opened["text"], opened["text"]
-        asking = await office.tap(opened, "↩️ Yêu cầu bổ sung", has("Trả lại báo cáo"))
+        asking = await office.tap(opened, "↩️ Trả lại để bổ sung", has("Trả lại báo cáo"))
         await office.press(asking, f"rf:{v1['id']}:1", until=None)
         ticked = await bot.client.wait_for_message(
             OFFICE, lambda m: "☑️ 2. Số cơ sở đã kiểm tra" in buttons(m),
             after_message_id=asking["message_id"] - 1)
         assert ticked["message_id"] == asking["message_id"]  # edited in place
-        done = await office.say(COMMENT, has("Đã trả lại P. Cát Linh"))
+        done = await office.say(COMMENT, has("Đã trả lại báo cáo cho P. Cát Linh"))
         assert "Đơn vị đã được thông báo" in done["text"]
 
         # The bot's sender tells the ward, with the comment and a button to the form.
-        notice = await bot.client.wait_for_message(WARD, has("Báo cáo cần bổ sung"),
+        notice = await bot.client.wait_for_message(WARD, has("Báo cáo được trả lại để bổ sung"),
                                                    after_message_id=receipt["message_id"])
         assert f"Ý kiến: «{COMMENT}»" in notice["text"], notice["text"]
-        assert "Câu cần sửa: 2. Số cơ sở đã kiểm tra" in notice["text"]
+        assert "Các câu cần sửa: 2. Số cơ sở đã kiểm tra" in notice["text"]
         q = await ward.tap(notice, "✏️ Mở báo cáo")
         assert "Câu 2/" in q["text"] and "Số cơ sở đã kiểm tra" in q["text"], q["text"]
         assert "Câu trả lời hiện tại: 8" in q["text"]
         intro = await bot.client.wait_for_message(WARD, has("Đây là lần gửi thứ 2"),
                                                   after_message_id=notice["message_id"])
-        assert f"Bị trả lại với ý kiến: «{COMMENT}»" in intro["text"]
+        assert f"Báo cáo được trả lại với ý kiến: «{COMMENT}»" in intro["text"]
         review = await ward.say("9", has("Xem lại báo cáo"))  # only that question
         assert "1. Số cơ sở đang quản lý: 10" in review["text"]
         assert "2. Số cơ sở đã kiểm tra: 9" in review["text"], review["text"]
@@ -221,11 +221,12 @@ async def test_a_returned_ward_report_is_fixed_resent_and_accepted(
         v2 = db_rows(path, "SELECT * FROM submission WHERE version = 2")[0]
 
         # The standing office sees version 2 with the history and accepts it.
-        queue = await office.say("Báo cáo chờ duyệt", lambda m: bool(buttons(m)))
+        queue = await office.say("Báo cáo chờ tiếp nhận", lambda m: bool(buttons(m)))
         assert "tháng 03/2022 v2" in queue["text"], queue["text"]
-        opened = await office.press(queue, f"rv:{v2['id']}", has("Biên nhận"))
-        assert f"Lần gửi 1 bị trả lại: «{COMMENT}»" in opened["text"], opened["text"]
-        accepted = await office.tap(opened, "✅ Đã tiếp nhận", has("Đã tiếp nhận: P. Cát Linh"))
+        opened = await office.press(queue, f"rv:{v2['id']}", has("Số biên nhận"))
+        assert f"Lần gửi thứ 1 đã được trả lại với ý kiến: «{COMMENT}»" in opened["text"], \
+            opened["text"]
+        accepted = await office.tap(opened, "✅ Tiếp nhận", has("Đã tiếp nhận: P. Cát Linh"))
         told = await bot.client.wait_for_message(WARD, has("Báo cáo đã được tiếp nhận"),
                                                  after_message_id=receipt2["message_id"])
         assert "tháng 03/2022" in told["text"]
@@ -234,8 +235,8 @@ async def test_a_returned_ward_report_is_fixed_resent_and_accepted(
         status = await office.say("Tình hình báo cáo", has("Tình hình nộp báo cáo"))
         march = await office.tap(status, "Kỳ sau »", has("tháng 03/2022", "Phải nộp"))
         text = march["text"]
-        assert "Phải nộp: 5" in text and "Đã nộp: 1 (đúng hạn 1, trễ hạn 0)" in text, text
-        assert "Đã tiếp nhận: 1 · chờ tiếp nhận: 0 · yêu cầu bổ sung: 0" in text
+        assert "Phải nộp: 5" in text and "Đã nộp: 1 (đúng hạn 1, quá hạn 0)" in text, text
+        assert "Đã tiếp nhận: 1 · chờ tiếp nhận: 0 · đã trả lại: 0" in text
         assert "• P. Cát Linh" not in text
 
         # The export opens with openpyxl and its totals are the sums of the answers.
@@ -306,11 +307,11 @@ async def test_a_forged_button_does_not_open_an_unsent_draft(sqlite_url: str) ->
             assert replies.texts == [STALE], (data, replies.texts)
             assert not replies.buttons
         assert (await bot.one(Submission)).state == SubmissionState.draft
-        queue = await bot.say(office, "Báo cáo chờ duyệt")
+        queue = await bot.say(office, "Báo cáo chờ tiếp nhận")
         assert f"rv:{draft.id}" not in [data for _label, data in queue.buttons]
 
         await bot.tap(police, "Gửi báo cáo")
         await bot.tap(police, "Xác nhận gửi")
         opened = await bot.press_raw(office, screen, f"rv:{draft.id}")
         assert f"2. Ghi chú: {SECRET}" in opened.text, opened.text
-        assert ("✅ Đã tiếp nhận", f"ac:{draft.id}") in opened.buttons
+        assert ("✅ Tiếp nhận", f"ac:{draft.id}") in opened.buttons

@@ -13,7 +13,8 @@ from tests.support.harness import BotHarness
 LAN, QUAN = 4101, 4102  # a ward reporter, an admin
 GROUP = -100_555
 STALE = "Nút này không còn hiệu lực. Mở «Báo cáo cần nộp» để xem danh sách hiện tại."
-PRIVATE_ONLY = "Bot chỉ làm việc trong tin nhắn riêng. Vui lòng nhắn tin trực tiếp cho bot."
+PRIVATE_ONLY = (
+    "Bot chỉ hoạt động trong cuộc trò chuyện riêng. Vui lòng nhắn tin trực tiếp cho bot.")
 HUGE = 2**63  # one past the largest id a database holds
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -138,7 +138,7 @@ async def test_every_field_type_is_read_the_way_people_type(bot: BotHarness) -> 
         "📋 Báo cáo của UBND phường",
         "Báo cáo tháng · tháng 03/2022",
         "Hạn nộp: hết ngày 12/03/2022 (Thứ Bảy) — còn 7 ngày",
-        "Nếu trong kỳ không có gì phát sinh, bấm «Không phát sinh».",
+        "Nếu trong kỳ không có nội dung phát sinh, bấm «Không phát sinh».",
     ]
     assert first.splitlines() == [
         "Câu 1/11 · Báo cáo tháng · tháng 03/2022", "", "Số cơ sở đang quản lý",
@@ -194,7 +194,8 @@ async def test_every_field_type_is_read_the_way_people_type(bot: BotHarness) -> 
     replies = await bot.say(LAN, "KHÔNG")
     assert "Khó khăn, đề xuất\nNhập câu trả lời." in question(replies)
     replies = await bot.say(LAN, "Thiếu kinh phí <b>in</b> & tờ rơi")
-    assert "Chấp nhận: pdf, doc, docx, jpg, jpeg, png; tối đa 20 MB." in question(replies)
+    assert ("Định dạng được chấp nhận: pdf, doc, docx, jpg, jpeg, png; tối đa 20 MB."
+            in question(replies))
     replies = await bot.send_document(LAN, "bao-cao.pdf")
     assert replies.text.startswith("Xem lại báo cáo · Báo cáo tháng · tháng 03/2022")
 
@@ -251,7 +252,8 @@ async def test_text_field_length_limit(bot: BotHarness) -> None:
     assert "Số buổi tuyên truyền (buổi)" in question(replies)
     replies = await play(bot, MAI, "5")
     assert "Ghi chú\nNhập câu trả lời.\n(không bắt buộc)" in question(replies)
-    refused(await bot.say(MAI, "x" * 201), "Câu trả lời tối đa 200 ký tự (hiện có 201).", "2/2")
+    refused(await bot.say(MAI, "x" * 201),
+            "Vui lòng trả lời không quá 200 ký tự (hiện có 201 ký tự).", "2/2")
     replies = await bot.say(MAI, "y" * 200)
     assert replies.text.startswith("Xem lại báo cáo")
     assert (await answers(bot, (await draft(bot)).id))["ghi_chu"] == "y" * 200
@@ -281,10 +283,10 @@ async def test_every_bad_answer_gets_a_short_explanation_and_the_same_question(
     # 3: yes/no; a sticker, a photo or a file where an answer is expected
     refused(await bot.say(LAN, "có lẽ"), "Vui lòng trả lời Có hoặc Không.", "3/11")
     refused(await bot.send_sticker(LAN), "Vui lòng trả lời bằng chữ (hoặc bấm nút).", "3/11")
-    refused(await bot.send_photo(LAN), "Câu hỏi này không cần tệp; vui lòng trả lời câu hỏi.",
-            "3/11")
+    refused(await bot.send_photo(LAN),
+            "Câu hỏi này không yêu cầu gửi tệp; vui lòng trả lời câu hỏi.", "3/11")
     refused(await bot.send_document(LAN, "so-lieu.pdf"),
-            "Câu hỏi này không cần tệp; vui lòng trả lời câu hỏi.", "3/11")
+            "Câu hỏi này không yêu cầu gửi tệp; vui lòng trả lời câu hỏi.", "3/11")
     await play(bot, LAN, "@Có")
     # 4: violations > inspected
     replies = await bot.say(LAN, "9")
@@ -320,8 +322,8 @@ async def test_every_bad_answer_gets_a_short_explanation_and_the_same_question(
             "9/12")
     await play(bot, LAN, "28/02/2022", "@Có")
     # 11: long text
-    refused(await bot.say(LAN, "a" * 4001), "Câu trả lời tối đa 4.000 ký tự (hiện có 4.001).",
-            "11/12")
+    refused(await bot.say(LAN, "a" * 4001),
+            "Vui lòng trả lời không quá 4.000 ký tự (hiện có 4.001 ký tự).", "11/12")
     await play(bot, LAN, "Không có")
     # 12: file: text, a sticker, a wrong type, a file too large
     refused(await bot.say(LAN, "đã gửi bản giấy"),
@@ -331,7 +333,7 @@ async def test_every_bad_answer_gets_a_short_explanation_and_the_same_question(
             "Loại tệp này không được chấp nhận. Vui lòng gửi một trong các loại: pdf, doc, "
             "docx, jpg, jpeg, png.", "12/12")
     refused(await bot.send_document(LAN, "bao-cao.pdf", file_size=25 * 1024 * 1024),
-            "Tệp quá lớn (25 MB). Giới hạn là 20 MB.", "12/12")
+            "Tệp quá lớn (25 MB). Dung lượng tối đa là 20 MB.", "12/12")
     assert await bot.count(Attachment) == 0
 
     assert await answers(bot, sid) == {
@@ -353,7 +355,7 @@ async def test_skip_back_and_required_questions(bot: BotHarness) -> None:
     # of those buttons are refused.
     assert [t for t, _d in inline_buttons(replies.last)] == ["Hủy"]
     refused(await bot.press_raw(LAN, first, f"k:{sid}:0"),
-            "Câu hỏi này bắt buộc, không thể bỏ qua.", "1/11")
+            "Đây là câu hỏi bắt buộc, không thể bỏ qua.", "1/11")
     refused(await bot.press_raw(LAN, first, f"b:{sid}:0"), "Đây là câu hỏi đầu tiên.", "1/11")
 
     replies = await play(bot, LAN, "10", "8", "@Có", "3")
@@ -445,8 +447,8 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
     await open_report(bot, LAN)
     replies = await bot.tap(LAN, "Không phát sinh")
     assert replies.texts == [
-        "Ghi nhận «Không phát sinh» cho Báo cáo tháng · tháng 03/2022? Trong kỳ không có gì "
-        "phát sinh nên sẽ không gửi số liệu."]
+        "Ghi nhận «Không phát sinh» cho Báo cáo tháng · tháng 03/2022? Trong kỳ không có nội "
+        "dung phát sinh nên báo cáo được gửi không kèm số liệu."]
     sid = (await draft(bot)).id
     assert inline_buttons(replies.last) == [("✅ Xác nhận", f"N:{march.id}"),
                                             ("Hủy", f"c:{sid}")]
@@ -464,7 +466,7 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
     assert lines[2] == f"Số biên nhận: BC-2022-{sid:05d}"
     assert lines[3] == "Thời gian: 08:00 05/03/2022"
     assert lines[4] == "Người gửi: Lan"
-    assert lines[5:] == ["Ghi nhận: không phát sinh trong kỳ.", "🟢 Đúng hạn."]
+    assert lines[5:] == ["Ghi nhận: trong kỳ không phát sinh.", "🟢 Đúng hạn."]
 
     submission = await bot.one(Submission)
     assert (submission.state, submission.no_report) == (SubmissionState.submitted, True)
@@ -476,7 +478,7 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
 
     # Opening it again shows the receipt; the old confirmation button is inert.
     replies = await open_report(bot, LAN)
-    assert replies.texts == [f"Báo cáo này đã được gửi lúc 08:00 05/03/2022. Biên nhận: "
+    assert replies.texts == [f"Báo cáo này đã được gửi lúc 08:00 05/03/2022. Số biên nhận: "
                              f"BC-2022-{sid:05d}."]
     confirm = [m for m in bot.bot_messages(LAN) if "Ghi nhận «Không phát sinh»" in m["text"]]
     replies = await bot.press_raw(LAN, confirm[-1]["message_id"], f"N:{march.id}")
@@ -494,7 +496,7 @@ async def test_attachments_store_the_telegram_file_id(bot: BotHarness) -> None:
     refused(await bot.send_document(LAN, "bao-cao.exe", b"MZ"),
             "Loại tệp này không được chấp nhận.", "12/12")
     refused(await bot.send_document(LAN, "bao-cao.docx", file_size=21 * 1024 * 1024),
-            "Tệp quá lớn (21 MB). Giới hạn là 20 MB.", "12/12")
+            "Tệp quá lớn (21 MB). Dung lượng tối đa là 20 MB.", "12/12")
     assert await bot.count(Attachment) == 0
 
     replies = await bot.send_document(LAN, "Bao cao thang 3.PDF", b"%PDF-1.7 signed")
@@ -583,9 +585,9 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
     lock = (await draft(bot)).lock_version
     assert replies.texts == [
         "Gửi báo cáo Báo cáo tháng · tháng 03/2022 ngay bây giờ?\n"
-        "Sau khi gửi, muốn sửa phải được cơ quan thường trực trả lại báo cáo."]
+        "Sau khi gửi, chỉ sửa được báo cáo khi cơ quan tổng hợp trả lại để bổ sung."]
     assert inline_buttons(replies.last) == [("✅ Xác nhận gửi", f"S:{sid}:{lock}"),
-                                            ("« Quay lại xem lại", f"R:{sid}")]
+                                            ("« Xem lại báo cáo", f"R:{sid}")]
     replies = await bot.press(LAN, f"S:{sid}:{lock}")
     lines = replies.text.splitlines()
     assert lines == [
@@ -654,10 +656,11 @@ async def test_a_late_report_is_accepted_and_flagged(database_url: str) -> None:
         assert "— quá hạn 3 ngày" in replies.texts[0]
         await play(bot, MAI, "4", "@Bỏ qua")
         replies = await bot.tap(MAI, "Gửi báo cáo")
-        assert "Đã quá hạn; báo cáo vẫn được tiếp nhận và ghi nhận là trễ hạn." in replies.text
+        assert ("Đã quá hạn nộp; báo cáo vẫn được tiếp nhận và ghi nhận là nộp quá hạn."
+                in replies.text)
         replies = await bot.tap(MAI, "Xác nhận gửi")
         assert "Thời gian: 10:30 15/03/2022" in replies.text
-        assert replies.text.endswith("⏰ Trễ hạn 3 ngày.")
+        assert replies.text.endswith("⏰ Quá hạn 3 ngày.")
         submission = await bot.one(Submission)
         member = await bot.member(MAI)
         assert member is not None
@@ -693,7 +696,7 @@ async def test_a_stale_button_changes_nothing(bot: BotHarness) -> None:
     replies = await bot.tap(LAN, "Gửi báo cáo")
     ask = replies.last["message_id"]
     old_lock = (await draft(bot)).lock_version
-    await bot.tap(LAN, "Quay lại xem lại")
+    await bot.tap(LAN, "Xem lại báo cáo")
     await bot.tap(LAN, "✏️ 1")
     await bot.say(LAN, "11")
     before = await snapshot(bot)
@@ -885,11 +888,11 @@ async def test_a_returned_report_becomes_version_two(bot: BotHarness) -> None:
         submission.review_comment = "Số cơ sở vi phạm chưa khớp với biên bản."
 
     listed = await bot.say(LAN, "Báo cáo cần nộp")
-    assert "↩️ bị trả lại, cần bổ sung" in listed.text
+    assert "↩️ được trả lại để bổ sung" in listed.text
     replies = await bot.press(LAN, f"o:{march.id}")
     intro = replies.texts[0]
     assert "Đây là lần gửi thứ 2 của báo cáo." in intro
-    assert "Bị trả lại với ý kiến: «Số cơ sở vi phạm chưa khớp với biên bản.»" in intro
+    assert "Báo cáo được trả lại với ý kiến: «Số cơ sở vi phạm chưa khớp với biên bản.»" in intro
     # Every answer was copied: straight to the review.
     assert replies.texts[1].startswith("Xem lại báo cáo")
     assert "4. Số cơ sở vi phạm: 3" in replies.texts[1]
@@ -923,7 +926,8 @@ async def test_dong_da_ward_quarterly_report(database_url: str) -> None:
         await bot.join(LAN, "p-van-mieu", first_name="Lan")
         quarter = await bot.obligation("p-van-mieu", "quy", "2022-Q1")
         listed = await bot.say(LAN, "Báo cáo cần nộp")
-        assert ("Báo cáo quý · quý I/2022\n   Hạn nộp: hết ngày 12/03/2022 (Thứ Bảy) — còn 7 "
+        # «trước ngày 13»: the 12th is a Saturday, so the last working day before it.
+        assert ("Báo cáo quý · quý I/2022\n   Hạn nộp: hết ngày 11/03/2022 (Thứ Sáu) — còn 6 "
                 "ngày\n   ⚪ chưa bắt đầu") in listed.text
         replies = await bot.press(LAN, f"o:{quarter.id}")
         assert replies.texts[0].startswith(
@@ -980,7 +984,7 @@ async def test_nothing_to_report_carries_no_figures(sqlite_url: str) -> None:
         await play(bot, LAN, "10", "8")
         await bot.tap(LAN, "Không phát sinh")  # still on the intro message
         replies = await bot.tap(LAN, "Xác nhận")
-        assert "Ghi nhận: không phát sinh trong kỳ." in replies.text
+        assert "Ghi nhận: trong kỳ không phát sinh." in replies.text
         submission = await bot.one(Submission)
         assert submission.no_report
         figures = [a for a in await bot.rows(Answer, Answer.submission_id == submission.id)

@@ -89,7 +89,7 @@ async def test_start_with_a_code_binds_the_member(bot: BotHarness) -> None:
     assert len(replies) == 1
     assert replies.text == (
         "✅ Chào mừng Lan Nguyễn! Tài khoản của anh/chị đã được gắn với UBND phường Cát Linh, "
-        "vai trò cán bộ đầu mối.\n\nBấm «Báo cáo cần nộp» để xem đơn vị cần gửi những gì."
+        "vai trò cán bộ đầu mối.\n\nBấm «Báo cáo cần nộp» để xem các báo cáo đơn vị cần nộp."
     )
     assert reply_keyboard(replies.last) == MENU_VI
     assert bot.reply_keyboard(LAN) == MENU_VI
@@ -128,7 +128,7 @@ async def test_start_with_a_code_binds_the_member(bot: BotHarness) -> None:
     assert replies.text == "Lệnh không hợp lệ. Gõ /help để xem hướng dẫn."
     replies = await bot.say(LAN, "tôi cần giúp đỡ")
     assert replies.text == ("Vui lòng dùng các nút trong menu. Bấm «Báo cáo cần nộp» để xem "
-                            "cần gửi gì.")
+                            "các báo cáo cần gửi.")
     replies = await bot.send_sticker(LAN)
     assert "Bấm «Báo cáo cần nộp»" in replies.text
     replies = await bot.send_document(LAN, "bao-cao.pdf")
@@ -144,14 +144,14 @@ async def test_each_invite_problem_has_its_own_message(bot: BotHarness) -> None:
     await bot.revoke(revoked)
 
     expected = {
-        used: "⚠️ Mã mời này đã được sử dụng. Mỗi mã chỉ dùng được một lần; vui lòng xin cơ "
-              "quan thường trực mã mới.",
-        expired: "⚠️ Mã mời này đã hết hạn. Vui lòng xin cơ quan thường trực mã mới.",
-        revoked: "⚠️ Mã mời này đã bị thu hồi. Vui lòng xin cơ quan thường trực mã mới.",
-        "x" * 24: "⚠️ Mã mời không đúng. Vui lòng kiểm tra lại đường dẫn hoặc xin cơ quan "
-                  "thường trực mã mới.",
-        "abc": "⚠️ Mã mời không đúng. Vui lòng kiểm tra lại đường dẫn hoặc xin cơ quan "
-               "thường trực mã mới.",
+        used: "⚠️ Mã mời này đã được sử dụng. Mỗi mã chỉ dùng được một lần; đề nghị cơ quan "
+              "tổng hợp cấp mã mới.",
+        expired: "⚠️ Mã mời này đã hết hạn. Đề nghị cơ quan tổng hợp cấp mã mới.",
+        revoked: "⚠️ Mã mời này đã bị thu hồi. Đề nghị cơ quan tổng hợp cấp mã mới.",
+        "x" * 24: "⚠️ Mã mời không hợp lệ. Vui lòng kiểm tra lại đường dẫn hoặc đề nghị cơ "
+                  "quan tổng hợp cấp mã mới.",
+        "abc": "⚠️ Mã mời không hợp lệ. Vui lòng kiểm tra lại đường dẫn hoặc đề nghị cơ "
+               "quan tổng hợp cấp mã mới.",
     }
     for code, message in expected.items():
         replies = await bot.say(MAI, f"/start {code}", first_name="Mai")
@@ -176,7 +176,7 @@ async def test_a_member_cannot_use_another_agencys_invite(bot: BotHarness) -> No
     replies = await bot.say(LAN, f"/start {other}")
     assert replies.texts == [
         "Tài khoản của anh/chị đã được gắn với UBND phường Cát Linh. Mỗi tài khoản chỉ thuộc "
-        "một đơn vị; vui lòng liên hệ cơ quan thường trực nếu cần chuyển."
+        "một đơn vị; nếu cần chuyển đơn vị, đề nghị liên hệ cơ quan tổng hợp."
     ]
     member = await bot.member(LAN)
     assert member is not None
@@ -329,7 +329,7 @@ async def test_reports_due_lists_deadlines_days_and_status(bot: BotHarness) -> N
         "Báo cáo tổng kết · báo cáo một lần năm 2022",
     ]
     assert listed["Báo cáo tháng · tháng 01/2022"] == (
-        "Hạn nộp: hết ngày 12/01/2022 (Thứ Tư) — quá hạn 52 ngày\n↩️ bị trả lại, cần bổ sung\n")
+        "Hạn nộp: hết ngày 12/01/2022 (Thứ Tư) — quá hạn 52 ngày\n↩️ được trả lại để bổ sung\n")
     assert listed["Báo cáo tháng · tháng 02/2022"] == (
         "Hạn nộp: hết ngày 12/02/2022 (Thứ Bảy) — quá hạn 21 ngày\n📝 đang soạn (bản nháp)\n")
     assert listed["Báo cáo tháng · tháng 03/2022"] == (
@@ -356,7 +356,7 @@ async def test_due_today_and_nothing_due(sqlite_url: str) -> None:
     async with BotHarness(sqlite_url, fake_now=last_day) as bot:
         await bot.join(LAN, "p-cat-linh", first_name="Lan")
         listed = entries((await bot.say(LAN, "Báo cáo cần nộp")).text)
-        assert "hôm nay là hạn cuối" in listed["Báo cáo tháng · tháng 03/2022"]
+        assert "hạn nộp hôm nay" in listed["Báo cáo tháng · tháng 03/2022"]
         assert "quá hạn 59 ngày" in listed["Báo cáo tháng · tháng 01/2022"]
 
         # An agency whose reports are all waived has nothing to send.
@@ -369,7 +369,7 @@ async def test_due_today_and_nothing_due(sqlite_url: str) -> None:
             )
         replies = await bot.say(MAI, "Báo cáo cần nộp")
         assert replies.text == ("Báo cáo cần nộp — Công an quận\n\n"
-                                "Hiện không có báo cáo nào cần nộp. 🎉")
+                                "Hiện không có báo cáo nào cần nộp.")
 
 
 @SQLITE_ONLY

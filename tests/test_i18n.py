@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,89 @@ def test_language_is_stored_setting_then_telegram_then_vietnamese(
 
 def test_normalize_falls_back_to_vietnamese() -> None:
     assert normalize("en_US") == "en" and normalize("de") == "vi" and normalize(None) == "vi"
+
+
+# Words the committee does not use. «vượt cấp» (going over a superior's head) is a breach of
+# protocol: escalation is «đôn đốc» / «báo cáo lãnh đạo». Overdue is «quá hạn», never «trễ».
+# Phòng LĐ-TBXH is the consolidating agency (cơ quan tổng hợp), not «cơ quan thường trực».
+BANNED = {
+    "vượt cấp": r"vượt cấp",
+    "trễ": r"\btrễ\b",
+    "lượt rà soát": r"lượt rà soát",
+    "🎉": r"🎉",
+    "cơ quan thường trực": r"cơ quan thường trực",
+    "ngày cuối": r"ngày cuối",
+}
+
+# msgid -> the committee's own wording, or a part of it that must be there.
+REWORDED = {
+    "Accept": "Tiếp nhận",
+    "Reminder queued for {agencies} agencies ({people} people).":
+        "Đã xếp lịch gửi nhắc tới {agencies} đơn vị ({people} người).",
+    "The new last day cannot be in the past.": "Hạn nộp mới không được trước ngày hôm nay.",
+    "Deactivate {name}": "Khóa tài khoản của {name}",
+    "{name} has been deactivated.": "Đã khóa tài khoản của {name}.",
+    "Deadline rule: {rule}": "Cách tính hạn nộp: {rule}",
+    "{days} days before the last day": "{days} ngày trước hạn nộp",
+    "Escalation": "Đôn đốc",
+    "Nothing is due right now. 🎉": "Hiện không có báo cáo nào cần nộp.",
+    "Late by {n} day(s).": "Quá hạn {n} ngày.",
+    "late {n} d": "quá hạn {n} ngày",
+}
+CONTAINS = {
+    "This invite code is not valid. Please check the link, or ask the standing office for a "
+    "new one.": "đề nghị cơ quan tổng hợp cấp mã mới",
+    "This invite code has already been used. Each code works only once; please ask the "
+    "standing office for a new one.": "đề nghị cơ quan tổng hợp cấp mã mới",
+    "This invite code has expired. Please ask the standing office for a new one.":
+        "Đề nghị cơ quan tổng hợp cấp mã mới",
+    "This invite code has been revoked. Please ask the standing office for a new one.":
+        "Đề nghị cơ quan tổng hợp cấp mã mới",
+    "Ad-hoc request sent to {n} agencies. They are notified at the next sweep and reminded "
+    "like any other report.": "Đã gửi yêu cầu báo cáo đột xuất tới {n} đơn vị.",
+    "Please send it as soon as possible; overdue reports are reported to {levels}. Late "
+    "reports are still accepted.": "Đề nghị đơn vị khẩn trương gửi báo cáo",
+    "If late: the morning after the deadline, then every {n} working days; the committee is "
+    "informed.": "đôn đốc",
+    "Escalation after (days): {steps}; repeat every {k} working days, {r} rounds": "Đôn đốc",
+    "Escalation updated.": "đôn đốc",
+    "After sending, changes need the standing office to return the report.": "cơ quan tổng hợp",
+    "Sorry, only the committee's chairs and standing office can use this.":
+        "lãnh đạo Ban Chỉ đạo, Thường trực Ban Chỉ đạo",
+}
+
+
+def _translations() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for message in _catalog():
+        if not message.id:
+            continue
+        key = message.id if isinstance(message.id, str) else message.id[0]
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        out[key] = [unicodedata.normalize("NFC", s) for s in strings]
+    return out
+
+
+def test_the_banned_word_patterns_match_whole_words_only() -> None:
+    trễ = re.compile(BANNED["trễ"], re.IGNORECASE)
+    assert trễ.search("nộp trễ hạn") and trễ.search("Trễ 3 ngày") and trễ.search("(trễ)")
+    assert not trễ.search("trẻ em") and not trễ.search("trệ") and not trễ.search("chậm trễx")
+
+
+def test_no_msgstr_uses_words_the_committee_does_not_use() -> None:
+    found = [
+        (word, msgid, text)
+        for msgid, strings in _translations().items()
+        for text in strings
+        for word, pattern in BANNED.items()
+        if re.search(pattern, text, re.IGNORECASE)
+    ]
+    assert not found, found
+
+
+def test_awkward_strings_are_reworded() -> None:
+    translations = _translations()
+    for msgid, wanted in REWORDED.items():
+        assert translations[msgid] == [wanted], (msgid, translations[msgid])
+    for msgid, part in CONTAINS.items():
+        assert all(part in text for text in translations[msgid]), (msgid, translations[msgid])

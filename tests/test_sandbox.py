@@ -157,7 +157,7 @@ async def test_the_page_and_personas_are_served(http: Api, sandbox: Sandbox) -> 
 
     # Everyone but the newcomer joined through /start CODE and was welcomed with their role.
     roles = {"ward": "cán bộ đầu mối", "police": "cán bộ đầu mối",
-             "office": "cơ quan thường trực", "chair": "lãnh đạo Ban Chỉ đạo",
+             "office": "Thường trực Ban Chỉ đạo", "chair": "lãnh đạo Ban Chỉ đạo",
              "admin": "quản trị viên"}
     for key, role in roles.items():
         messages = await http.messages(key)
@@ -176,7 +176,7 @@ async def test_the_chat_is_rendered_with_the_reply_keyboard_and_an_etag(http: Ap
         etag = resp.headers["ETag"]
         body = await resp.json()
     keyboard = [label for row in body["reply_keyboard"] for label in row]
-    assert {"Tình hình báo cáo", "Báo cáo chờ duyệt", "Báo cáo cần nộp"} <= set(keyboard)
+    assert {"Tình hình báo cáo", "Báo cáo chờ tiếp nhận", "Báo cáo cần nộp"} <= set(keyboard)
     welcome = body["messages"][1]
     assert welcome["time"] == "08:00" and welcome["day"] == "Thứ Hai, 07/03/2022"
     assert welcome["html"].count("<b>") == welcome["html"].count("</b>")
@@ -195,7 +195,7 @@ async def test_the_ward_official_opens_the_march_report_and_answers(http: Api) -
     assert "<b>Báo cáo cần nộp</b>" in listing["html"]
     question = await http.press("ward", listing, "tháng 03/2022", "Câu 1/")
     intro = (await http.messages("ward"))[-2]
-    assert "Hạn nộp" in text_of(intro) and "12/03/2022" in text_of(intro), text_of(intro)
+    assert "Hạn nộp" in text_of(intro) and "11/03/2022" in text_of(intro), text_of(intro)
     assert re.match(r"<b>Câu 1/\d+</b>", question["html"]), question["html"]
     assert {b["text"] for row in question["buttons"] for b in row} == {"Hủy"}
 
@@ -255,11 +255,12 @@ async def test_moving_the_clock_sweeps_and_reminders_arrive(http: Api, sandbox: 
     assert moved["sweep"]["sweeps"] == 2  # 08/03 08:00 on the way, then 09/03 08:00
     assert moved["sweep"]["written"] > 0
     assert (await http.get("/api/clock"))["iso"].startswith("2022-03-09T08:00")
-    # Three days before the last day (12/03) the ward is reminded, by the bot's own sender.
+    # Three days before the deadline (Friday 11/03: «trước ngày 13», and the 12th is a
+    # Saturday) the ward is reminded, on 08/03, by the bot's own sender.
     reminder = await http.wait_bot("ward", has("Nhắc hạn nộp báo cáo"), after=before["ward"])
     assert "<b>Nhắc hạn nộp báo cáo</b>" in reminder["html"]
     assert "tháng 03/2022" in text_of(reminder) and "còn 3 ngày" in text_of(reminder)
-    assert reminder["day"] == "Thứ Tư, 09/03/2022"
+    assert reminder["day"] == "Thứ Ba, 08/03/2022"
     assert any("tháng 03/2022" in b["text"] for row in reminder["buttons"] for b in row)
     # The unread badge: the police officer has news too.
     personas = {p["key"]: p for p in (await http.get("/api/personas"))["personas"]}

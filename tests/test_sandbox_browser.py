@@ -168,7 +168,7 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             await expect(digest).to_be_visible()
             await expect(digest).to_contain_text("Công an quận")
             police_before = len(sandbox.state.chat_messages(9002))
-            await tap(digest, "Nhắc tất cả", "Đã gửi nhắc tới")
+            await tap(digest, "Nhắc tất cả", "Đã xếp lịch gửi nhắc tới")
 
             # --- the police officer sees the reminder ----------------------------------------
             await police.click()
@@ -182,9 +182,9 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             # The picture for the README: the chair's chat after «Nhắc tất cả». It is only
             # rewritten on request (or when missing), so a test run leaves docs/ unchanged.
             await page.locator('.persona[data-persona="chair"]').click()
-            await expect(bot_messages.filter(has_text="Đã gửi nhắc tới")).to_be_visible()
+            await expect(bot_messages.filter(has_text="Đã xếp lịch gửi nhắc tới")).to_be_visible()
             await expect(page.locator('.persona[data-persona="chair"] .persona-preview')
-                         ).to_contain_text("Đã gửi nhắc tới")
+                         ).to_contain_text("Đã xếp lịch gửi nhắc tới")
             update = os.environ.get("UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists()
             target = SCREENSHOT if update else tmp_path / "sandbox.png"
             target.parent.mkdir(parents=True, exist_ok=True)
