@@ -38,11 +38,20 @@ def may_oversee(t: Turn, committee_id: int) -> bool:
     )
 
 
+def sees_exempt_agencies(t: Turn) -> bool:
+    """Agencies the plan only requests (court, procuracy, Front…) are never escalated to the
+    chair: only the consolidating agency's staff and admins see them among the late."""
+    member = t.member
+    return bool(member and member.role_set & {Role.standing_office, Role.admin})
+
+
 async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligation, str, str]]:
-    """(obligation, agency name, schedule name) for every overdue report of the committee."""
+    """(obligation, agency name, schedule name) for every overdue report of the committee
+    that this member oversees."""
+    exempt_too = sees_exempt_agencies(t)
     rows = (
         await t.session.execute(
-            select(Obligation, Agency.short_name, Agency.name, Schedule.name)
+            select(Obligation, Agency.short_name, Agency.name, Schedule.name, Agency.escalate)
             .options(lazyload("*"))
             .join(Schedule, Schedule.id == Obligation.schedule_id)
             .join(Plan, Plan.id == Schedule.plan_id)
@@ -53,9 +62,9 @@ async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligati
         )
     ).all()
     out = []
-    for obligation, short, name, schedule_name in sorted(
+    for obligation, short, name, schedule_name, escalate in sorted(
             rows, key=lambda row: (vi_key(row[1] or row[2]), row[0].due_at)):
-        if obligation.effective_due_at <= t.now:
+        if obligation.effective_due_at <= t.now and (escalate or exempt_too):
             out.append((obligation, short or name, schedule_name))
     return out
 
