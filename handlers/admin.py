@@ -361,11 +361,21 @@ async def finish_typed(t: Turn, text: str) -> bool:
             t.send("⚠️ " + _("Please type five numbers in order, e.g. «1 3 7 5 5»."))
             return True
         policy = dict(schedule.escalation_policy or {})
-        policy.update(steps=[
+        # The three delays the admin types; the plan's other levels (its standing office, a
+        # level outside the committee) keep their own steps.
+        steps = policy.get("steps", [])
+        # (In a chain without a consolidating step, the standing office's step is the one
+        # the admin's second delay replaces: one agency held both roles.)
+        separate = any("consolidating" in step.get("to", []) for step in steps)
+        replaced = {"reporter", "head", "consolidating", "chair"} | (
+            set() if separate else {"standing_office"})
+        kept = [step for step in steps if not set(step.get("to", [])) & replaced]
+        policy.update(steps=sorted([
             {"after_days": numbers[0], "to": ["reporter", "head"]},
-            {"after_days": numbers[1], "to": ["standing_office"]},
+            {"after_days": numbers[1], "to": ["consolidating"]},
             {"after_days": numbers[2], "to": ["chair"]},
-        ], repeat_every=numbers[3], rounds=numbers[4])
+            *kept,
+        ], key=lambda step: step["after_days"]), repeat_every=numbers[3], rounds=numbers[4])
         await _audit(t, "schedule.escalation", plan.committee_id,
                      entity=("schedule", schedule.id), old=schedule.escalation_policy, new=policy)
         schedule.escalation_policy = policy

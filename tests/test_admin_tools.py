@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from core.planfile import load_plan
 from db.models import (
     AuditLog,
     Invite,
@@ -32,7 +33,7 @@ from db.models import (
     Submission,
 )
 from scheduler.sweeper import run_sweep
-from tests.support.harness import DONGDA_PLAN, MINI_PLAN, BotHarness, Replies
+from tests.support.harness import DONGDA_PLAN, HANOI, MINI_PLAN, BotHarness, Replies
 
 ADMIN = 4001  # admin, attached to Phòng LĐ-TBXH
 LAN = 4002  # reporter, P. Cát Linh
@@ -347,7 +348,8 @@ async def test_reminder_offsets_and_escalation_delays_are_used_by_the_next_sweep
     assert (await h.say(ADMIN, "3 2 1 5 5")).text.startswith("⚠️")  # not in order
     assert "Đã cập nhật lịch đôn đốc." in (await h.say(ADMIN, "2 4 8 3 2")).text
     policy = (await thang(h)).escalation_policy
-    assert [s["after_days"] for s in policy["steps"]] == [2, 4, 8]
+    assert [(s["after_days"], s["to"]) for s in policy["steps"]] == [
+        (2, ["reporter", "head"]), (4, ["consolidating"]), (8, ["chair"])]
     assert (policy["repeat_every"], policy["rounds"]) == (3, 2)
     assert len(await audits(h, "schedule.escalation")) == 1
     # The first overdue morning is Monday 14/03; reporters are now told a day later.
@@ -569,3 +571,25 @@ async def test_an_admin_of_one_committee_cannot_touch_another(database_url: str)
         assert "P. Cát Linh" not in log.text
         assert "Không có đơn vị nào có mã" in (await h.say(ADMIN, "/audit 5 vhtt")).text
         assert h.errors == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_escalation_editor_keeps_the_plans_other_levels(database_url: str) -> None:
+    """Hà Nội escalates to a level outside the committee after 15 days: editing the three
+    delays keeps that step, and the second delay goes to the consolidating agency."""
+    from db.models import Schedule
+    from tests.support.harness import ROOT
+
+    async with BotHarness(database_url, plan=ROOT / "plans" / "hanoi-667-2020.yaml",
+                          fake_now=dt.datetime(2020, 9, 1, 8, 0, tzinfo=HANOI)) as h:
+        plan = load_plan(ROOT / "plans" / "hanoi-667-2020.yaml")
+        await h.join(ADMIN, plan.consolidating, "admin", first_name="Quân")
+        schedule = (await h.rows(Schedule, order_by=Schedule.id))[0]
+        await h.say(ADMIN, "/admin")
+        await h.press_raw(ADMIN, h.last_message(ADMIN)["message_id"], f"as:e:{schedule.id}")
+        assert "Đã cập nhật lịch đôn đốc." in (await h.say(ADMIN, "2 4 8 5 5")).text
+        steps = (await h.one(Schedule, Schedule.id == schedule.id)).escalation_policy["steps"]
+        assert [(s["after_days"], s["to"]) for s in steps] == [
+            (2, ["reporter", "head"]), (4, ["consolidating"]), (8, ["chair"]),
+            (15, ["external"])], steps
+        assert "Phó Chủ tịch" in steps[-1]["label"]
