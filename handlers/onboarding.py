@@ -7,10 +7,10 @@ from telegram import Update
 
 from bot.i18n import N_
 from db.invites import InviteProblem, claim_invite, hash_code
-from db.models import Agency, AuditLog, Invite, Member, MemberRole, Role
+from db.models import Agency, AuditLog, Committee, Invite, Member, MemberRole, Role
 from handlers.context import Turn
 from handlers.menu import help_text, menu_for
-from handlers.render import ROLE, esc
+from handlers.render import esc, member_role_name
 
 INVITE_PROBLEMS = {
     InviteProblem.unknown: N_("This invite code is not valid. Please check the link, or ask "
@@ -121,7 +121,10 @@ async def redeem(t: Turn, code: str) -> None:
     t.member = member
     t.send(
         "✅ " + _("Welcome, {name}! Your account is now attached to {agency} as {role}.").format(
-            name=esc(member.full_name), agency=esc(agency.name), role=_(ROLE[result.role]))
+            name=esc(member.full_name), agency=esc(agency.name),
+            role=esc(member_role_name(_, result.role,
+                                      await t.session.get(Committee, agency.committee_id),
+                                      agency.id)))
         + "\n\n" + _("Tap «Reports due» to see what your agency has to send."),
         reply_markup=menu_for(t),
     )

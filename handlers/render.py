@@ -15,7 +15,8 @@ from bot.formatting import format_date, format_number, format_percent
 from bot.i18n import N_, Gettext, ngettext
 from core.answers import FieldSpec
 from core.textlimits import TELEGRAM_LIMIT, split_html
-from db.models import ObligationStatus, Role
+from db.models import Committee, ObligationStatus, Role
+from db.queries import member_levels
 
 MAX_MESSAGE = TELEGRAM_LIMIT
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -45,6 +46,26 @@ ROLE = {
     Role.chair: N_("committee chair"),
     Role.admin: N_("admin"),
 }
+
+
+def member_role_name(_: Gettext, role: Role, committee: Committee | None,
+                     agency_id: int | None) -> str:
+    """What a person is called in their committee, in the plan's own words: a member with the
+    office role works for the consolidating agency (cơ quan tổng hợp), or for the
+    committee's standing office when they belong to that agency (db.queries.member_levels)."""
+    # Imported here: scheduler.messages still imports this module (issue 12 untangles it).
+    from scheduler.messages import role_name
+
+    if role == Role.admin or committee is None:
+        return _(ROLE[role])
+    labels = committee.role_labels or {}
+    levels = member_levels([role], agency_id, committee.consolidating_id,
+                           committee.standing_office_id)
+    order = ("reporter", "head", "consolidating", "standing_office", "chair")
+    names = [role_name(_, labels, level) for level in order if level in levels]
+    return ", ".join(dict.fromkeys(names)) or _(ROLE[role])
+
+
 TYPE_HINT = {
     "integer": N_("Type a whole number, e.g. 12 or 1.234."),
     "decimal": N_("Type a number; use a comma for decimals, e.g. 12,5."),

@@ -156,9 +156,11 @@ async def test_the_page_and_personas_are_served(http: Api, sandbox: Sandbox) -> 
     assert data["bot"]["username"] == sandbox.state.bot_username
 
     # Everyone but the newcomer joined through /start CODE and was welcomed with their role.
-    roles = {"ward": "cán bộ đầu mối", "police": "cán bộ đầu mối",
-             "office": "Thường trực Ban Chỉ đạo", "chair": "lãnh đạo Ban Chỉ đạo",
-             "admin": "quản trị viên"}
+    # In the plan's own words: LĐ-TBXH is where reports are consolidated, not the standing
+    # office of the committee.
+    roles = {"ward": "vai trò Cán bộ đầu mối báo cáo", "police": "vai trò Cán bộ đầu mối báo cáo",
+             "office": "vai trò Phòng LĐ-TBXH quận (nơi tổng hợp báo cáo)",
+             "chair": "vai trò Trưởng Ban Chỉ đạo 138 quận", "admin": "quản trị viên"}
     for key, role in roles.items():
         messages = await http.messages(key)
         assert re.fullmatch(r"/start [\w-]{16,64}", text_of(messages[0])), messages[0]
