@@ -14,13 +14,14 @@ from db.models import (
     OPEN_STATUSES,
     Agency,
     AuditLog,
+    Committee,
     Member,
     Obligation,
     Plan,
     Role,
     Schedule,
 )
-from db.queries import agency_people
+from db.queries import agency_people, member_levels
 from handlers.context import Turn
 from handlers.render import esc, period_label
 from scheduler.messages import last_reminders
@@ -38,17 +39,25 @@ def may_oversee(t: Turn, committee_id: int) -> bool:
     )
 
 
-def sees_exempt_agencies(t: Turn) -> bool:
-    """Agencies the plan only requests (court, procuracy, Front…) are never escalated to the
-    chair: only the consolidating agency's staff and admins see them among the late."""
+async def sees_exempt_agencies(t: Turn, committee_id: int) -> bool:
+    """Agencies the plan only requests (court, procuracy, Front…) are never escalated above
+    the consolidating agency: only its staff (the sweep's own mapping of roles to levels,
+    db.queries.member_levels) and admins see them among the late."""
     member = t.member
-    return bool(member and member.role_set & {Role.standing_office, Role.admin})
+    if member is None:
+        return False
+    if Role.admin in member.role_set:
+        return True
+    committee = await t.session.get(Committee, committee_id)
+    return committee is not None and "consolidating" in member_levels(
+        member.role_set, member.agency_id, committee.consolidating_id,
+        committee.standing_office_id)
 
 
 async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligation, str, str]]:
     """(obligation, agency name, schedule name) for every overdue report of the committee
     that this member oversees."""
-    exempt_too = sees_exempt_agencies(t)
+    exempt_too = await sees_exempt_agencies(t, committee_id)
     rows = (
         await t.session.execute(
             select(Obligation, Agency.short_name, Agency.name, Schedule.name, Agency.escalate)

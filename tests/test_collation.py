@@ -55,25 +55,3 @@ async def test_the_chairs_overdue_details_list_agencies_in_vietnamese_order(
         assert "Ô Chợ Dừa" in text and "Phương Liên" in text, text
         assert text.index("Ô Chợ Dừa") < text.index("Phương Liên") < text.index("Văn Miếu")
 
-
-@SQLITE_ONLY
-async def test_the_chair_is_not_shown_agencies_the_plan_only_requests(database_url: str) -> None:
-    """«Xem chi tiết» and «Nhắc tất cả» from a chair leave out the court (escalate: false);
-    the consolidating agency's staff still see it among the late (issue 11 §1)."""
-    import datetime as dt
-
-    from db.models import Committee
-    from tests.support.harness import HANOI
-
-    CHAIR, OFFICE = 5201, 5202
-    async with BotHarness(database_url, plan=DONGDA_PLAN) as h:
-        await h.join(CHAIR, "ldtbxh", "chair", first_name="Bình")
-        await h.join(OFFICE, "ldtbxh", "standing_office", first_name="Mai")
-        committee = await h.one(Committee, Committee.code != "")
-        h.set_now(dt.datetime(2022, 3, 21, 8, 0, tzinfo=HANOI))
-        chair_view = (await h.press_raw(CHAIR, h.last_message(CHAIR)["message_id"],
-                                        f"dd:{committee.id}")).text
-        office_view = (await h.press_raw(OFFICE, h.last_message(OFFICE)["message_id"],
-                                         f"dd:{committee.id}")).text
-        assert "Phòng VH-TT" in chair_view and "TAND quận" not in chair_view, chair_view
-        assert "TAND quận" in office_view, office_view

@@ -501,3 +501,24 @@ def test_migration_0008_rebuilds_no_sqlite_table(tmp_path: Path) -> None:
         assert columns in after[table], table
         assert after[table].replace(columns, "") == before[table], table
     assert {(row[2], row[3], row[4]) for row in fks} >= {("agency", "consolidating_id", "id")}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_chair_is_not_shown_agencies_the_plan_only_requests(database_url: str) -> None:
+    """«Xem chi tiết» and «Nhắc tất cả» from a chair leave out the court (escalate: false);
+    the consolidating agency's staff still see it among the late (issue 11 §1)."""
+    from db.models import Committee
+    from tests.support.harness import DONGDA_PLAN, HANOI, BotHarness
+
+    CHAIR, OFFICE = 5201, 5202
+    async with BotHarness(database_url, plan=DONGDA_PLAN) as h:
+        await h.join(CHAIR, "ldtbxh", "chair", first_name="Bình")
+        await h.join(OFFICE, "ldtbxh", "standing_office", first_name="Mai")
+        committee = await h.one(Committee, Committee.code != "")
+        h.set_now(dt.datetime(2022, 3, 21, 8, 0, tzinfo=HANOI))
+        chair_view = (await h.press_raw(CHAIR, h.last_message(CHAIR)["message_id"],
+                                        f"dd:{committee.id}")).text
+        office_view = (await h.press_raw(OFFICE, h.last_message(OFFICE)["message_id"],
+                                         f"dd:{committee.id}")).text
+        assert "Phòng VH-TT" in chair_view and "TAND quận" not in chair_view, chair_view
+        assert "TAND quận" in office_view, office_view
