@@ -875,6 +875,12 @@ class _Checker:
                             f"field '{value.field}' is {fld.type}; a target needs a number "
                             "or yes/no",
                         )
+                    elif fld.type == "choice" and value.aggregate != "latest":
+                        self.error(
+                            (*base, "values", name, "aggregate"),
+                            f"field '{value.field}' is a choice: only its latest answer "
+                            "counts (aggregate: latest)",
+                        )
                 if value.schedule is not None and value.schedule not in schedule_codes:
                     self.error(
                         (*base, "values", name, "schedule"), f"unknown schedule '{value.schedule}'"

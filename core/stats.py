@@ -83,7 +83,8 @@ class AnswerFact:
     field: str  # "form_code.field_code"
     schedule_id: int
     period_end: dt.date
-    value: float
+    value: float | str  # a number, yes/no as 1/0, or a choice's value
+    subject_id: int = 0  # the hotspot a per-subject report is about; 0: the agency itself
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ class TargetSpec:
     target: float
     unit: str | None
     per_agency: bool
-    agencies: tuple[int, ...]  # agency ids the target covers
+    agencies: tuple[int, ...]  # agency ids the target covers; subject ids when per_subject
+    # count_where counts subjects (hotspots), each by its own reports, not the agencies
+    per_subject: bool = False
 
 
 @dataclass
@@ -130,16 +133,20 @@ def meets(value: float, comparison: str, target: float) -> bool:
     return bool(_COMPARE[comparison](value, target))
 
 
-def aggregate(values: list[tuple[dt.date, float]], how: str) -> float | None:
-    """Year-to-date: sum, latest (by period end), max, min or average."""
+def aggregate(values: list[tuple[dt.date, float | str]], how: str) -> float | str | None:
+    """Year-to-date: sum, latest (by period end), max, min or average. A choice's value
+    (text) only has a latest; the others count numbers only."""
     if not values:
         return None
-    numbers = [v for _d, v in values]
+    if how == "latest":
+        latest = max(values, key=lambda x: x[0])[1]
+        return latest if isinstance(latest, str) else float(latest)
+    numbers = [v for _d, v in values if not isinstance(v, str)]
+    if not numbers:
+        return None
     match how:
         case "sum":
             return float(sum(numbers))
-        case "latest":
-            return float(max(values, key=lambda x: x[0])[1])
         case "max":
             return float(max(numbers))
         case "min":
@@ -149,34 +156,39 @@ def aggregate(values: list[tuple[dt.date, float]], how: str) -> float | None:
     raise ValueError(f"unknown aggregate {how}")
 
 
-def _values_for(spec: TargetSpec, facts: list[AnswerFact], agencies: set[int],
-                schedule_for: dict[str, int | None]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
+def _unit(spec: TargetSpec, fact: AnswerFact) -> int:
+    """What the target counts one by one: the agency, or the subject it reports on."""
+    return fact.subject_id if spec.per_subject else fact.agency_id
+
+
+def _values_for(spec: TargetSpec, facts: list[AnswerFact], units: set[int],
+                schedule_for: dict[str, int | None]) -> dict[str, float | str | None]:
+    out: dict[str, float | str | None] = {}
     for name, source in spec.values.items():
         wanted = schedule_for.get(name)
         picked = [
             (f.period_end, f.value) for f in facts
-            if f.field == source["field"] and f.agency_id in agencies
+            if f.field == source["field"] and _unit(spec, f) in units
             and (wanted is None or f.schedule_id == wanted)
         ]
         how = source.get("aggregate", "sum")
-        if how == "latest" and len(agencies) > 1:
+        if how == "latest" and len(units) > 1:
             # Committee-wide «latest»: each agency's latest figure, added up.
             per = [
-                aggregate([(d, v) for d, v, a in _with_agency(facts, source, wanted)
-                           if a == agency], "latest")
-                for agency in agencies
+                aggregate([(d, v) for d, v, u in _with_unit(spec, facts, source, wanted)
+                           if u == unit], "latest")
+                for unit in units
             ]
-            known = [p for p in per if p is not None]
+            known = [p for p in per if p is not None and not isinstance(p, str)]
             out[name] = float(sum(known)) if known else None
         else:
             out[name] = aggregate(picked, how)
     return out
 
 
-def _with_agency(facts: list[AnswerFact], source: dict[str, Any],
-                 wanted: int | None) -> list[tuple[dt.date, float, int]]:
-    return [(f.period_end, f.value, f.agency_id) for f in facts
+def _with_unit(spec: TargetSpec, facts: list[AnswerFact], source: dict[str, Any],
+               wanted: int | None) -> list[tuple[dt.date, float | str, int]]:
+    return [(f.period_end, f.value, _unit(spec, f)) for f in facts
             if f.field == source["field"] and (wanted is None or f.schedule_id == wanted)]
 
 

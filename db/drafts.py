@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -24,11 +24,38 @@ from db.models import (
     Member,
     Obligation,
     ObligationStatus,
+    Schedule,
     Submission,
     SubmissionState,
 )
 
 _SPEC_CACHE: dict[int, FormSpec] = {}  # form versions never change once written
+
+
+async def submission_spec(session: AsyncSession, submission: Submission) -> FormSpec:
+    """The form a draft is answered against: its version, with the schedule's rule for the
+    signed report file (a plan may require it for official reports, or leave it out)."""
+    rule = await session.scalar(
+        select(Schedule.signed_file)
+        .join(Obligation, Obligation.schedule_id == Schedule.id)
+        .where(Obligation.id == submission.obligation_id)
+    )
+    return signed_file_applied(await form_spec(session, submission.form_version_id), rule)
+
+
+def signed_file_applied(spec: FormSpec, rule: str | None) -> FormSpec:
+    files = [f for f in spec.fields if f.type == "file"]
+    if rule is None or len(files) != 1:
+        return spec
+    signed = files[0]
+    if rule == "none":
+        fields = tuple(f for f in spec.fields if f is not signed)
+    else:
+        wanted = rule == "required"
+        if signed.required == wanted:
+            return spec
+        fields = tuple(replace(f, required=wanted) if f is signed else f for f in spec.fields)
+    return replace(spec, fields=fields)
 
 
 async def form_spec(session: AsyncSession, form_version_id: int) -> FormSpec:

@@ -23,7 +23,7 @@ from telegram.error import TelegramError
 from core import formengine as engine
 from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
 from core.formengine import REVIEW, FormSpec, FormState
-from db.drafts import form_spec, load_state, open_draft, save_state, submit
+from db.drafts import load_state, open_draft, save_state, submission_spec, submit
 from db.models import (
     Attachment,
     Member,
@@ -291,7 +291,7 @@ async def open_report(t: Turn, obligation_id: int) -> None:
             time=_when(t, final.submitted_at), receipt=esc(final.receipt_no or "")))
         return
     submission = opened.submission
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     state = engine.start(form, await load_state(t.session, submission))
     if opened.created and obligation.status == ObligationStatus.returned:
         # Start at the first question the reviewer named; answering returns to review.
@@ -379,7 +379,7 @@ async def current_draft(t: Turn) -> tuple[Submission, Obligation, FormSpec, Form
     if obligation is None or not may_report(t.member) or obligation.agency_id != t.member.agency_id:
         t.member.active_submission_id = None
         return None
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     state = engine.start(form, await load_state(t.session, submission))
     return submission, obligation, form, state
 
@@ -510,7 +510,7 @@ async def on_callback(t: Turn, data: str) -> None:
     submission, obligation = loaded
     assert t.member is not None
     t.member.active_submission_id = submission.id
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     state = engine.start(form, await load_state(t.session, submission))
     if kind == "c":
         _strip_keyboard(t)
@@ -686,7 +686,7 @@ async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:
         t.send(_("This report has already been sent; the button is no longer valid."))
         return
     submission = opened.submission
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     if not form.allow_no_report:
         t.send(_("This report cannot be sent as «Nothing to report»."))
         return

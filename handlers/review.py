@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from core.formengine import FormState, visible_fields
-from db.drafts import form_spec, load_state
+from db.drafts import load_state, submission_spec
 from db.models import (
     Agency,
     Attachment,
@@ -102,7 +102,7 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     if found is None:
         return
     submission, obligation, schedule, agency = found
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     state: FormState = await load_state(t.session, submission)
     submitter = (await t.session.get(Member, submission.submitted_by_member_id)
                  if submission.submitted_by_member_id else None)
@@ -205,7 +205,7 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
         t.send(_("This report was already reviewed."))
         return
     assert t.member is not None
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     pending = t.member.pending_action or {}
     fields: list[str] = list(pending.get("fields", [])) if pending.get(
         "submission") == submission.id else []
@@ -285,7 +285,7 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
     plan = await t.session.get(Plan, schedule.plan_id)
     assert plan is not None
     view = view_of(obligation, schedule, plan, agency.display_name)
-    form = await form_spec(t.session, submission.form_version_id)
+    form = await submission_spec(t.session, submission)
     shown = [f.code for f in visible_fields(form, (await load_state(t.session,
                                                                     submission)).answers)]
     labels = [f"{shown.index(code) + 1}. {form.field(code).label}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
@@ -19,10 +21,12 @@ from db.models import (
     Agency,
     Answer,
     Form,
+    FormField,
     Obligation,
     ObligationStatus,
     Plan,
     Schedule,
+    Subject,
     Submission,
     SubmissionState,
     Target,
@@ -189,6 +193,11 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == plan.committee_id))).all()}
     facts = await answer_facts(t, plan.id, include_submitted)
+    by_id = {a.id: a.code for a in agencies.values()}
+    subjects: dict[str, list[tuple[int, str]]] = defaultdict(list)  # kind → (id, agency code)
+    for subject in (await t.session.scalars(
+            select(Subject).where(Subject.plan_id == plan.id).order_by(Subject.id))).all():
+        subjects[subject.kind].append((subject.id, by_id.get(subject.agency_id, "")))
     schedules_by_form = await most_frequent_schedules(t, plan.id)
     lines = ["🎯 " + _("<b>Progress against targets</b> — {plan}").format(plan=esc(plan.title)),
              _("From accepted reports") if not include_submitted
@@ -198,12 +207,18 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
             select(TargetField).where(TargetField.target_id == target.id))).all()
         schedule_for = {f.name: f.schedule_id or schedules_by_form.get(f.form_id)
                         for f in fields}
+        if target.per_subject_kind:
+            # agency_codes are the agencies holding the subjects; each subject counts.
+            units = tuple(sid for sid, holder in subjects.get(target.per_subject_kind, [])
+                          if holder in target.agency_codes)
+        else:
+            units = tuple(agencies[c].id for c in target.agency_codes if c in agencies)
         spec = TargetSpec(
             code=target.code, name=target.name, values=target.measure["values"],
             value=target.measure.get("value"), count_where=target.measure.get("count_where"),
             comparison=target.comparison, target=float(target.target_value), unit=target.unit,
-            per_agency=target.per_agency,
-            agencies=tuple(agencies[c].id for c in target.agency_codes if c in agencies),
+            per_agency=target.per_agency, agencies=units,
+            per_subject=target.per_subject_kind is not None,
         )
         progress = target_progress(spec, facts, schedule_for)
         mark = "✅" if progress.met else "⏳"
@@ -247,22 +262,31 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
 
 
 async def answer_facts(t: Turn, plan_id: int, include_submitted: bool) -> list[AnswerFact]:
+    """The answers targets count: numbers (yes/no as 1/0) and the values of choices."""
     states = [SubmissionState.accepted]
     if include_submitted:
         states.append(SubmissionState.submitted)
     rows = (await t.session.execute(
         select(Obligation.agency_id, Form.code, Answer.field_code, Obligation.schedule_id,
-               Obligation.period_end, Answer.value_number)
+               Obligation.period_end, Answer.value_number, Answer.value, Obligation.subject_id)
         .join(Submission, Submission.id == Answer.submission_id)
         .join(Obligation, Obligation.id == Submission.obligation_id)
         .join(Form, Form.id == Obligation.form_id)
         .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .join(FormField, (FormField.form_version_id == Submission.form_version_id)
+              & (FormField.code == Answer.field_code))
         .where(Schedule.plan_id == plan_id, Submission.state.in_(states),
-               Answer.value_number.is_not(None), Answer.skipped.is_(False),
+               Answer.skipped.is_(False),
+               Answer.value_number.is_not(None) | (FormField.type == "choice"),
                Obligation.status.in_([ObligationStatus.accepted, ObligationStatus.submitted]))
     )).all()
-    return [AnswerFact(a, f"{form}.{field}", s, end, float(v))
-            for a, form, field, s, end, v in rows]
+    facts = []
+    for agency, form, field, schedule, end, number, value, subject in rows:
+        shown: float | str | None = (float(number) if number is not None
+                                     else value if isinstance(value, str) else None)
+        if shown is not None:
+            facts.append(AnswerFact(agency, f"{form}.{field}", schedule, end, shown, subject))
+    return facts
 
 
 PERIOD_RANK = {"monthly": 0, "quarterly": 1, "half_year": 2, "nine_month": 3, "yearly": 4,

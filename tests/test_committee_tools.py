@@ -538,7 +538,8 @@ async def test_sum_target_counts_monthly_reports_once(database_url: str) -> None
             await h.say(1, "0")  # nguoi_xu_phat_hc
             await h.say(1, "0")  # co_so_kiem_tra: hides the rest
             await h.tap(1, "Bỏ qua")  # kho_khan
-            review = await h.tap(1, "Bỏ qua")  # van_ban
+            # Đống Đa requires the signed report (signed_file: required): no «Bỏ qua».
+            review = await h.send_document(1, "bao-cao-cong-an.pdf", mime_type="application/pdf")
             assert "Xem lại báo cáo" in review.text, review.text
             await send_and_confirm(h, 1)
             submission = await latest(h, obligation)

@@ -314,7 +314,8 @@ async def test_the_standing_office_opens_a_report_with_very_long_answers(
             replies = await bot.say(REPORTER, answer)
             assert "⚠️" not in replies.text, replies.text[:300]
         # The reporter's own review (answers shortened before escaping), buttons at the end.
-        review = await bot.tap(REPORTER, "Bỏ qua")  # the signed document
+        review = await bot.send_document(REPORTER, "bao-cao-thang-3.pdf",  # the signed report
+                                         mime_type="application/pdf")
         check_messages(review)
         assert review.texts[0].startswith("Xem lại báo cáo"), review.texts[0][:100]
         assert "✅ Gửi báo cáo" in [label for label, _data in inline_buttons(review.last)]
@@ -340,10 +341,12 @@ async def test_the_standing_office_opens_a_report_with_very_long_answers(
             expected = blank_free(f"{number}. {label}: {answer}")
             assert expected in shown[at:], (number, len(shown))
             at = shown.index(expected, at) + len(expected)
-        # … and the accept and return buttons under the last one only.
-        assert [data for _label, data in inline_buttons(opened.last)] == [
+        # … the accept and return buttons under the last text only, then the signed report.
+        texts = [m for m in opened if "document" not in m]
+        assert [data for _label, data in inline_buttons(texts[-1])] == [
             f"ac:{submission.id}", f"rt:{submission.id}"]
-        assert all(not inline_buttons(m) for m in opened[:-1])
+        assert all(not inline_buttons(m) for m in texts[:-1])
+        assert opened.last["document"]["file_name"] == "bao-cao-thang-3.pdf"
         accepted = await bot.press(OFFICE, f"ac:{submission.id}")
         assert "Đã tiếp nhận: Phòng VH-TT" in accepted.text, accepted.text
 

@@ -558,6 +558,11 @@ CASES: dict[str, Case] = {
         "field: phuong.co_so_kiem_tra", "field: phuongx.co_so_kiem_tra", "phuongx.co_so_kiem_tra",
         "targets[0].values.kiem_tra.field", "unknown form", "'phuongx'",
     ),
+    "target-choice-summed": case(
+        "co_so: {field: phuong.co_so_quan_ly, aggregate: latest}",
+        "co_so: {field: phuong.xep_loai, aggregate: sum}", "phuong.xep_loai, aggregate: sum",
+        "targets[0].values.co_so.aggregate", "is a choice", "aggregate: latest",
+    ),
     "target-value-field-missing": case(
         "field: phuong.co_so_kiem_tra", "field: phuong.co_so_kt", "phuong.co_so_kt",
         "targets[0].values.kiem_tra.field", "'co_so_kt'",

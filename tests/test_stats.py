@@ -376,3 +376,38 @@ def test_percentage_of_a_sum_target_is_never_negative(values: list[int], target:
     assert progress.pct is not None and progress.pct >= 0
     assert progress.met == (sum(values) >= target)
     assert (progress.pct >= 100) == progress.met
+
+
+# ----------------------------------------------------------------- per subject (hotspots)
+
+DISTRICT = 7
+HOTSPOTS = (101, 102, 103)  # two in the same district, one elsewhere
+CLEARED = spec(
+    code="triet-xoa", name="Triệt xóa tụ điểm", per_subject=True, agencies=HOTSPOTS,
+    values={"tinh_trang": {"field": "tu-diem.tinh_trang", "aggregate": "latest"}},
+    count_where='tinh_trang == "da_triet_xoa"', target=13.0, unit="tụ điểm",
+)
+
+
+def hotspot(subject: int, month: int, state: str, agency: int = DISTRICT) -> AnswerFact:
+    return AnswerFact(agency, "tu-diem.tinh_trang", QUARTERLY, month_end(month), state, subject)
+
+
+def test_per_subject_counts_each_hotspot_by_its_own_latest_report() -> None:
+    facts = [
+        hotspot(101, 3, "dang_xu_ly"), hotspot(101, 6, "da_triet_xoa"),
+        # Same district, still open: the district as a whole must not count as cleared.
+        hotspot(102, 6, "dang_xu_ly"),
+        # Cleared in Q1, active again in Q2: the latest report decides.
+        hotspot(103, 3, "da_triet_xoa", agency=8), hotspot(103, 6, "tai_hoat_dong", agency=8),
+    ]
+    progress = target_progress(CLEARED, facts, {"tinh_trang": QUARTERLY})
+    assert (progress.actual, progress.agencies_met, progress.agencies_total) == (1.0, 1, 3)
+    assert progress.per_agency == {101: 1.0, 102: 0.0, 103: 0.0}
+
+
+def test_a_choice_has_a_latest_but_no_sum() -> None:
+    values: list[tuple[dt.date, float | str]] = [(month_end(3), "a"), (month_end(6), "b")]
+    assert aggregate(values, "latest") == "b"
+    assert aggregate(values, "sum") is None
+    assert aggregate([*values, (month_end(1), 2.0)], "sum") == 2.0

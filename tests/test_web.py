@@ -395,6 +395,15 @@ class WebhookUser:
         return await self.dep.client.wait_for_message(
             self.user_id, until, after_message_id=update["message"]["message_id"])
 
+    async def document(self, filename: str, content: bytes, mime_type: str,
+                       until: Predicate = is_question) -> JSON:
+        update = self.dep.state.user_sends_document(self.user_id, filename, content, mime_type,
+                                                    **USER)
+        status = await self.post(update)
+        assert status == 200, f"the webhook answered {status}"
+        return await self.dep.client.wait_for_message(
+            self.user_id, until, after_message_id=update["message"]["message_id"])
+
     async def press(self, msg: JSON, data: str, until: Predicate = is_question) -> JSON:
         after = self.last_message_id()
         update = self.dep.state.user_presses(self.user_id, msg["message_id"], data)
@@ -425,8 +434,9 @@ FLOW: list[tuple[str, str, str]] = [
     ("nguoi_co_nhu_cau", "say", "0"),
     ("khong_te_nan", "press", "Có"),
     ("kho_khan", "say", PRIVATE_TEXT),
-    ("van_ban", "press", "Bỏ qua"),
+    ("van_ban", "document", "bao-cao-thang-3.pdf"),  # required in Đống Đa
 ]
+SIGNED_PDF = b"%PDF-1.4 signed report"
 EXPECTED_ANSWERS: dict[str, tuple[Any, bool]] = {
     "co_so_quan_ly": (12, False),
     "co_so_kiem_tra": (10, False),
@@ -439,7 +449,8 @@ EXPECTED_ANSWERS: dict[str, tuple[Any, bool]] = {
     "nguoi_co_nhu_cau": (0, False),
     "khong_te_nan": (True, False),
     "kho_khan": (PRIVATE_TEXT, False),
-    "van_ban": (None, True),
+    "van_ban": ({"file_name": "bao-cao-thang-3.pdf", "mime_type": "application/pdf",
+                 "size": len(SIGNED_PDF)}, False),
 }
 
 
@@ -475,6 +486,8 @@ async def fill_ward_form(me: WebhookUser, code: str,
         until = is_review if last else is_question
         if action == "say":
             q = await me.say(value, until=until)
+        elif action == "document":
+            q = await me.document(value, SIGNED_PDF, "application/pdf", until=until)
         else:
             q = await me.press(q, button(q, value), until=until)
         assert not (q.get("text") or "").startswith("⚠️"), q["text"]
