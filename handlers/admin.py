@@ -27,6 +27,7 @@ from db.models import (
     OPEN_STATUSES,
     Agency,
     AuditLog,
+    Committee,
     Invite,
     Member,
     Obligation,
@@ -36,7 +37,8 @@ from db.models import (
 )
 from db.obligations import ensure_obligations
 from handlers.context import Turn
-from handlers.render import ROLE, esc, period_label, split_message
+from handlers.render import esc, member_role_name, period_label, split_message
+from scheduler.messages import role_name
 
 B = InlineKeyboardButton
 
@@ -51,6 +53,13 @@ async def committee_id_of(t: Turn) -> int | None:
         return t.member.committee_id
     return await t.session.scalar(select(Plan.committee_id).order_by(Plan.year.desc(),
                                                                       Plan.id.desc()).limit(1))
+
+
+async def _role_word(t: Turn, role: Role, agency_id: int | None) -> str:
+    """A role in the plan's own words for this agency (e.g. the consolidating office)."""
+    committee_id = await committee_id_of(t)
+    committee = await t.session.get(Committee, committee_id) if committee_id else None
+    return member_role_name(t._, role, committee, agency_id)
 
 
 def _cancel(t: Turn) -> list[InlineKeyboardButton]:
@@ -114,7 +123,12 @@ async def invites(t: Turn, parts: list[str]) -> None:
         await _agency_picker(t, "ai", parts[1])
     elif parts[0] == "a":
         agency_id = int(parts[1])
-        rows = [[B(_(ROLE[role]), callback_data=f"ai:r:{agency_id}:{role.value}")]
+        picked = await t.session.get(Agency, agency_id)
+        if picked is None or picked.committee_id != await committee_id_of(t):
+            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            return
+        rows = [[B((await _role_word(t, role, agency_id))[:60],
+                   callback_data=f"ai:r:{agency_id}:{role.value}")]
                 for role in Role]
         t.send(_("Which role?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
     elif parts[0] == "r":
@@ -130,7 +144,8 @@ async def invites(t: Turn, parts: list[str]) -> None:
         link = deep_link(t.settings.bot_username or t.context.bot.username, created.code)
         t.send("🔗 " + _("Invite for {agency} as {role}, valid until {time}, single use. "
                         "Forward this link to the person:").format(
-                            agency=esc(agency.name), role=_(ROLE[role]),
+                            agency=esc(agency.name),
+                            role=esc(await _role_word(t, role, agency.id)),
                             time=format_datetime(created.invite.expires_at, t.locale, t.tz))
                + f"\n{esc(link)}")
 
@@ -154,8 +169,8 @@ async def revoke_invites(t: Turn, parts: list[str]) -> None:
     if not active:
         t.send(_("No active invites."))
         return
-    rows = [[B(f"#{i.id} {i.agency.display_name} · {_(ROLE[i.role])}"[:60],
-               callback_data=f"ar:{i.id}")] for i in active]
+    rows = [[B(f"#{i.id} {i.agency.display_name} · {await _role_word(t, i.role, i.agency_id)}"
+               [:60], callback_data=f"ar:{i.id}")] for i in active]
     t.send(_("Tap an invite to revoke it:"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
 
@@ -181,10 +196,11 @@ async def members(t: Turn, parts: list[str]) -> None:
     lines = [_("<b>Members of {agency}</b>").format(agency=esc(agency.name))]
     rows = []
     for m in people:
-        roles = ", ".join(_(ROLE[r]) for r in sorted(m.role_set))
+        roles = ", ".join(dict.fromkeys([await _role_word(t, r, m.agency_id)
+                                         for r in sorted(m.role_set)]))
         # The reason is stored in English for the audit trail; a person reads the state only.
         state = _("active") if m.active else _("inactive")
-        lines.append(f"• {esc(m.full_name)} — {roles} — {state}")
+        lines.append(f"• {esc(m.full_name)} — {esc(roles)} — {state}")
         if m.active:
             rows.append([B(_("Deactivate {name}").format(name=m.full_name)[:60],
                            callback_data=f"md:{m.id}")])
@@ -271,9 +287,15 @@ async def schedules(t: Turn, parts: list[str]) -> None:
                  "morning of the last day)."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
     elif action == "e":
         t.member.pending_action = {"kind": "escalation", "schedule": schedule.id}
-        t.send(_("Type five numbers: days late before the reporter and head, the standing "
-                 "office, the chairs are told; working days between rounds; rounds. "
-                 "E.g. «1 3 7 5 5»."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+        committee_id = await committee_id_of(t)
+        committee = await t.session.get(Committee, committee_id) if committee_id else None
+        labels = committee.role_labels or {} if committee else {}
+        names = {level: esc(role_name(_, labels, level))
+                 for level in ("reporter", "head", "consolidating", "chair")}
+        t.send(_("Type five numbers: days late before {reporter} and {head}, then "
+                 "{consolidating}, then {chair} are told; working days between rounds; "
+                 "rounds. E.g. «1 3 7 5 5».").format(**names),
+               reply_markup=InlineKeyboardMarkup([_cancel(t)]))
 
 
 def _rule_text(rule: dict[str, Any] | None) -> str:

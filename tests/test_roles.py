@@ -522,3 +522,38 @@ async def test_the_chair_is_not_shown_agencies_the_plan_only_requests(database_u
                                          f"dd:{committee.id}")).text
         assert "Phòng VH-TT" in chair_view and "TAND quận" not in chair_view, chair_view
         assert "TAND quận" in office_view, office_view
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_admin_invites_and_lists_people_in_the_plans_words(database_url: str) -> None:
+    """Đống Đa: the office role at Phòng LĐ-TBXH is «Phòng LĐ-TBXH quận (nơi tổng hợp báo
+    cáo)», not the committee's standing office; a ward's head is its chairman."""
+    from tests.support.harness import DONGDA_PLAN, BotHarness
+
+    ADMIN, MAI = 5301, 5302
+    async with BotHarness(database_url, plan=DONGDA_PLAN, bot_username="plan_bot") as h:
+        await h.join(ADMIN, "ldtbxh", "admin", first_name="Quản trị")
+        await h.join(MAI, "ldtbxh", "standing_office", first_name="Mai")
+        ldtbxh = await h.agency("ldtbxh")
+        await h.say(ADMIN, "/admin")
+        roles = await h.press_raw(ADMIN, h.last_message(ADMIN)["message_id"],
+                                  f"ai:a:{ldtbxh.id}")
+        labels = {data.rsplit(":", 1)[1]: label for label, data in roles.buttons
+                  if data.startswith("ai:r:")}
+        assert labels["standing_office"] == "Phòng LĐ-TBXH quận (nơi tổng hợp báo cáo)"
+        assert labels["head"] == "Thủ trưởng đơn vị, Chủ tịch UBND phường"
+        assert labels["chair"] == "Trưởng Ban Chỉ đạo 138 quận"
+        assert not any("Thường trực" in label for label in labels.values()), labels
+        created = await h.press(ADMIN, f"ai:r:{ldtbxh.id}:standing_office")
+        assert "Phòng LĐ-TBXH quận (nơi tổng hợp báo cáo)" in created.text, created.text
+        people = await h.press_raw(ADMIN, created.last["message_id"], f"am:a:{ldtbxh.id}")
+        assert "Mai — Phòng LĐ-TBXH quận (nơi tổng hợp báo cáo) — " in people.text, people.text
+        # The escalation editor names the levels the same way.
+        monthly = await h.one(Schedule, Schedule.code == "thang")
+        prompt = await h.press_raw(ADMIN, created.last["message_id"], f"as:e:{monthly.id}")
+        assert ("(1) Cán bộ đầu mối báo cáo và Thủ trưởng đơn vị, Chủ tịch UBND phường, "
+                "(2) Phòng LĐ-TBXH quận (nơi tổng hợp báo cáo), "
+                "(3) Trưởng Ban Chỉ đạo 138 quận;") in prompt.text, prompt.text
+        # A button for another committee's agency, or none at all, is refused.
+        stale = await h.press_raw(ADMIN, created.last["message_id"], "ai:a:999999")
+        assert "không còn hiệu lực" in stale.text, stale.text
