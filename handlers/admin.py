@@ -287,9 +287,8 @@ async def schedules(t: Turn, parts: list[str]) -> None:
                  "morning of the last day)."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
     elif action == "e":
         t.member.pending_action = {"kind": "escalation", "schedule": schedule.id}
-        committee_id = await committee_id_of(t)
-        committee = await t.session.get(Committee, committee_id) if committee_id else None
-        labels = committee.role_labels or {} if committee else {}
+        record = await t.session.get(Committee, committee)
+        labels = (record.role_labels or {}) if record else {}
         names = {level: esc(role_name(_, labels, level))
                  for level in ("reporter", "head", "consolidating", "chair")}
         t.send(_("Type five numbers: days late before {reporter} and {head}, then "
