@@ -166,12 +166,12 @@ async def build(url: str, agencies: int, workdir: Path) -> tuple[list[int], dt.d
     """Import the plan, add the members; returns their chat ids and the sweep's `now`."""
     from sqlalchemy import func, insert, select
 
-    from bot.settings import Settings
+    from core.calendar import WorkCalendar
     from core.planfile import load_plan
+    from core.settings import Settings
     from db.models import Agency, Committee, Member, MemberRole, Obligation, Plan, Role
     from db.plan_import import import_plan
     from db.session import make_engine, make_sessionmaker
-    from scheduler.calendar import WorkCalendar
     from scheduler.sweep import last_day
 
     settings = Settings(_env_file=None, database_url=url, bot_token=TOKEN)
@@ -228,7 +228,7 @@ async def build(url: str, agencies: int, workdir: Path) -> tuple[list[int], dt.d
 
 
 async def sweep(url: str, now: dt.datetime) -> int:
-    from bot.settings import Settings
+    from core.settings import Settings
     from db.session import make_engine, make_sessionmaker
     from scheduler.sweeper import run_sweep
 

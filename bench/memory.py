@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from bot.settings import Settings  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Agency, Member, MemberRole, Role  # noqa: E402
 from db.plan_import import import_plan  # noqa: E402

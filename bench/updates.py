@@ -86,7 +86,7 @@ async def prepare(db: Path, users: int, questions: int) -> dict[int, int]:
     plan_path = db.parent / "bench-plan.yaml"
     plan_path.write_text(plan_text(users, questions), encoding="utf-8")
     await asyncio.to_thread(upgrade, f"sqlite:///{db}")  # alembic runs its own event loop
-    from bot.settings import Settings
+    from core.settings import Settings
 
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
     engine = make_engine(settings.database_url)

@@ -10,10 +10,10 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.clock import Clock
-from bot.i18n import N_, translator
-from bot.settings import Settings
 from bot.updates import PerChatUpdateProcessor, SkipMalformedUpdates
+from core.clock import Clock
+from core.i18n import N_, translator
+from core.settings import Settings
 from db.session import make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)

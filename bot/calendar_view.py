@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.settings import Settings
+from core.calendar import ScheduleRule
 from core.planfile import PlanSpec
-from scheduler.calendar import ScheduleRule
+from core.settings import Settings
 
 
 @dataclass
@@ -173,7 +173,7 @@ async def calendar_rows(
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     """A plain table with Vietnamese date formats (dd/mm/yyyy)."""
-    from bot.formatting import format_date, format_datetime
+    from core.formatting import format_date, format_datetime
 
     headers = ["Hạn nộp", "Quá hạn từ", "Kỳ", "Từ", "Đến", "Báo cáo", "Đơn vị"]
     body = []

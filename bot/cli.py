@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

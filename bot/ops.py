@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.settings import Settings
+from core.settings import Settings
 from db.session import normalize_url
 
 
@@ -87,7 +87,7 @@ async def doctor(settings: Settings) -> list[str]:
         except (TelegramError, OSError) as exc:
             report(False, "Bot API reachable", type(exc).__name__)
 
-    from bot.i18n import LOCALES_DIR
+    from core.i18n import LOCALES_DIR
 
     mo = LOCALES_DIR / "vi" / "LC_MESSAGES" / "messages.mo"
     po = mo.with_suffix(".po")

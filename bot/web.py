@@ -27,7 +27,7 @@ from starlette.routing import Route
 from telegram import Update
 
 from bot.app import build_application, on_shutdown, on_startup, on_stop
-from bot.settings import Settings
+from core.settings import Settings
 from db.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)

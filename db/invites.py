@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.settings import Settings
+from core.settings import Settings
 from db.models import Agency, AuditLog, Committee, Invite, Plan, Role, utcnow
 from db.session import make_engine, make_sessionmaker
 
@@ -151,7 +151,7 @@ async def create_invite_cli(
             expires_at = created.invite.expires_at
     finally:
         await engine.dispose()
-    from bot.formatting import format_datetime
+    from core.formatting import format_datetime
 
     return "\n".join([
         f"Invite #{created.invite.id} for {agency.name} ({agency.code}) as {role}",
@@ -173,7 +173,7 @@ def invite_state(invite: Invite, now: dt.datetime) -> str:
 
 
 async def list_invites_cli(settings: Settings, include_all: bool) -> str:
-    from bot.formatting import format_datetime
+    from core.formatting import format_datetime
 
     now = utcnow()
     engine = make_engine(settings.database_url)

@@ -11,6 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.calendar import (
+    DEFAULT_HOLIDAY_RULE,
+    Occurrence,
+    ScheduleRule,
+    WorkCalendar,
+    plan_occurrences,
+)
 from db.models import (
     OPEN_STATUSES,
     Obligation,
@@ -19,13 +26,6 @@ from db.models import (
     Schedule,
     ScheduleAgency,
     Subject,
-)
-from scheduler.calendar import (
-    DEFAULT_HOLIDAY_RULE,
-    Occurrence,
-    ScheduleRule,
-    WorkCalendar,
-    plan_occurrences,
 )
 
 A = TypeVar("A")  # an agency: its id (importer) or its code (calendar of a plan file)

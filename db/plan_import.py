@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.settings import Settings
 from core.planfile import PlanSpec
+from core.settings import Settings
 from db.models import (
     Agency,
     AuditLog,

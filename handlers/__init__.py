@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import N_
+from core.i18n import N_
 from handlers.callbacks import well_formed
 from handlers.common import Context
 
@@ -184,7 +184,7 @@ async def on_callback(update: Update, context: Context) -> None:
 
 
 async def set_language(t: Any, code: str) -> None:
-    from bot.i18n import SUPPORTED, translator
+    from core.i18n import SUPPORTED, translator
     from handlers.menu import menu_for
 
     t.answer_callback()

@@ -20,6 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.answers import parse_date_text
 from core.collation import vi_sorted
+from core.texts import day_with_weekday, esc
 from db.models import (
     Agency,
     AuditLog,
@@ -32,7 +33,6 @@ from db.models import (
     ScheduleAgency,
 )
 from handlers.context import Turn
-from handlers.render import day_with_weekday, esc
 
 MAX_QUESTIONS = 10
 _TIME = re.compile(r"^(\d{1,2})[:hg](\d{2})$")

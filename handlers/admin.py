@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.formatting import format_date, format_datetime
 from core.answers import parse_date_text
 from core.collation import vi_sorted
+from core.formatting import format_date, format_datetime
+from core.texts import esc, period_label, split_message
 from db.invites import create_invite, deep_link, revoke_invite
 from db.models import (
     OPEN_STATUSES,
@@ -37,7 +38,7 @@ from db.models import (
 )
 from db.obligations import ensure_obligations
 from handlers.context import Turn
-from handlers.render import esc, member_role_name, period_label, split_message
+from handlers.render import member_role_name
 from scheduler.messages import role_name
 
 B = InlineKeyboardButton

@@ -8,8 +8,9 @@ from collections import defaultdict
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
-from bot.formatting import format_datetime
 from core.collation import vi_key
+from core.formatting import format_datetime
+from core.texts import esc, period_label
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -23,7 +24,6 @@ from db.models import (
 )
 from db.queries import agency_people, member_levels
 from handlers.context import Turn
-from handlers.render import esc, period_label
 from scheduler.messages import last_reminders
 from scheduler.sweep import Decision, Item, ObligationView
 from scheduler.sweeper import _recipient, view_of, write_decisions
@@ -187,7 +187,7 @@ async def details(t: Turn, committee_id: int) -> None:
             lines.append("   • " + _("{report}: {days} days late").format(
                 report=f"{esc(schedule_name)} {esc(period_label(_, o.period_type, o.period_key))}",
                 days=late))
-    from handlers.render import split_message
+    from core.texts import split_message
 
     for chunk in split_message(lines):
         t.send(chunk)

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import Gettext, pick_language, translator
-from bot.settings import Settings
+from core.i18n import Gettext, pick_language, translator
+from core.settings import Settings
 from db.models import Member
 
 Context = ContextTypes.DEFAULT_TYPE

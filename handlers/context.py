@@ -13,9 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from bot.clock import Clock
-from bot.i18n import Gettext, pick_language, translator
-from bot.settings import Settings
+from core.clock import Clock
+from core.i18n import Gettext, pick_language, translator
+from core.settings import Settings
 from core.textlimits import split_html
 from db.models import Member, ProcessedUpdate, Role
 from handlers.common import Context, sessions

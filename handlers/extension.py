@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.answers import parse_date_text
 from core.collation import vi_sorted
+from core.texts import day_with_weekday, esc, period_label
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -25,7 +26,6 @@ from db.models import (
 )
 from db.queries import agency_people
 from handlers.context import Turn
-from handlers.render import day_with_weekday, esc, period_label
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
 

@@ -23,6 +23,7 @@ from telegram.error import TelegramError
 from core import formengine as engine
 from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
 from core.formengine import REVIEW, FormSpec, FormState
+from core.texts import days_left_text, deadline_text, esc, period_label, split_message
 from db.drafts import load_state, open_draft, save_state, submission_spec, submit
 from db.models import (
     Attachment,
@@ -35,15 +36,7 @@ from db.models import (
 )
 from handlers.context import Turn
 from handlers.menu import menu_for
-from handlers.render import (
-    TYPE_HINT,
-    days_left_text,
-    deadline_text,
-    esc,
-    period_label,
-    split_message,
-    value_text,
-)
+from handlers.render import TYPE_HINT, value_text
 
 FORM_ROLES = {Role.reporter, Role.head}
 OTHER_EDITOR_WINDOW = dt.timedelta(hours=2)
@@ -247,7 +240,7 @@ def _problem_text(t: Turn, form: FormSpec, problem: Problem,
 def _format_param(value: Any) -> str:
     from decimal import Decimal
 
-    from bot.formatting import format_date, format_number
+    from core.formatting import format_date, format_number
 
     if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
         return format_number(value)
@@ -349,7 +342,7 @@ async def open_report(t: Turn, obligation_id: int) -> None:
 
 
 def _when(t: Turn, moment: dt.datetime) -> str:
-    from bot.formatting import format_datetime
+    from core.formatting import format_datetime
 
     return format_datetime(moment, t.locale, t.tz)
 

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.i18n import translator
+from core.i18n import translator
 from handlers.common import Context
 
 # In a group, other chatter is answered at most this often (commands always are).

@@ -7,19 +7,11 @@ import datetime as dt
 from sqlalchemy import and_, or_, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 
-from bot.i18n import N_, Gettext, translator
+from core.i18n import N_, Gettext, translator
+from core.texts import day_with_weekday, days_left_text, deadline_text, esc, last_day, period_label
 from db.models import Obligation, ObligationStatus, Schedule
 from handlers.context import Turn
-from handlers.render import (
-    STATUS,
-    STATUS_ICON,
-    day_with_weekday,
-    days_left_text,
-    deadline_text,
-    esc,
-    last_day,
-    period_label,
-)
+from handlers.render import STATUS, STATUS_ICON
 
 DUE = N_("Reports due")
 CALENDAR = N_("Reporting calendar")

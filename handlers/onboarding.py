@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from telegram import Update
 
-from bot.i18n import N_
+from core.i18n import N_
+from core.texts import esc
 from db.invites import InviteProblem, claim_invite, hash_code
 from db.models import Agency, AuditLog, Committee, Invite, Member, MemberRole, Role
 from handlers.context import Turn
 from handlers.menu import help_text, menu_for
-from handlers.render import esc, member_role_name
+from handlers.render import member_role_name
 
 INVITE_PROBLEMS = {
     InviteProblem.unknown: N_("This invite code is not valid. Please check the link, or ask "

@@ -7,21 +7,14 @@ is HTML-escaped because messages use HTML formatting.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from bot.formatting import format_date, format_number, format_percent
-from bot.i18n import N_, Gettext, ngettext
 from core.answers import FieldSpec
-from core.textlimits import TELEGRAM_LIMIT, split_html
+from core.formatting import format_date, format_number, format_percent
+from core.i18n import N_, Gettext
+from core.texts import esc
 from db.models import Committee, ObligationStatus, Role
 from db.queries import member_levels
-
-MAX_MESSAGE = TELEGRAM_LIMIT
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
-WEEKDAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
-            N_("Saturday"), N_("Sunday")]
 
 STATUS = {
     ObligationStatus.open: N_("not started"),
@@ -80,68 +73,6 @@ TYPE_HINT = {
 }
 
 
-def esc(text: Any) -> str:
-    return html.escape(str(text), quote=False)
-
-
-def weekday(_: Gettext, day: dt.date) -> str:
-    return _(WEEKDAYS[day.weekday()])
-
-
-def day_with_weekday(_: Gettext, day: dt.date) -> str:
-    return f"{format_date(day)} ({weekday(_, day)})"
-
-
-def period_label(_: Gettext, period_type: str, period_key: str) -> str:
-    year = period_key[:4]
-    match period_type:
-        case "monthly":
-            return _("month {month}/{year}").format(month=period_key[5:7], year=year)
-        case "quarterly":
-            return _("quarter {quarter}/{year}").format(
-                quarter=ROMAN.get(int(period_key[-1]), period_key[-1]), year=year
-            )
-        case "half_year":
-            if period_key.endswith("H1"):
-                return _("first half of {year}").format(year=year)
-            return _("second half of {year}").format(year=year)
-        case "nine_month":
-            return _("first nine months of {year}").format(year=year)
-        case "yearly":
-            return _("year {year}").format(year=year)
-        case "one_off":
-            return _("one-off report {year}").format(year=year)
-    return _("ad hoc request")
-
-
-def last_day(due_at: dt.datetime, tz: ZoneInfo) -> dt.date:
-    """The last local day on which a report is on time."""
-    return (due_at.astimezone(tz) - dt.timedelta(microseconds=1)).date()
-
-
-def deadline_text(_: Gettext, due_at: dt.datetime, tz: ZoneInfo) -> str:
-    local = due_at.astimezone(tz)
-    if local.time() == dt.time(0, 0):
-        return _("by the end of {date}").format(date=day_with_weekday(_, last_day(due_at, tz)))
-    return _("by {time} on {date}").format(
-        time=f"{local:%H:%M}", date=day_with_weekday(_, local.date())
-    )
-
-
-def days_left_text(locale: str, _: Gettext, due_at: dt.datetime, now: dt.datetime,
-                   tz: ZoneInfo) -> str:
-    n_ = ngettext(locale)
-    today = now.astimezone(tz).date()
-    last = last_day(due_at, tz)
-    if now >= due_at:
-        days = max(1, (today - last).days)
-        return n_("{n} day overdue", "{n} days overdue", days).format(n=days)
-    if last == today:
-        return _("due today")
-    days = (last - today).days
-    return n_("{n} day left", "{n} days left", days).format(n=days)
-
-
 def value_text(_: Gettext, spec: FieldSpec, value: Any, locale: str = "vi") -> str:
     if value is None:
         return "—"
@@ -164,11 +95,3 @@ def value_text(_: Gettext, spec: FieldSpec, value: Any, locale: str = "vi") -> s
                 return "📎 " + esc(value.get("file_name") or _("attached file"))
             return "📎"
     return esc(value)
-
-
-def split_message(lines: list[str], limit: int = MAX_MESSAGE) -> list[str]:
-    """Join lines into messages within Telegram's limit, as Telegram counts it (the text
-    without its tags, in UTF-16 units). A line is kept whole when it fits a message; a longer
-    one (a long answer) goes on in the next message, cut at a space and never inside a tag
-    or an escape: the tags open at the cut are closed and opened again."""
-    return split_html("\n".join(lines), limit)

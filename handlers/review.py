@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from core.formengine import FormState, visible_fields
+from core.texts import esc, period_label, split_message
 from db.drafts import load_state, submission_spec
 from db.models import (
     Agency,
@@ -30,7 +31,7 @@ from db.models import (
 )
 from db.queries import agency_people
 from handlers.context import Turn
-from handlers.render import esc, period_label, split_message, value_text
+from handlers.render import value_text
 from handlers.status import oversees
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
@@ -106,7 +107,7 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     state: FormState = await load_state(t.session, submission)
     submitter = (await t.session.get(Member, submission.submitted_by_member_id)
                  if submission.submitted_by_member_id else None)
-    from bot.formatting import format_datetime
+    from core.formatting import format_datetime
 
     period = period_label(_, obligation.period_type, obligation.period_key)
     lines = [

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 
-from bot.formatting import format_number, format_percent
+from core.formatting import format_number, format_percent
 from core.stats import (
     AnswerFact,
     ObligationFact,
@@ -17,6 +17,7 @@ from core.stats import (
     meets,
     target_progress,
 )
+from core.texts import esc, period_label, split_message
 from db.models import (
     Agency,
     Answer,
@@ -33,7 +34,6 @@ from db.models import (
     TargetField,
 )
 from handlers.context import Turn
-from handlers.render import esc, period_label, split_message
 
 COMMITTEE_ROLES_VALUES = {"chair", "standing_office", "admin"}
 

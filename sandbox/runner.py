@@ -37,7 +37,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application, on_shutdown, on_startup, on_stop
-from bot.settings import ROOT, Settings
+from core.settings import ROOT, Settings
 from sandbox.botapi import BotApiState, StandInServer
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_date
-from bot.i18n import N_, Gettext, ngettext, translator
 from core.collation import vi_key
+from core.formatting import format_date
+from core.i18n import N_, Gettext, ngettext, translator
 from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
+from core.texts import days_left_text, deadline_text, esc, period_label
 from db.models import Agency, Committee, Member, OutboxItem, OutboxMessage
-from handlers.render import days_left_text, deadline_text, esc, period_label
 from scheduler.sweep import LEVELS, Decision, ObligationView, Recipient
 
 MAX_BUTTONS = 8

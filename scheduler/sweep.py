@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scheduler.calendar import WorkCalendar
+from core.calendar import WorkCalendar
 
 MORNING = dt.time(8, 0)
 

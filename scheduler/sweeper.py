@@ -16,7 +16,8 @@ from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
-from bot.i18n import pick_language
+from core.calendar import WorkCalendar
+from core.i18n import pick_language
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -31,7 +32,6 @@ from db.models import (
     Schedule,
 )
 from db.queries import member_levels
-from scheduler.calendar import WorkCalendar
 from scheduler.messages import render_decision
 from scheduler.sweep import (
     CommitteeView,

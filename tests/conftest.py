@@ -59,8 +59,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def dongda_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with the Đống Đa plan imported (once per session)."""
-    from bot.settings import Settings
     from core.planfile import load_plan
+    from core.settings import Settings
     from db.plan_import import import_plan
     from db.session import make_engine, make_sessionmaker
 
@@ -127,7 +127,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(database_url: str):
-    from bot.settings import Settings
+    from core.settings import Settings
 
     return Settings(_env_file=None, database_url=database_url, bot_token="123456:TEST")
 

@@ -1,4 +1,4 @@
-"""Tests of scheduler/calendar.py: periods, cut-offs, deadlines and working days.
+"""Tests of core/calendar.py: periods, cut-offs, deadlines and working days.
 
 The expected values are computed here independently of the product code (from the rules in
 docs/plan-format.md, «Periods and cut-off» and «Deadlines»), and national holidays are taken
@@ -18,8 +18,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.planfile import PlanSpec, load_plan
-from scheduler.calendar import (
+from core.calendar import (
     DEFAULT_HOLIDAY_RULE,
     DEFAULT_TZ,
     Period,
@@ -33,6 +32,7 @@ from scheduler.calendar import (
     periods_of_year,
     plan_occurrences,
 )
+from core.planfile import PlanSpec, load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 ICT = dt.timezone(dt.timedelta(hours=7))  # Asia/Ho_Chi_Minh: UTC+7, no DST since 1975

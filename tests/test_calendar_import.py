@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.calendar_view import calendar_rows
-from bot.settings import Settings
 from core.planfile import PlanSpec, load_plan
+from core.settings import Settings
 from db.models import Agency, Obligation, Plan, Schedule, Subject
 from db.plan_import import import_plan
 from db.session import make_engine, make_sessionmaker

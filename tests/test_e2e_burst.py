@@ -52,8 +52,8 @@ schedules:
 
 
 async def _seed(url: str, tmp_path: Path) -> str:
-    from bot.settings import Settings
     from core.planfile import load_plan
+    from core.settings import Settings
     from db.invites import create_invite, find_agency
     from db.models import Role
     from db.plan_import import import_plan

@@ -69,8 +69,8 @@ def answers(path: Path, submission_id: int) -> dict[str, Any]:
 @pytest.fixture
 def seeded(sqlite_template: Path, tmp_path: Path) -> tuple[str, Path, str, str]:
     """A migrated SQLite copy with the mini plan, and invites for the ward and the office."""
-    from bot.settings import Settings
     from core.planfile import load_plan
+    from core.settings import Settings
     from db.invites import create_invite, find_agency
     from db.models import Role
     from db.plan_import import import_plan

@@ -1,4 +1,4 @@
-"""Tests of bot/formatting.py: Vietnamese (and English) dates, numbers and percentages."""
+"""Tests of core/formatting.py: Vietnamese (and English) dates, numbers and percentages."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import (
+from core.formatting import (
     format_date,
     format_date_long,
     format_datetime,

@@ -11,7 +11,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import normalize, pick_language, translator
+from core.i18n import normalize, pick_language, translator
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locales" / "vi" / "LC_MESSAGES" / "messages.po"

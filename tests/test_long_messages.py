@@ -34,6 +34,7 @@ from core.textlimits import (
     telegram_len,
     visible_text,
 )
+from core.texts import split_message
 from db.models import (
     Agency,
     Member,
@@ -45,7 +46,6 @@ from db.models import (
     Submission,
     SubmissionState,
 )
-from handlers.render import split_message
 from sandbox.botapi import BotApiError, parse_html
 from tests.conftest import PLANS
 from tests.support.harness import DONGDA_PLAN, BotHarness, Replies, inline_buttons

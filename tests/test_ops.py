@@ -121,7 +121,7 @@ def catalog_failures() -> set[str]:
     a .po edited and not compiled yet is the doctor's business, not this test's)."""
     from babel.messages.pofile import read_po
 
-    from bot.i18n import LOCALES_DIR
+    from core.i18n import LOCALES_DIR
 
     mo = LOCALES_DIR / "vi" / "LC_MESSAGES" / "messages.mo"
     po = mo.with_suffix(".po")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.calendar import ScheduleRule, WorkCalendar, occurrences
 from core.planfile import ABOVE_CONSOLIDATING, PlanSpec, load_plan
-from scheduler.calendar import ScheduleRule, WorkCalendar, occurrences
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"

@@ -42,8 +42,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.calendar import ScheduleRule, WorkCalendar, occurrences
 from core.planfile import load_plan
-from scheduler.calendar import ScheduleRule, WorkCalendar, occurrences
 from scheduler.sweep import (
     CommitteeView,
     Decision,

@@ -81,8 +81,8 @@ LABELS = _ward_form()
 
 
 async def _import_dongda(url: str) -> None:
-    from bot.settings import Settings
     from core.planfile import load_plan
+    from core.settings import Settings
     from db.plan_import import import_plan
     from db.session import make_engine, make_sessionmaker
 

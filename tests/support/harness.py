@@ -36,9 +36,9 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.clock import Clock
-from bot.settings import Settings
+from core.clock import Clock
 from core.planfile import load_plan
+from core.settings import Settings
 from db import drafts
 from db.invites import create_invite, find_agency, revoke_invite
 from db.models import Agency, Member, Obligation, Role, Schedule
