@@ -9,14 +9,16 @@ Problems that do not refuse the file (a form field that asks for personal data) 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
 import re
+import typing
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,11 +28,17 @@ from pydantic import (
     PrivateAttr,
     Tag,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from core import expressions
+from core.fields import FIELD_TYPES, field_type
+from core.fields import base as fields
+from core.fields.base import Option
+from core.fields.file import DEFAULT_ACCEPT as DEFAULT_ACCEPT  # re-exported
 from core.yamlsource import (
     MAX_BYTES,
     LoadedYaml,
@@ -63,16 +71,13 @@ HolidayRule = Literal["next_working_day", "previous_working_day", "keep"]
 # holiday ends at the end of the next working day.
 DEFAULT_HOLIDAY: HolidayRule = "next_working_day"
 SignedFile = Literal["required", "optional", "none"]
-FieldType = Literal[
-    "integer", "decimal", "percent", "yes_no", "choice", "multi_choice",
-    "date", "text", "long_text", "file",
-]
+# The names of the registered field types (core.fields).
+FieldType = Literal[tuple(FIELD_TYPES)]  # type: ignore[valid-type]
 PeriodType = Literal[
     "monthly", "quarterly", "half_year", "nine_month", "yearly", "one_off", "ad_hoc"
 ]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
-DEFAULT_ACCEPT = ["pdf", "doc", "docx", "jpg", "jpeg", "png"]
 
 
 class Strict(BaseModel):
@@ -259,75 +264,113 @@ class Defaults(Strict):
     holiday: HolidayRule = DEFAULT_HOLIDAY
 
 
-class Option(Strict):
-    value: str
-    label: str
+def _merge_settings(types: Mapping[str, fields.FieldType]) -> dict[str, Any]:
+    """The plan keys of every type's settings, in registry order, as `create_model` wants
+    them. A key two types share (min/max: numbers and dates) takes either's values."""
+    found: dict[str, list[FieldInfo]] = {}
+    for ftype in types.values():
+        for key, info in ftype.settings.model_fields.items():
+            if all(info is not seen for seen in found.setdefault(key, [])):
+                found[key].append(info)
+    merged: dict[str, Any] = {}
+    for key, infos in found.items():
+        if len(infos) == 1:
+            merged[key] = (infos[0].annotation, infos[0])
+            continue
+        members: list[Any] = []
+        for info in infos:
+            for arg in typing.get_args(info.annotation) or (info.annotation,):
+                if arg is not type(None) and arg not in members:
+                    members.append(arg)
+        annotation: Any = typing.Union[(*members, None)]
+        metadata = [m for info in infos for m in info.metadata]
+        merged[key] = (Annotated[annotation, *metadata] if metadata else annotation, None)
+    return merged
 
 
-class FormField(Strict):
-    code: FieldCode
-    label: str
-    type: FieldType
-    required: bool = True
-    help: str | None = None
-    unit: str | None = None
-    min: float | dt.date | None = None
-    max: float | dt.date | None = None
-    options: list[Option | str] | None = None
-    max_length: int | None = Field(None, ge=1, le=4000)
-    accept: list[str] | None = None
-    max_mb: float | None = Field(None, gt=0, le=2000)
-    show_if: str | None = None
+class FieldBase(Strict):
+    """A form's field in the plan file. The keys besides these common ones, and the rules
+    on them, come from the field's type (core.fields): see `field_model`."""
 
-    @model_validator(mode="after")
-    def _consistent(self) -> FormField:
-        if self.type in ("choice", "multi_choice"):
-            if not self.options:
-                raise ValueError(f"a {self.type} field needs options")
-            values = [o.value if isinstance(o, Option) else o for o in self.options]
-            if len(set(values)) != len(values):
-                raise ValueError("duplicate option values")
-        elif self.options is not None:
-            raise ValueError(f"options are only for choice fields, not {self.type}")
-        numeric = self.type in ("integer", "decimal", "percent")
-        for bound in (self.min, self.max):
-            if bound is None:
-                continue
-            if numeric and isinstance(bound, dt.date):
-                raise ValueError("a numeric field needs numeric bounds")
-            if self.type == "date" and not isinstance(bound, dt.date):
-                raise ValueError("a date field needs YYYY-MM-DD bounds")
-            if not numeric and self.type != "date":
-                raise ValueError(f"bounds do not apply to a {self.type} field")
-        if self.min is not None and self.max is not None and self.min > self.max:  # type: ignore[operator]
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
-        if self.type != "file" and (self.accept is not None or self.max_mb is not None):
-            raise ValueError("accept and max_mb are only for file fields")
-        if self.max_length is not None and self.type not in ("text", "long_text"):
-            raise ValueError("max_length is only for text fields")
-        return self
+    field_types: ClassVar[Mapping[str, fields.FieldType]] = FIELD_TYPES
+
+    if TYPE_CHECKING:  # declared by field_model, in the order they are dumped
+        code: str
+        label: str
+        type: str
+        required: bool
+        help: str | None
+        unit: str | None
+        show_if: str | None
+
+    def setting(self, key: str) -> Any:
+        """A type's plan key (None when not given, or when no type has that key)."""
+        return getattr(self, key, None)
 
     def option_pairs(self) -> list[tuple[str, str]]:
         return [
-            (o.value, o.label) if isinstance(o, Option) else (o, o) for o in self.options or []
+            (o.value, o.label) if isinstance(o, Option) else (o, o)
+            for o in self.setting("options") or []
         ]
 
     def normalized(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude_none=True)
-        if self.options is not None:
+        if self.setting("options") is not None:
             data["options"] = [{"value": v, "label": label} for v, label in self.option_pairs()]
-        if self.type == "file":
-            data.setdefault("accept", list(DEFAULT_ACCEPT))
-            data.setdefault("max_mb", 20)
-        if self.type == "text":
-            data.setdefault("max_length", 200)
-        if self.type == "long_text":
-            data.setdefault("max_length", 4000)
-        if self.type == "percent":
-            data.setdefault("min", 0)
-            data.setdefault("max", 100)
+        for key, default in self.field_types[self.type].plan_defaults.items():
+            data.setdefault(key, copy.deepcopy(default))
         data.setdefault("required", True)
         return data
+
+
+def field_model(types: Mapping[str, fields.FieldType]) -> type[FieldBase]:
+    """The pydantic model of a plan's field for these field types: `type` is one of their
+    names, the other keys are those of their settings, and each type checks its own."""
+    settings = _merge_settings(types)
+
+    models: list[type[fields.Settings]] = []
+    for ftype in types.values():
+        if ftype.settings not in models:
+            models.append(ftype.settings)
+    # Refusals are reported in each settings model's `check_order`, one at a time.
+    models.sort(key=lambda m: m.check_order)
+
+    def consistent(self: FieldBase) -> FieldBase:
+        ftype = types[self.type]
+        given = {k: getattr(self, k) for k in settings if getattr(self, k) is not None}
+        own = ftype.settings.model_fields
+        for model in models:
+            if model is ftype.settings:
+                ftype.check_settings(given)
+                continue
+            for key in model.model_fields:
+                if key in given and key not in own:
+                    words = model.misplaced.get(key, "{key} does not apply to a {type} field")
+                    raise ValueError(words.format(key=key, type=self.type))
+        return self
+
+    # The keys in the order they have always been dumped (normalised definitions).
+    keys: dict[str, Any] = {
+        "code": (FieldCode, ...),
+        "label": (str, ...),
+        "type": (Literal[tuple(types)], ...),
+        "required": (bool, True),
+        "help": (str | None, None),
+        "unit": (str | None, None),
+        **settings,
+        "show_if": (str | None, None),
+    }
+    validators: dict[str, Any] = {"_consistent": model_validator(mode="after")(consistent)}
+    model: type[FieldBase] = create_model(
+        "FormField", __base__=FieldBase, __validators__=validators, **keys)
+    model.field_types = types
+    return model
+
+
+if TYPE_CHECKING:
+    FormField = FieldBase
+else:
+    FormField = field_model(FIELD_TYPES)
 
 
 class Check(Strict):
@@ -869,13 +912,14 @@ class _Checker:
                             (*base, "values", name, "field"),
                             f"form '{form_code}' has no field '{field_code}'",
                         )
-                    elif fld.type in ("text", "long_text", "file", "multi_choice", "date"):
+                    elif field_type(fld.type).target is None:
                         self.error(
                             (*base, "values", name, "field"),
                             f"field '{value.field}' is {fld.type}; a target needs a number "
                             "or yes/no",
                         )
-                    elif fld.type == "choice" and value.aggregate != "latest":
+                    elif (field_type(fld.type).target == "latest"
+                          and value.aggregate != "latest"):
                         self.error(
                             (*base, "values", name, "aggregate"),
                             f"field '{value.field}' is a choice: only its latest answer "
@@ -1018,8 +1062,8 @@ class _Checker:
                         "forms collect counts, not names, addresses or other personal data "
                         "of the people involved (Nghị định 13/2023/NĐ-CP)",
                     )
-            if fld.accept is not None:
-                for k, ext in enumerate(fld.accept):
+            if fld.setting("accept") is not None:
+                for k, ext in enumerate(fld.setting("accept")):
                     if not re.fullmatch(r"[a-z0-9]{1,8}", ext):
                         self.error(
                             (*base, "fields", j, "accept", k), f"bad file extension '{ext}'"

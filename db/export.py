@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
+from core.fields import FIELD_TYPES
 from core.stats import ObligationFact, completeness
 from db.drafts import form_spec
 from db.models import (
@@ -30,8 +31,6 @@ from db.models import (
     Submission,
     SubmissionState,
 )
-
-NUMERIC = {"integer", "decimal", "percent"}
 
 
 @dataclass
@@ -106,18 +105,8 @@ async def collect(session: AsyncSession, plan: Plan, schedule: Schedule, period_
 def _cell(value: Any, field_type: str) -> Any:
     if value is None:
         return None
-    if field_type == "yes_no":
-        return "Có" if value else "Không"
-    if field_type == "multi_choice" and isinstance(value, list):
-        return "; ".join(map(str, value))
-    if field_type == "date":
-        try:
-            return dt.date.fromisoformat(value)
-        except (TypeError, ValueError):
-            return value
-    if field_type == "file" and isinstance(value, dict):
-        return value.get("file_name") or "tệp"
-    return value
+    ftype = FIELD_TYPES.get(field_type)
+    return value if ftype is None else ftype.export_cell(value)
 
 
 async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
@@ -155,14 +144,10 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
         first_row, last_row = 3, 2 + len(rows)
         totals: list[Any] = ["Tổng cộng", ""]
         for i, f in enumerate(spec.fields, start=3):
-            if f.type in ("integer", "decimal"):
-                letter = get_column_letter(i)
-                totals.append(f"=SUM({letter}{first_row}:{letter}{last_row})")
-            elif f.type == "yes_no":
-                letter = get_column_letter(i)
-                totals.append(f'=COUNTIF({letter}{first_row}:{letter}{last_row},"Có")')
-            else:
-                totals.append(None)
+            letter = get_column_letter(i)
+            ftype = FIELD_TYPES.get(f.type)
+            totals.append(ftype.export_total(f"{letter}{first_row}:{letter}{last_row}")
+                          if ftype is not None else None)
         sheet.append(totals)
         for cell in sheet[sheet.max_row]:
             cell.font = bold

@@ -6,15 +6,16 @@ is HTML-escaped because messages use HTML formatting.
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from core.answers import FieldSpec
-from core.formatting import format_date, format_number, format_percent
+from core.fields import FIELD_TYPES
+from core.fields.base import FieldSpec
 from core.i18n import N_, Gettext
 from core.texts import esc
 from db.models import Committee, ObligationStatus, Role
 from db.queries import member_levels
+from scheduler.messages import role_name
 
 STATUS = {
     ObligationStatus.open: N_("not started"),
@@ -46,9 +47,6 @@ def member_role_name(_: Gettext, role: Role, committee: Committee | None,
     """What a person is called in their committee, in the plan's own words: a member with the
     office role works for the consolidating agency (cơ quan tổng hợp), or for the
     committee's standing office when they belong to that agency (db.queries.member_levels)."""
-    # Imported here: scheduler.messages still imports this module (issue 12 untangles it).
-    from scheduler.messages import role_name
-
     if role == Role.admin or committee is None:
         return _(ROLE[role])
     labels = committee.role_labels or {}
@@ -59,39 +57,34 @@ def member_role_name(_: Gettext, role: Role, committee: Committee | None,
     return ", ".join(dict.fromkeys(names)) or _(ROLE[role])
 
 
-TYPE_HINT = {
-    "integer": N_("Type a whole number, e.g. 12 or 1.234."),
-    "decimal": N_("Type a number; use a comma for decimals, e.g. 12,5."),
-    "percent": N_("Type a percentage, e.g. 80 or 80%."),
-    "date": N_("Type a date as dd/mm/yyyy, e.g. 13/12/2022."),
-    "yes_no": N_("Tap Yes or No."),
-    "choice": N_("Tap one option."),
-    "multi_choice": N_("Tap every option that applies, then Done."),
-    "text": N_("Type your answer."),
-    "long_text": N_("Type your answer."),
-    "file": N_("Send the file as a document (or a photo). Accepted: {types}; up to {mb} MB."),
-}
+class _TypeHints(Mapping[str, str]):
+    """Each registered type's hint msgid, read from the registry when asked."""
+
+    def __getitem__(self, name: str) -> str:
+        return FIELD_TYPES[name].hint_msgid
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FIELD_TYPES)
+
+    def __len__(self) -> int:
+        return len(FIELD_TYPES)
+
+
+# The hint shown with each type's question (a msgid; the file hint has placeholders, so
+# prefer `type_hint`, which fills them in).
+TYPE_HINT: Mapping[str, str] = _TypeHints()
+
+
+def type_hint(_: Gettext, spec: FieldSpec) -> str:
+    """The hint shown with the question, translated and filled in."""
+    return FIELD_TYPES.get(spec.type, FIELD_TYPES["text"]).hint(_, spec)
 
 
 def value_text(_: Gettext, spec: FieldSpec, value: Any, locale: str = "vi") -> str:
+    """An answer as a person reads it (HTML), in the words of its field's type."""
     if value is None:
         return "—"
-    match spec.type:
-        case "yes_no":
-            return _("Yes") if value else _("No")
-        case "integer" | "decimal":
-            return format_number(value, locale)
-        case "percent":
-            return format_percent(value, locale)
-        case "date":
-            return format_date(dt.date.fromisoformat(value))
-        case "choice":
-            return esc(dict(spec.options).get(value, value))
-        case "multi_choice":
-            labels = dict(spec.options)
-            return esc("; ".join(labels.get(v, v) for v in value))
-        case "file":
-            if isinstance(value, dict):
-                return "📎 " + esc(value.get("file_name") or _("attached file"))
-            return "📎"
-    return esc(value)
+    ftype = FIELD_TYPES.get(spec.type)
+    if ftype is None:
+        return esc(value)
+    return ftype.value_text(_, spec, value, locale)
