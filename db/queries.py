@@ -24,7 +24,7 @@ def agency_people(agency_ids: Iterable[int]) -> Select[tuple[Member]]:
 
 def member_levels(roles: Iterable[str | Enum], agency_id: int | None,
                   consolidating_id: int | None, standing_office_id: int | None) -> set[str]:
-    """The escalation levels (scheduler.sweep.LEVELS) a committee member is at, from their
+    """The escalation levels (scheduler.levels.LEVEL_TABLE) a committee member is at, from their
     roles (db.models.Role) and agency, given the committee's consolidating agency and
     standing office agency (Committee.consolidating_id, Committee.standing_office_id):
 
@@ -34,7 +34,8 @@ def member_levels(roles: Iterable[str | Enum], agency_id: int | None,
       both when that agency is also the consolidating agency.
 
     The sweep's audiences (scheduler.sweeper.load_snapshot) and the plan's role labels
-    (Committee.role_labels, keyed by these levels) follow it."""
+    (Committee.role_labels, keyed by these levels) follow it. A level added to that table
+    with people in the bot needs its rule here."""
     names = {r.value if isinstance(r, Enum) else str(r) for r in roles}
     levels = names & {"reporter", "head", "chair"}
     if "standing_office" in names:

@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.collation import vi_key
 from core.formatting import format_date
-from core.i18n import N_, Gettext, ngettext, translator
+from core.i18n import Gettext, ngettext, translator
 from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
 from core.texts import days_left_text, deadline_text, esc, period_label
 from db.models import Agency, Committee, Member, OutboxItem, OutboxMessage
-from scheduler.sweep import LEVELS, Decision, ObligationView, Recipient
+from scheduler import levels
+from scheduler.sweep import Decision, ObligationView, Recipient
 
 MAX_BUTTONS = 8
 # A person who may get both their own reminders and a digest in one sweep (the sweep joins
@@ -39,21 +40,11 @@ NAMES_SHARE = 800
 FIELDS_SHARE = 1500
 
 
-# Generic names of the roles, for a plan that gives none of its own (committee.labels).
-ROLE_NAMES = {
-    "reporter": N_("reporting official"),
-    "head": N_("head of agency"),
-    "consolidating": N_("consolidating agency"),
-    "standing_office": N_("standing office"),
-    "chair": N_("committee chair"),
-    "external": N_("a level outside the committee"),
-}
-
-
 def role_name(_: Gettext, labels: dict[str, str], role: str, label: str | None = None) -> str:
     """What a message calls a role: `label` (an external step's own), else the plan's word
-    for it (committee.labels), else the generic name, translated. Plain text: escape it."""
-    return label or labels.get(role) or _(ROLE_NAMES[role])
+    for it (committee.labels), else the level's generic name (Level.title), translated.
+    Plain text: escape it."""
+    return label or labels.get(role) or _(levels.level(role).title)
 
 
 def informed_levels(_: Gettext, labels: dict[str, str],
@@ -63,15 +54,17 @@ def informed_levels(_: Gettext, labels: dict[str, str],
     report the chain takes to the committee) and the levels of the chain the agency reaches
     (an agency that does not escalate stops at the consolidating agency)."""
     found: dict[tuple[int, str], str] = {}
+    desk = levels.desk()
     for o in reports:
         if o.policy.desk_after() is not None:
-            found[(LEVELS["consolidating"], "")] = role_name(_, labels, "consolidating")
-        for level in o.policy.levels():
-            if level in ("standing_office", "chair") and o.reaches(level):
-                found[(LEVELS[level], "")] = role_name(_, labels, level)
-        if o.reaches("external"):
-            for _after, label in o.policy.external:
-                found[(LEVELS["external"], label)] = role_name(_, labels, "external", label)
+            found[(desk.rank, "")] = role_name(_, labels, desk.name)
+        for name in o.policy.levels():
+            level = levels.level(name)
+            if level.audience == "committee" and not level.desk and o.reaches(name):
+                found[(level.rank, "")] = role_name(_, labels, name)
+            elif level.audience == "outside" and o.reaches(name):
+                for _after, label in o.policy.steps_to(name):
+                    found[(level.rank, label or "")] = role_name(_, labels, name, label)
     return list(dict.fromkeys(found[key] for key in sorted(found)))
 
 
@@ -257,8 +250,9 @@ async def render_digest(
         if o is None:
             continue
         name = role_name(_, decision.labels, level, label)
-        if o.agency_name not in outside[(LEVELS[level], name)]:
-            outside[(LEVELS[level], name)].append(o.agency_name)
+        key = (levels.rank(level), name)
+        if o.agency_name not in outside[key]:
+            outside[key].append(o.agency_name)
     for (_level, name), agencies in sorted(outside.items()):
         # NAMES_SHARE for all such lines together (a plan has one or two such levels).
         tail += ["", "⤴️ " + _("Due to be reported to {level} (outside the bot): "

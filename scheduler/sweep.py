@@ -8,15 +8,14 @@ For each open obligation it finds the one step that is due now, if any:
   on the last working day before the deadline; offsets that land on the same morning are
   one reminder;
 - an *overdue* message to the reporters and the head, once per escalation round (level 1);
-and, once per working day at the digest time, a *digest* for each level of the plan's chain
-above the agency (LEVELS, each after its own number of days):
-- `consolidating`: the consolidating agency's people (Snapshot.standing); a report of an
-  agency nobody can be reminded at goes to them after 1 day; if the chain has no step of
-  its own for them, they list a report from its first committee step on (Policy.desk_after);
-  after R rounds they alone get a weekly summary;
-- `standing_office`: the committee's standing office, when the plan names it as an agency
-  (Snapshot.standing_office);
-- `chair`: the chairs (Snapshot.chairs);
+and, once per working day at the digest time, a *digest* for each committee level of the
+plan's chain (scheduler.levels.LEVEL_TABLE, each after its own number of days), to the people
+the snapshot files under that level (Snapshot.by_level):
+- `consolidating` (the desk): a report of an agency nobody can be reminded at goes to them
+  after 1 day; if the chain has no step of its own for them, they list a report from its
+  first committee step on (Policy.desk_after); after R rounds they alone get a weekly summary;
+- `standing_office`: the committee's standing office, when the plan names it as an agency;
+- `chair`: the chairs;
 - `external`: a level outside the committee, nobody in the bot: the digests of the levels
   below it get one line saying which reports are now due to be reported there (by the
   step's label). So does a `standing_office` step when the plan names no standing office
@@ -24,6 +23,9 @@ above the agency (LEVELS, each after its own number of days):
 An agency that does not escalate (ObligationView.escalate: the plan only requests its
 reports) never reaches `standing_office`, `chair` or `external`: it gets its reminders and
 its own overdue notices, and the consolidating agency lists it late.
+What each level is (who hears, whether it gets digests, whether only escalating agencies
+reach it) is data of the table; decide() walks the plan's steps and that table, so a chain
+of any number of steps, and a level added to the table, need no change here.
 
 Every item has a dedupe key that says what it is about; the wrapper stores items with a
 unique index, so a second sweep, or two at once, add nothing. Items for one person in one
@@ -40,20 +42,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.calendar import WorkCalendar
+from scheduler import levels
+from scheduler.levels import Level
 
 MORNING = dt.time(8, 0)
 
-# The levels of an escalation chain (core.planfile.EscalationTarget), in the order they
-# climb; the number is the level of the messages (Decision.level, OutboxItem.level).
-LEVELS: dict[str, int] = {
-    "reporter": 1, "head": 1, "consolidating": 2, "standing_office": 3, "chair": 4,
-    "external": 5,
-}
+# level name -> rank (Decision.level, OutboxItem.level), in the order the chain climbs; the
+# levels themselves are scheduler.levels.LEVEL_TABLE.
+LEVELS: dict[str, int] = levels.ranks()
 # Levels an agency that does not escalate never reaches (core.planfile.ABOVE_CONSOLIDATING).
-ABOVE_CONSOLIDATING = frozenset({"standing_office", "chair", "external"})
-# The levels with people in the bot that get digests: (level, Snapshot attribute).
-DIGEST_LEVELS = (("consolidating", "standing"), ("standing_office", "standing_office"),
-                 ("chair", "chairs"))
+ABOVE_CONSOLIDATING = frozenset(name for name in LEVELS if levels.escalated_only(name))
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,9 @@ class Policy:
     repeat_every: int = 5  # working days between rounds
     rounds: int = 5
     stop_after_plan_days: int = 60
-    # (after_days, label) of the steps to a level outside the committee (`external`): data
-    # of the plan, never a default.
-    external: tuple[tuple[int, str], ...] = ()
+    # Each step's label (the plan's name for a level outside the committee), aligned with
+    # `steps`; () when no step has one. Data of the plan, never a default.
+    step_labels: tuple[str | None, ...] = ()
 
     @classmethod
     def from_rows(cls, reminders: Iterable[int] | None, escalation: dict | None) -> Policy:
@@ -80,6 +78,7 @@ class Policy:
         steps = tuple(
             (int(s["after_days"]), tuple(s["to"])) for s in raw_steps
         ) or cls.steps
+        labels = tuple(s.get("label") or None for s in raw_steps)
         return cls(
             # None means "not set" (defaults); an empty list means "no reminders".
             reminders=cls.reminders if reminders is None
@@ -88,34 +87,45 @@ class Policy:
             repeat_every=int(esc.get("repeat_every", 5)),
             rounds=int(esc.get("rounds", 5)),
             stop_after_plan_days=int(esc.get("stop_after_plan_days", 60)),
-            external=tuple(
-                (int(s["after_days"]), str(s.get("label") or ""))
-                for s in raw_steps if "external" in s["to"]
-            ),
+            step_labels=labels if any(labels) else (),
         )
 
     def level_after(self, role: str) -> int | None:
+        """After how many days the chain first reaches `role` (a level name), or None."""
         for after_days, roles in self.steps:
             if role in roles:
                 return after_days
         return None
 
+    def steps_to(self, level: str) -> list[tuple[int, str | None]]:
+        """(after_days, the step's label) of every step that names `level`, in order."""
+        return [
+            (after, self.step_labels[i] if i < len(self.step_labels) else None)
+            for i, (after, roles) in enumerate(self.steps) if level in roles
+        ]
+
+    @property
+    def external(self) -> tuple[tuple[int, str], ...]:
+        """(after_days, label) of the steps to the level outside the committee."""
+        return tuple((after, label or "") for after, label in self.steps_to("external"))
+
     def desk_after(self) -> int | None:
-        """After how many days the consolidating agency lists a late report: its own step,
-        else the chain's first step above the agency (a chain written before the
-        consolidating agency was a level of its own: its `standing_office` was that agency).
-        The desk that receives the reports always sees who is late, whoever else is told;
-        None only for a chain that stops at the agency's own people."""
-        for role in ("consolidating", "standing_office", "chair", "external"):
-            after = self.level_after(role)
+        """After how many days the desk (the consolidating agency: Level.desk)
+        lists a late report: its own step, else the chain's first step above it (a chain
+        written before the consolidating agency was a level of its own: its
+        `standing_office` was that agency). The desk that receives the reports always sees
+        who is late, whoever else is told; None only for a chain that stops at the agency's
+        own people."""
+        for level in levels.above(levels.desk()):
+            after = self.level_after(level.name)
             if after is not None:
                 return after
         return None
 
     def levels(self) -> list[str]:
-        """The levels the chain names, each once, in the order they climb (LEVELS)."""
+        """The levels the chain names, each once, in the order they climb (LEVEL_TABLE)."""
         named = {role for _after, roles in self.steps for role in roles}
-        return [level for level in LEVELS if level in named]  # LEVELS is in that order
+        return [level.name for level in levels.LEVEL_TABLE if level.name in named]
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,19 @@ class CommitteeView:
         """The plan's name for a role, or None (messages then use a generic name)."""
         return dict(self.labels).get(role)
 
+    def agency_for(self, level: str) -> int | None:
+        """The agency the committee names for a level (Committee.consolidating_id,
+        Committee.standing_office_id), or None."""
+        return {"consolidating": self.consolidating_agency_id,
+                "standing_office": self.standing_office_agency_id}.get(level)
+
+    def in_bot(self, level: Level) -> bool:
+        """Whether the people of `level` are in the bot for this committee (else the level
+        is a line in the digests of the levels below it)."""
+        if level.audience == "outside":
+            return False
+        return not level.by_agency or self.agency_for(level.name) is not None
+
 
 @dataclass(frozen=True)
 class ObligationView:
@@ -163,12 +186,12 @@ class ObligationView:
     plan_ends_on: dt.date
     policy: Policy
     # False: the plan only requests this agency's reports; it never reaches the levels
-    # above the consolidating agency (ABOVE_CONSOLIDATING).
+    # only escalating agencies reach (Level.escalated_only: ABOVE_CONSOLIDATING).
     escalate: bool = True
 
     def reaches(self, level: str) -> bool:
         """Whether this report can be taken to `level` at all (by its agency's setting)."""
-        return self.escalate or level not in ABOVE_CONSOLIDATING
+        return self.escalate or not levels.escalated_only(level)
 
 
 @dataclass(frozen=True)
@@ -216,16 +239,33 @@ class Snapshot:
     obligations: list[ObligationView]
     # agency id -> active members
     members: dict[int, list[Recipient]]
-    # committee id -> active people of each digest level (DIGEST_LEVELS):
-    # the consolidating agency's (role standing_office; level consolidating) …
-    standing: dict[int, list[Recipient]]
-    # … the chairs …
-    chairs: dict[int, list[Recipient]]
+    # committee id -> level name (a committee level of LEVEL_TABLE) -> its active people
+    # (db.queries.member_levels): the consolidating agency's, the standing office's, the
+    # chairs, and whatever level the table gains.
+    by_level: dict[int, dict[str, list[Recipient]]] = field(default_factory=dict)
     # committee id -> members who blocked the bot since their last digest
     blocked: dict[int, list[int]] = field(default_factory=dict)
-    # … and the standing office's (role standing_office at the committee's standing office
-    # agency; level standing_office).
-    standing_office: dict[int, list[Recipient]] = field(default_factory=dict)
+
+    def at(self, committee_id: int, level: str) -> list[Recipient]:
+        """The active people of one committee at one level."""
+        return self.by_level.get(committee_id, {}).get(level, [])
+
+    def level_people(self, level: str) -> dict[int, list[Recipient]]:
+        """committee id -> the active people at `level`, for the committees that have any."""
+        return {cid: people[level] for cid, people in self.by_level.items() if level in people}
+
+    # Read-only views by the former fields' names, for callers not yet moved to by_level.
+    @property
+    def standing(self) -> dict[int, list[Recipient]]:
+        return self.level_people("consolidating")
+
+    @property
+    def standing_office(self) -> dict[int, list[Recipient]]:
+        return self.level_people("standing_office")
+
+    @property
+    def chairs(self) -> dict[int, list[Recipient]]:
+        return self.level_people("chair")
 
 
 def in_quiet_hours(local: dt.datetime, committee: CommitteeView) -> bool:
@@ -344,9 +384,9 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
         return None
     if (today - o.plan_ends_on).days > o.policy.stop_after_plan_days:
         return None
-    level1 = o.policy.level_after("reporter")
-    if level1 is None:
-        level1 = o.policy.level_after("head")
+    # The chain's first step to the agency's own people (reporter, else head).
+    level1 = next((after for level in levels.with_audience("agency")
+                   if (after := o.policy.level_after(level.name)) is not None), None)
     if level1 is None:
         return None
     round_ = current_round(o, today, cal, tz)
@@ -366,17 +406,16 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
 def outside_levels(o: ObligationView, committee: CommitteeView
                    ) -> list[tuple[str, int, str | None]]:
     """(level, after_days, label) of the steps of `o`'s chain to a level nobody in the bot
-    is: `external` (named by the step's label), and `standing_office` when the plan names no
-    standing office agency (named by the plan's label for it, if any). Nothing for an
-    agency that does not escalate."""
-    if not o.escalate:
-        return []
-    out: list[tuple[str, int, str | None]] = [
-        ("external", after, label or None) for after, label in o.policy.external]
-    if committee.standing_office_agency_id is None:
-        after = o.policy.level_after("standing_office")
-        if after is not None:
-            out.append(("standing_office", after, committee.label("standing_office")))
+    is, in the order the chain climbs: `external` (named by the step's label), and
+    `standing_office` when the plan names no standing office agency (named by the plan's
+    label for it, if any): every level of LEVEL_TABLE not in the bot for `committee`
+    (CommitteeView.in_bot) that `o` reaches."""
+    out: list[tuple[str, int, str | None]] = []
+    for level in levels.LEVEL_TABLE:
+        if level.audience == "agency" or committee.in_bot(level) or not o.reaches(level.name):
+            continue
+        out += [(level.name, after, label or committee.label(level.name))
+                for after, label in o.policy.steps_to(level.name)]
     return out
 
 
@@ -384,8 +423,8 @@ def digest_after(o: ObligationView, level: str, orphan: bool) -> int | None:
     """After how many days late `o` is listed in the digest of `level`, or None: never."""
     if not o.reaches(level):
         return None
-    if level == "consolidating":
-        # Nobody to tell at the agency: straight to the consolidating agency.
+    if levels.level(level).desk:
+        # Nobody to tell at the agency: straight to the desk.
         return 1 if orphan else o.policy.desk_after()
     return o.policy.level_after(level)
 
@@ -438,9 +477,12 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
         today = local.date()
         cal = committee.calendar
         is_monday = today.weekday() == 0
-        for role, audience in DIGEST_LEVELS:
-            recipients = getattr(snapshot, audience).get(committee_id, [])
-            level = LEVELS[role]
+        for step_level in levels.with_audience("committee"):
+            if not committee.in_bot(step_level):
+                continue  # nobody in the bot is this level: a line in the others' digests
+            role = step_level.name
+            recipients = snapshot.at(committee_id, role)
+            level = step_level.rank
             daily: list[tuple[ObligationView, int]] = []
             weekly: list[tuple[ObligationView, int]] = []
             outside: list[tuple[str, str | None, int]] = []
@@ -454,14 +496,14 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
                 if late < after:
                     continue
                 if current_round(o, today, cal, tz) >= o.policy.rounds:
-                    if role == "consolidating":
+                    if step_level.desk:
                         weekly.append((o, late))
                     continue
                 daily.append((o, late))
                 # Levels above this one that nobody in the bot is: one line each.
                 outside += [(name, label, o.id)
                             for name, days, label in outside_levels(o, committee)
-                            if LEVELS[name] > level and late >= days]
+                            if levels.rank(name) > level and late >= days]
             if not daily and not (weekly and is_monday):
                 continue
             for person in recipients:

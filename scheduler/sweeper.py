@@ -32,6 +32,7 @@ from db.models import (
     Schedule,
 )
 from db.queries import member_levels
+from scheduler import levels as escalation_levels
 from scheduler.messages import render_decision
 from scheduler.sweep import (
     CommitteeView,
@@ -126,9 +127,8 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
         ))
     agency_ids = {o.agency_id for o in obligations}
     members: dict[int, list[Recipient]] = defaultdict(list)
-    standing: dict[int, list[Recipient]] = defaultdict(list)
-    standing_office: dict[int, list[Recipient]] = defaultdict(list)
-    chairs: dict[int, list[Recipient]] = defaultdict(list)
+    # committee id -> level name -> its people (Snapshot.by_level)
+    by_level: dict[int, dict[str, list[Recipient]]] = defaultdict(lambda: defaultdict(list))
     if committees:
         people = (
             await session.scalars(
@@ -149,14 +149,12 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
             # The member role standing_office is the committee office's staff: the
             # consolidating agency's people, except those of a standing office agency of its
             # own, who are the Thường trực (db.queries.member_levels).
-            levels = member_levels(r.roles, m.agency_id, committee.consolidating_agency_id,
-                                   committee.standing_office_agency_id)
-            if "consolidating" in levels:
-                standing[committee.id].append(r)
-            if "standing_office" in levels:
-                standing_office[committee.id].append(r)
-            if "chair" in levels:
-                chairs[committee.id].append(r)
+            levels = member_levels(r.roles, m.agency_id,
+                                   committee.agency_for("consolidating"),
+                                   committee.agency_for("standing_office"))
+            for level in escalation_levels.with_audience("committee"):
+                if level.name in levels:  # each level's people in member order
+                    by_level[committee.id][level.name].append(r)
     blocked: dict[int, list[int]] = defaultdict(list)
     if committees:
         recent = now - dt.timedelta(days=BLOCKED_NEWS_DAYS)
@@ -170,8 +168,8 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
         ).all():
             blocked[m.committee_id].append(m.id)  # type: ignore[index]
     return Snapshot(committees=committees, obligations=obligations, members=dict(members),
-                    standing=dict(standing), chairs=dict(chairs), blocked=dict(blocked),
-                    standing_office=dict(standing_office))
+                    by_level={cid: dict(people) for cid, people in by_level.items()},
+                    blocked=dict(blocked))
 
 
 def view_of(obligation: Obligation, schedule: Schedule, plan: Plan, agency_name: str,

@@ -336,9 +336,11 @@ def snapshot(obligations: list[ObligationView], *, people: Iterable[int] = PEOPL
         committees={COMMITTEE: committee_view(calendar)},
         obligations=obligations,
         members={aid: rs for aid, rs in members.items() if rs},
-        standing={COMMITTEE: [recipient(m) for m in people
-                              if "standing_office" in PEOPLE[m][1]]},
-        chairs={COMMITTEE: [recipient(m) for m in people if "chair" in PEOPLE[m][1]]},
+        by_level={COMMITTEE: {
+            "consolidating": [recipient(m) for m in people
+                              if "standing_office" in PEOPLE[m][1]],
+            "chair": [recipient(m) for m in people if "chair" in PEOPLE[m][1]],
+        }},
         blocked=blocked or {},
     )
 
@@ -1002,8 +1004,8 @@ def test_a_member_who_is_standing_office_and_chair_gets_both_digests_lines() -> 
     # that never submits is 37 days late (chair too).
     now = at8(2022, 2, 18)
     feb, jan = ob(NEVER_WARD, "2022-02"), ob(NEVER_WARD, "2022-01")
-    snap = replace(snapshot([feb, jan]), standing={COMMITTEE: [both]},
-                   chairs={COMMITTEE: [both]})
+    snap = replace(snapshot([feb, jan]),
+                   by_level={COMMITTEE: {"consolidating": [both], "chair": [both]}})
     [digest] = digest_for(decide(now, snap, TZ), 950)  # one message a day, as the issue says
     assert {oid for oid, _ in digest.lines} == {feb.id, jan.id}
 
@@ -1083,7 +1085,7 @@ def reminders_sent(o: ObligationView, *, calendar: WorkCalendar = PLAN_CALENDAR,
     outbox filter; the reminders the reporter gets: (when, days left, key)."""
     committee = replace(committee_view(calendar), pauses=pauses)
     snap = Snapshot(committees={COMMITTEE: committee}, obligations=[o],
-                    members={o.agency_id: [recipient(401)]}, standing={}, chairs={})
+                    members={o.agency_id: [recipient(401)]})
     seen: set[str] = set()
     out: list[tuple[dt.datetime, int, str]] = []
     day = last_day_of(o) - 45 * ONE_DAY
