@@ -32,8 +32,11 @@ run: migrate
 		$(BIN)/python -m bot sandbox; \
 	fi
 
+# Style, the dependency rule (.importlinter) and types (strict for core/, scheduler/, db/).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: migrate lint
 	$(BIN)/python -m pytest -q
