@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,9 +148,14 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bot.app import build_application, on_shutdown, on_startup, on_stop
+    from sandbox.hooks import BotHooks
     from sandbox.runner import main as sandbox_main
 
-    return sandbox_main(args)
+    # The sandbox sits below bot/: it gets the application's factory and hooks from here.
+    hooks = BotHooks(build_application=build_application, on_startup=on_startup,
+                     on_stop=on_stop, on_shutdown=on_shutdown)
+    return sandbox_main(hooks, args)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -165,12 +170,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     problems = asyncio.run(doctor(get_settings()))
     return 1 if problems else 0
-
-
-def _alembic_config(settings: Settings):
-    from db.migrate import alembic_config
-
-    return alembic_config(settings.database_url)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

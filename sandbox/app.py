@@ -312,10 +312,6 @@ def clock_json(sandbox: Sandbox) -> JSON:
     }
 
 
-def _bot_messages(sandbox: Sandbox, user_id: int) -> list[JSON]:
-    return [m for m in sandbox.state.chat_messages(user_id) if m.get("from_bot")]
-
-
 def _preview(msg: JSON | None) -> str:
     if msg is None:
         return ""

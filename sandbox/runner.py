@@ -6,14 +6,16 @@
    free local port play Telegram;
 2. a fresh database (``data/sandbox.sqlite3`` unless ``--database-url``) is migrated and
    the Đống Đa 2022 plan is imported;
-3. the production ``Application`` (``bot.app.build_application``) polls the stand-in, with
+3. the production ``Application`` (built by the :class:`~sandbox.hooks.BotHooks` the caller
+   passes: ``bot/cli.py`` hands in ``bot.app``'s factory and hooks) polls the stand-in, with
    its clock at Monday 07/03/2022 08:00 (Hà Nội) and no periodic sweep: the page's clock
    control moves the clock and runs the sweep;
 4. the demo people join exactly as real officials do: an invite per person, then
    ``/start CODE`` typed by that person into the stand-in;
 5. the page (:mod:`sandbox.app`) is served at http://127.0.0.1:8080.
 
-Tests call :func:`start_sandbox` (``port=0``) and :meth:`Sandbox.stop`.
+Tests call :func:`start_sandbox` (``port=0``, with ``BotHooks`` built from ``bot.app``) and
+:meth:`Sandbox.stop`.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application, on_shutdown, on_startup, on_stop
 from core.settings import ROOT, Settings
 from sandbox.botapi import BotApiState, StandInServer
+from sandbox.hooks import BotHooks
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +209,7 @@ class Sandbox:
     state: BotApiState
     standin: StandInServer
     application: Application[Any, Any, Any, Any, Any, Any]
+    hooks: BotHooks
     personas: tuple[Persona, ...] = PERSONAS
     url: str = ""
     host: str = "127.0.0.1"
@@ -294,11 +297,11 @@ class Sandbox:
             if app.running:
                 await app.stop()
         with contextlib.suppress(Exception):
-            await on_stop(app)
+            await self.hooks.on_stop(app)
         with contextlib.suppress(Exception):
             await app.shutdown()
         with contextlib.suppress(Exception):
-            await on_shutdown(app)
+            await self.hooks.on_shutdown(app)
         await self.standin.stop()
 
 
@@ -397,6 +400,7 @@ def sandbox_settings(database_url: str, telegram_api_url: str,
 
 
 async def start_sandbox(
+    hooks: BotHooks,
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
@@ -405,7 +409,10 @@ async def start_sandbox(
     fake_now: dt.datetime = START_AT,
     initial_sweep: bool = True,
 ) -> Sandbox:
-    """Start everything and return the handles; the page is at ``sandbox.url``."""
+    """Start everything and return the handles; the page is at ``sandbox.url``.
+
+    ``hooks`` builds and runs the bot's application (``bot.app``, handed in by the caller).
+    """
     from sandbox.app import create_web_app
 
     database_url = database_url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
@@ -418,14 +425,14 @@ async def start_sandbox(
     try:
         settings = sandbox_settings(database_url, standin.url, fake_now)
         await _prepare_database(settings, fresh)
-        application = build_application(settings)
+        application = hooks.build_application(settings)
         clock = application.bot_data["clock"]
         # Messages carry the simulated time, as the bot sees it.
         state.clock = lambda: clock.now().timestamp()
         sandbox = Sandbox(settings=settings, state=state, standin=standin,
-                          application=application, host=host)
+                          application=application, hooks=hooks, host=host)
         await application.initialize()
-        await on_startup(application)  # commands, the outbox sender (no periodic sweep)
+        await hooks.on_startup(application)  # commands, the outbox sender (no periodic sweep)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
         await application.start()
@@ -448,7 +455,7 @@ async def start_sandbox(
                 with contextlib.suppress(Exception):
                     await application.shutdown()
                 with contextlib.suppress(Exception):
-                    await on_shutdown(application)
+                    await hooks.on_shutdown(application)
             await standin.stop()
         raise
     return sandbox
@@ -489,13 +496,13 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-async def _serve(args: argparse.Namespace) -> int:
+async def _serve(hooks: BotHooks, args: argparse.Namespace) -> int:
     if not _port_free(args.host, args.port):
         print(f"Sandbox: {args.host}:{args.port} is already in use (another sandbox?). "
               f"Try --port {args.port + 10}.", flush=True)
         return 1
     try:
-        sandbox = await start_sandbox(host=args.host, port=args.port,
+        sandbox = await start_sandbox(hooks, host=args.host, port=args.port,
                                       database_url=args.database_url,
                                       fresh=not args.keep_data)
     except OSError as exc:
@@ -518,7 +525,8 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(args: argparse.Namespace | list[str] | None = None) -> int:
+def main(hooks: BotHooks, args: argparse.Namespace | list[str] | None = None) -> int:
+    """``python -m bot sandbox``: ``bot/cli.py`` passes ``bot.app``'s hooks and its args."""
     if not isinstance(args, argparse.Namespace):
         args = build_parser().parse_args(args)
     if not getattr(args, "verbose", False):
@@ -528,10 +536,6 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_serve(args))
+        return asyncio.run(_serve(hooks, args))
     except KeyboardInterrupt:
         return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,10 +21,15 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from bot.app import build_application, on_shutdown, on_startup, on_stop
 from sandbox.app import render_text, safe_href
+from sandbox.hooks import BotHooks
 from sandbox.runner import PERSONAS, TZ, Sandbox, parse_moment, start_sandbox, sweep_points
 
 JSON = dict[str, Any]
+# The sandbox is below bot/, so the application comes from here, as bot/cli.py hands it in.
+HOOKS = BotHooks(build_application=build_application, on_startup=on_startup,
+                 on_stop=on_stop, on_shutdown=on_shutdown)
 STATIC = Path(__file__).resolve().parent.parent / "sandbox" / "static"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -37,7 +42,7 @@ module_loop = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
     path = tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3"
-    running = await start_sandbox(port=0, database_url=f"sqlite+aiosqlite:///{path}")
+    running = await start_sandbox(HOOKS, port=0, database_url=f"sqlite+aiosqlite:///{path}")
     try:
         yield running
     finally:
@@ -313,7 +318,8 @@ def test_clock_input_is_read_the_vietnamese_way() -> None:
 
 
 async def test_the_sandbox_stops_cleanly(tmp_path: Path) -> None:
-    running = await start_sandbox(port=0, database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db",
+    running = await start_sandbox(HOOKS, port=0,
+                                  database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db",
                                   initial_sweep=False)
     url, standin = running.url, running.standin.url
     async with aiohttp.ClientSession() as session, session.get(f"{url}/api/clock") as resp:

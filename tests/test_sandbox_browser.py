@@ -23,9 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import build_application, on_shutdown, on_startup, on_stop
+from sandbox.hooks import BotHooks
 from sandbox.runner import Sandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
+# The sandbox is below bot/, so the application comes from here, as bot/cli.py hands it in.
+HOOKS = BotHooks(build_application=build_application, on_startup=on_startup,
+                 on_stop=on_stop, on_shutdown=on_shutdown)
 SCREENSHOT = ROOT / "docs" / "sandbox.png"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,7 +53,8 @@ pytestmark = [
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    running = await start_sandbox(port=0, database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    running = await start_sandbox(HOOKS, port=0,
+                                  database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db")
     try:
         yield running
     finally:

@@ -1,0 +1,124 @@
+"""The stand-in on a local port: :class:`StandInServer` for tests and tools, and
+``python -m sandbox.botapi`` (:func:`main`) to run it on its own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from aiohttp import web
+
+from sandbox.botapi.errors import JSON
+from sandbox.botapi.http_api import create_app
+from sandbox.botapi.state import BotApiState
+
+
+class StandInServer:
+    """Runs :func:`create_app` on a local port (``port=0`` picks a free one)."""
+
+    def __init__(self, state: BotApiState | None = None) -> None:
+        self.state = state if state is not None else BotApiState()
+        self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("server not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def bot_kwargs(self) -> JSON:
+        """Keyword arguments for ``telegram.Bot`` / ``ApplicationBuilder`` URLs."""
+        return {"base_url": f"{self.url}/bot", "base_file_url": f"{self.url}/file/bot"}
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self.state._closing = False
+        # handler_cancellation: a client dropping a long poll must not leave a waiter behind.
+        self._runner = web.AppRunner(
+            create_app(self.state), handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.host = host
+        self.port = int(self._runner.addresses[0][1])
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        self.state.shutdown()  # let pending long polls answer [] instead of hanging shutdown
+        await self._runner.cleanup()
+        self._runner = None
+
+    async def __aenter__(self) -> StandInServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def _serve_forever(args: argparse.Namespace) -> None:
+    state = BotApiState(
+        bot_username=args.bot_username,
+        token=args.token,
+        rate_limit=args.rate_limit,
+        per_chat_interval=args.per_chat_interval,
+        rate_burst=args.rate_burst,
+        call_log_size=args.call_log_size,
+    )
+    server = StandInServer(state)
+    await server.start(args.host, args.port)
+    print(f"Telegram Bot API stand-in listening on {server.url}", flush=True)
+    print(f"  Bot(token, base_url='{server.url}/bot', base_file_url='{server.url}/file/bot')")
+    print(f"  control API: {server.url}/_control/", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Telegram Bot API stand-in")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", default=None, help="accept only this token")
+    parser.add_argument("--bot-username", default="plan_report_bot")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="answer sends over this many messages per second with 429 (Telegram: 30)",
+    )
+    parser.add_argument(
+        "--rate-burst",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --rate-limit: a token bucket of N messages instead of the strict 1 s window",
+    )
+    parser.add_argument(
+        "--per-chat-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="answer a second send to one chat within this many seconds with 429 (Telegram: 1)",
+    )
+    parser.add_argument(
+        "--call-log-size",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="keep the last N Bot API calls for /_control/calls (default 10000)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(_serve_forever(args))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,86 @@
+"""The composed in-memory Telegram: :class:`BotApiState`, one mixin per concern.
+
+* :mod:`~sandbox.botapi.core` - identity, users, chats, stored messages, getMe/getChat;
+* :mod:`~sandbox.botapi.updates` - the update queue, getUpdates long polling, webhooks;
+* :mod:`~sandbox.botapi.files` - uploads, file ids, getFile;
+* :mod:`~sandbox.botapi.commands` - command menus, menu button, name and descriptions;
+* :mod:`~sandbox.botapi.messages` - send/edit/delete, HTML checking, callback answers;
+* :mod:`~sandbox.botapi.players` - what users do (type, press, send files, block);
+* :mod:`~sandbox.botapi.ratelimit` - 429 with retry_after over Telegram's limits;
+* :mod:`~sandbox.botapi.calls` - the entry point of every method: token, call log, faults.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sandbox.botapi.calls import CallsMixin
+from sandbox.botapi.commands import CommandsMixin
+from sandbox.botapi.players import PlayersMixin
+
+
+class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
+    """In-memory Telegram: users, private chats, updates, and the Bot API methods."""
+
+    def __init__(
+        self,
+        *,
+        bot_username: str = "plan_report_bot",
+        bot_first_name: str = "Plan Report Bot",
+        token: str | None = None,
+        clock: Callable[[], float] = time.time,
+        callback_query_ttl: float | None = None,
+        call_log_size: int = 10_000,
+        rate_limit: float | None = None,
+        per_chat_interval: float | None = None,
+        rate_window: float = 1.0,
+        rate_burst: int | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """
+        Args:
+            bot_username / bot_first_name: identity returned by getMe.
+            token: if set, only this token is accepted (others get 401 like Telegram);
+                if None any well-formed token works and the bot id is its prefix.
+            clock: source of "now" for message dates; the sandbox swaps in a simulated one.
+            callback_query_ttl: seconds after which answerCallbackQuery fails as "too old"
+                (Telegram: ~15 s); None disables the check so slow tests don't flake.
+            rate_limit: messages per second overall, like Telegram's broadcast limit (30);
+                None (the default) sets no limit. At most ``rate_limit * rate_window`` sends
+                are accepted in any ``rate_window`` seconds (a sliding window).
+            rate_burst: instead of the sliding window, a token bucket of this many messages
+                refilled at ``rate_limit`` per second (GCRA): bursts up to ``rate_burst`` are
+                let through while the long-run rate stays at ``rate_limit``. Telegram says it
+                "may allow short bursts"; the window (the default) is the strict reading.
+            per_chat_interval: seconds that must pass between two sends to one chat
+                (Telegram: 1); None sets no limit.
+            rate_clock: monotonic time source of the rate limiter.
+
+        Sends over a limit fail with 429 and ``parameters.retry_after`` (whole seconds, at
+        least 1, as Telegram does) and are counted in :attr:`rate_limited`; they are not
+        performed and do not use up the window. Only the ``send*`` methods are limited
+        (not ``sendChatAction``).
+        """
+        self.bot_username = bot_username
+        self.bot_first_name = bot_first_name
+        self.token = token
+        self.clock = clock
+        self.callback_query_ttl = callback_query_ttl
+        self._init_rate_limits(rate_limit, per_chat_interval, rate_window, rate_burst, rate_clock)
+        self._init_updates()
+        self._init_files()
+        self._last_token = "0:unknown"  # for updates created before/outside any call
+        self._init_calls(call_log_size)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all users, chats, updates, files, calls and settings (keeps identity)."""
+        self._reset_core()
+        self._reset_files()
+        self._reset_updates()
+        self._reset_messages()
+        self._reset_commands()
+        self._reset_calls()
+        self._reset_rate_limits()
+        self._notify()
