@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +22,14 @@ class _Missing(Exception):
     """Raised while evaluating when a referenced value is absent."""
 
 
-_BINOPS = {
+_BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.Mod: operator.mod,
 }
-_CMPOPS = {
+_CMPOPS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
@@ -150,9 +150,9 @@ def _eval(node: ast.AST, values: Mapping[str, Any]) -> Any:
             return _BINOPS[type(op)](_eval(left, values), _eval(right, values))
         case ast.Compare(left=left, ops=ops, comparators=comparators):
             current = _eval(left, values)
-            for op, comp in zip(ops, comparators, strict=True):
+            for cmp_op, comp in zip(ops, comparators, strict=True):
                 other = _eval(comp, values)
-                if not _CMPOPS[type(op)](current, other):
+                if not _CMPOPS[type(cmp_op)](current, other):
                     return False
                 current = other
             return True

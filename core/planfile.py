@@ -844,10 +844,10 @@ class _Checker:
                 self.check_escalation(sched.escalation, (*base, "escalation"))
             if sched.signed_file is not None:
                 for form_code in dict.fromkeys(mapping.values()):
-                    form = forms.get(form_code)
-                    if form is None:
+                    signed_form = forms.get(form_code)
+                    if signed_form is None:
                         continue
-                    files = [f.code for f in form.fields if f.type == "file"]
+                    files = [f.code for f in signed_form.fields if f.type == "file"]
                     if len(files) != 1:
                         self.error(
                             (*base, "signed_file"),
@@ -881,9 +881,9 @@ class _Checker:
                         (*base, "per_subject"), f"no subject of kind '{target.per_subject}'"
                     )
                 for name, value in target.values.items():
-                    sched = schedules_by_code.get(value.schedule or "")
+                    counted = schedules_by_code.get(value.schedule or "")
                     if value.schedule is None or (
-                        sched is not None and sched.per_subject != target.per_subject
+                        counted is not None and counted.per_subject != target.per_subject
                     ):
                         self.error(
                             (*base, "values", name),
@@ -902,11 +902,11 @@ class _Checker:
                 target_agencies[target.code] = sorted(codes)
             for name, value in target.values.items():
                 form_code, field_code = value.field.split(".", 1)
-                form = forms.get(form_code)
-                if form is None:
+                source = forms.get(form_code)
+                if source is None:
                     self.error((*base, "values", name, "field"), f"unknown form '{form_code}'")
                 else:
-                    fld = next((f for f in form.fields if f.code == field_code), None)
+                    fld = next((f for f in source.fields if f.code == field_code), None)
                     if fld is None:
                         self.error(
                             (*base, "values", name, "field"),

@@ -56,7 +56,7 @@ def format_path(path: Path) -> str:
 
 
 class _Refused(Exception):
-    def __init__(self, mark: yaml.Mark | None, reason: str):
+    def __init__(self, mark: Any, reason: str):  # yaml.error.Mark or the C loader's
         super().__init__(reason)
         self.line = mark.line + 1 if mark else None
         self.reason = reason
@@ -73,7 +73,7 @@ class _GuardedLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         if isinstance(event, yaml.AliasEvent):
             raise _Refused(
                 event.start_mark,

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from db.models import Member, MemberRole, Role
 
 
-def agency_people(agency_ids: Iterable[int]) -> Select[tuple[Member]]:
+def agency_people(agency_ids: Iterable[int]) -> Select[Member]:
     """Active reporters and heads of these agencies: who hears about their reports.
 
     A subquery rather than JOIN + DISTINCT: PostgreSQL cannot DISTINCT over json columns."""

@@ -72,7 +72,8 @@ class Policy:
     step_labels: tuple[str | None, ...] = ()
 
     @classmethod
-    def from_rows(cls, reminders: Iterable[int] | None, escalation: dict | None) -> Policy:
+    def from_rows(cls, reminders: Iterable[int] | None,
+                  escalation: dict[str, Any] | None) -> Policy:
         esc = escalation or {}
         raw_steps = esc.get("steps", [])
         steps = tuple(
@@ -534,9 +535,9 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
     decisions = list(by_person.values())
     for d in decisions:
         if d.kind in ("digest", "weekly") and d.committee_id is not None:
-            listed = {obligation_id for obligation_id, _late in d.lines}
+            listed_ids = {obligation_id for obligation_id, _late in d.lines}
             d.orphans = sorted({o.agency_id for o, n in digest_lines.get(d.committee_id, [])
-                                if n == 0 and o.id in listed})
+                                if n == 0 and o.id in listed_ids})
             if "standing_office" in d.recipient.roles:
                 d.blocked = list(snapshot.blocked.get(d.committee_id, []))
     decisions.sort(key=lambda d: (d.recipient.member_id, d.kind))

@@ -143,18 +143,18 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
             r = _recipient(m)
             if m.agency_id in agency_ids and r.roles & {"reporter", "head"}:
                 members[m.agency_id].append(r)
-            committee = committees.get(m.committee_id) if m.committee_id else None
-            if committee is None:
+            view = committees.get(m.committee_id) if m.committee_id else None
+            if view is None:
                 continue
             # The member role standing_office is the committee office's staff: the
             # consolidating agency's people, except those of a standing office agency of its
             # own, who are the Thường trực (db.queries.member_levels).
             levels = member_levels(r.roles, m.agency_id,
-                                   committee.agency_for("consolidating"),
-                                   committee.agency_for("standing_office"))
+                                   view.agency_for("consolidating"),
+                                   view.agency_for("standing_office"))
             for level in escalation_levels.with_audience("committee"):
                 if level.name in levels:  # each level's people in member order
-                    by_level[committee.id][level.name].append(r)
+                    by_level[view.id][level.name].append(r)
     blocked: dict[int, list[int]] = defaultdict(list)
     if committees:
         recent = now - dt.timedelta(days=BLOCKED_NEWS_DAYS)
