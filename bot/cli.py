@@ -1,4 +1,9 @@
-"""The CLI behind `python -m bot`: run, db, plan, invite."""
+"""The CLI behind `python -m bot`: run, db, plan, invite.
+
+Each command imports what it needs when it runs (the imports inside the `cmd_*` functions):
+`--help`, `db` and `plan` start without loading the bot, the web server or matplotlib, and
+`sandbox` is only imported by the command that starts it.
+"""
 
 from __future__ import annotations
 
@@ -271,7 +276,7 @@ def cmd_plan_calendar(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from scheduler.sweeper import decision_json, run_sweep
+    from scheduler.sweeper import SweepResult, decision_json, run_sweep
 
     settings = get_settings()
     if args.now:
@@ -286,7 +291,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         now = dt.datetime.now(dt.UTC)
 
-    async def _run():
+    async def _run() -> SweepResult:
         from db.session import make_engine, make_sessionmaker
 
         engine = make_engine(settings.database_url)

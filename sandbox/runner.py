@@ -382,7 +382,7 @@ async def _join_personas(sandbox: Sandbox) -> None:
 def sandbox_settings(database_url: str, telegram_api_url: str,
                      fake_now: dt.datetime = START_AT) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         bot_token=TOKEN,
         telegram_api_url=telegram_api_url,
         database_url=database_url,
