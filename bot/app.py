@@ -15,6 +15,14 @@ from core.clock import Clock
 from core.i18n import N_, translator
 from core.settings import Settings
 from db.session import make_engine, make_sessionmaker
+from handlers import register as register_handlers
+from handlers.groups import CHAT_GUARD, FALLBACK, FEATURES, GUARDS
+from scheduler.jobs import schedule_sweep, start_sender, stop_sender
+
+# The priority groups handlers are added in, named here for the app's readers (defined with
+# the handlers in handlers/groups.py, which every feature's register() uses).
+__all__ = ["CHAT_GUARD", "COMMANDS", "FALLBACK", "FEATURES", "GUARDS", "build_application",
+           "on_shutdown", "on_startup", "on_stop", "register_commands", "run_polling"]
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +68,11 @@ def build_application(
     app.bot_data["db"] = make_sessionmaker(engine)
     app.bot_data["clock"] = Clock(settings.fake_now)
     app.bot_data["run_jobs"] = run_jobs
-
-    from handlers import register
-
-    register(app)
+    register_handlers(app)
     return app
 
 
 async def on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    from scheduler.jobs import schedule_sweep, start_sender
-
     await register_commands(app)
     if app.bot_data.get("run_jobs", True):
         await start_sender(app)
@@ -77,8 +80,6 @@ async def on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    from scheduler.jobs import stop_sender
-
     await stop_sender(app)  # finishes the sends in flight
     lock = app.bot_data.pop("sweep_lock", None)
     if lock is not None:

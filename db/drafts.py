@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.answers import FieldSpec
-from core.formengine import CheckSpec, FormSpec, FormState
+from core.formengine import CheckSpec, FormSpec, FormState, effective_answers
+from db.audit import record
 from db.models import (
     Answer,
     Attachment,
-    AuditLog,
     Form,
     FormVersion,
     Member,
@@ -253,8 +252,6 @@ async def submit(
     tz: Any,
     no_report: bool = False,
 ) -> Submission:
-    from core.formengine import effective_answers
-
     if no_report:
         # «Không phát sinh» carries no figures, whatever was typed before.
         await session.execute(delete(Answer).where(Answer.submission_id == submission.id))
@@ -292,26 +289,11 @@ async def submit(
         old.state = SubmissionState.superseded
     obligation.status = ObligationStatus.submitted
     obligation.submitted_at = now
-    session.add(AuditLog(
-        at=now, actor_member_id=member.id, actor_telegram_id=member.telegram_user_id,
-        action="submission.no_report" if no_report else "submission.submit",
-        committee_id=member.committee_id, agency_id=obligation.agency_id,
-        entity_type="submission", entity_id=submission.id,
-        details={"obligation": obligation.id, "version": submission.version,
-                 "late_days": submission.late_days, "receipt": submission.receipt_no},
-    ))
+    record(session, "submission.no_report" if no_report else "submission.submit",
+           actor=member, committee_id=member.committee_id, agency_id=obligation.agency_id,
+           entity=("submission", submission.id),
+           details={"obligation": obligation.id, "version": submission.version,
+                    "late_days": submission.late_days, "receipt": submission.receipt_no},
+           now=now)
     await session.flush()
     return submission
-
-
-async def count_versions(session: AsyncSession, obligation_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(Submission)
-            .where(Submission.obligation_id == obligation_id)
-        ) or 0
-    )
-
-
-def days_between(a: dt.date, b: dt.date) -> int:
-    return math.floor((b - a).days)

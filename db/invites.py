@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.formatting import format_datetime
 from core.settings import Settings
-from db.models import Agency, AuditLog, Committee, Invite, Plan, Role, utcnow
+from db.audit import record
+from db.models import Agency, Committee, Invite, Plan, Role, utcnow
 from db.session import make_engine, make_sessionmaker
 
 CODE_BYTES = 18  # 144 bits; token_urlsafe gives 24 characters of [A-Za-z0-9_-]
@@ -74,14 +76,9 @@ async def create_invite(
     )
     session.add(invite)
     await session.flush()
-    session.add(
-        AuditLog(
-            at=now, actor_member_id=created_by_member_id, actor_label=actor_label,
-            action="invite.create", committee_id=agency.committee_id, agency_id=agency.id,
-            entity_type="invite", entity_id=invite.id,
-            details={"role": role.value, "expires_at": invite.expires_at.isoformat()},
-        )
-    )
+    record(session, "invite.create", actor=created_by_member_id, actor_label=actor_label,
+           committee_id=agency.committee_id, agency_id=agency.id, entity=("invite", invite.id),
+           details={"role": role.value, "expires_at": invite.expires_at.isoformat()}, now=now)
     return CreatedInvite(invite, code)
 
 
@@ -151,8 +148,6 @@ async def create_invite_cli(
             expires_at = created.invite.expires_at
     finally:
         await engine.dispose()
-    from core.formatting import format_datetime
-
     return "\n".join([
         f"Invite #{created.invite.id} for {agency.name} ({agency.code}) as {role}",
         f"expires {format_datetime(expires_at, tz=settings.tz)} (single use)",
@@ -173,8 +168,6 @@ def invite_state(invite: Invite, now: dt.datetime) -> str:
 
 
 async def list_invites_cli(settings: Settings, include_all: bool) -> str:
-    from core.formatting import format_datetime
-
     now = utcnow()
     engine = make_engine(settings.database_url)
     try:
@@ -214,13 +207,9 @@ async def revoke_invite(
         raise LookupError(f"no invite '{ref}'")
     if invite.revoked_at is None:
         invite.revoked_at = now
-        session.add(
-            AuditLog(
-                at=now, actor_member_id=actor_member_id, actor_label=actor_label,
-                action="invite.revoke", committee_id=invite.committee_id,
-                agency_id=invite.agency_id, entity_type="invite", entity_id=invite.id,
-            )
-        )
+        record(session, "invite.revoke", actor=actor_member_id, actor_label=actor_label,
+               committee_id=invite.committee_id, agency_id=invite.agency_id,
+               entity=("invite", invite.id), now=now)
     return invite
 
 

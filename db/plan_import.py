@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.planfile import PlanSpec
 from core.settings import Settings
+from db.audit import record
 from db.models import (
     Agency,
-    AuditLog,
     Committee,
     Form,
     FormField,
@@ -224,17 +224,10 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
 
     report.obligations = await ensure_obligations(session, plan, settings.tz)
     if report.changed:
-        session.add(
-            AuditLog(
-                actor_label="cli",
-                action="plan.import",
-                committee_id=committee.id,
-                entity_type="plan",
-                entity_id=plan.id,
-                details={"file": spec.source, "hash": spec.source_hash,
-                         "summary": report.summary()},
-            )
-        )
+        record(session, "plan.import", actor_label="cli", committee_id=committee.id,
+               entity=("plan", plan.id),
+               details={"file": spec.source, "hash": spec.source_hash,
+                        "summary": report.summary()})
     return report
 
 

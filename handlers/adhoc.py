@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core.answers import parse_date_text
 from core.collation import vi_sorted
 from core.texts import day_with_weekday, esc
+from db.audit import record
 from db.models import (
     Agency,
-    AuditLog,
     Form,
     FormField,
     FormVersion,
@@ -32,14 +33,17 @@ from db.models import (
     Schedule,
     ScheduleAgency,
 )
-from handlers.context import Turn
+from handlers import pending as typed
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
+from handlers.screens import ADHOC
 
 MAX_QUESTIONS = 10
 _TIME = re.compile(r"^(\d{1,2})[:hg](\d{2})$")
 
 
 def _cancel_row(t: Turn) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(t._("Cancel"), callback_data="rx:")]
+    return [typed.cancel_button(t)]
 
 
 async def _plan(t: Turn) -> Plan | None:
@@ -124,11 +128,12 @@ async def ask_agencies(t: Turn) -> None:
         select(Agency.kind, Agency.kind_label, func.count())
         .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True))
         .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
-    rows = [[InlineKeyboardButton(_("All agencies"), callback_data="ad:all")]]
+    rows = [[InlineKeyboardButton(_("All agencies"), callback_data=ADHOC.data("all"))]]
     for kind, label, count in kinds:
         rows.append([InlineKeyboardButton(f"{label or kind} ({count})"[:60],
-                                          callback_data=f"ad:k:{kind}"[:64])])
-    rows.append([InlineKeyboardButton(_("Choose agencies one by one"), callback_data="ad:p")])
+                                          callback_data=ADHOC.data("k", kind)[:64])])
+    rows.append([InlineKeyboardButton(_("Choose agencies one by one"),
+                                      callback_data=ADHOC.data("p"))])
     rows.append(_cancel_row(t))
     t.send(_("Which agencies must answer?"), reply_markup=InlineKeyboardMarkup(rows))
 
@@ -140,9 +145,9 @@ async def pick_keyboard(t: Turn, chosen: list[int]) -> InlineKeyboardMarkup:
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True)))).all()
     rows = [[InlineKeyboardButton(("☑️ " if a.id in chosen else "⬜ ") + a.display_name[:50],
-                                  callback_data=f"ad:t:{a.id}")]
+                                  callback_data=ADHOC.data("t", a.id))]
             for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
-    rows.append([InlineKeyboardButton("✔️ " + t._("Done"), callback_data="ad:d"),
+    rows.append([InlineKeyboardButton("✔️ " + t._("Done"), callback_data=ADHOC.data("d")),
                  *_cancel_row(t)])
     return InlineKeyboardMarkup(rows)
 
@@ -154,8 +159,10 @@ async def ask_form(t: Turn) -> None:
     forms = (await t.session.scalars(
         select(Form).where(Form.plan_id == plan.id, ~Form.code.startswith("adhoc-"))
         .order_by(Form.id))).all()
-    rows = [[InlineKeyboardButton(f.title[:60], callback_data=f"ad:f:{f.id}")] for f in forms]
-    rows.append([InlineKeyboardButton("✍️ " + _("Type a few questions"), callback_data="ad:q")])
+    rows = [[InlineKeyboardButton(f.title[:60], callback_data=ADHOC.data("f", f.id))]
+            for f in forms]
+    rows.append([InlineKeyboardButton("✍️ " + _("Type a few questions"),
+                                      callback_data=ADHOC.data("q"))])
     rows.append(_cancel_row(t))
     t.send(_("Which form should they fill in?"), reply_markup=InlineKeyboardMarkup(rows))
 
@@ -205,20 +212,21 @@ async def ask_confirm(t: Turn, pending: dict[str, Any]) -> None:
         _("Form: {form}").format(form=form_text),
         _("Deadline: {deadline}").format(deadline=when),
     ]), reply_markup=InlineKeyboardMarkup([[
-        InlineKeyboardButton("✅ " + _("Send request"), callback_data="ad:ok"),
+        InlineKeyboardButton("✅ " + _("Send request"), callback_data=ADHOC.data("ok")),
         *_cancel_row(t)]]))
 
 
-async def on_callback(t: Turn, data: str) -> None:
+@with_turn(role="committee")
+async def on_callback(t: Turn) -> None:
     _ = t._
     pending = _pending(t)
-    if data == "ad:new":
+    if t.data == ADHOC.data("new"):
         await start(t)
         return
     if pending is None:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
-    parts = data.split(":")
+    parts = [ADHOC.wire, *ADHOC.parse(t.data)]
     action = parts[1] if len(parts) > 1 else ""
     if action == "all":
         pending.update(agencies="all", step="form")
@@ -237,18 +245,7 @@ async def on_callback(t: Turn, data: str) -> None:
             *chosen, agency_id]
         pending["agencies"] = chosen
         _save(t, pending)
-        markup = await pick_keyboard(t, chosen)
-        query = t.update.callback_query
-
-        async def refresh() -> None:
-            from telegram.error import TelegramError
-
-            try:
-                await query.edit_message_reply_markup(reply_markup=markup)  # type: ignore[union-attr]
-            except TelegramError:
-                pass
-
-        t.later(refresh)
+        t.edit_markup(await pick_keyboard(t, chosen))
         return
     elif action == "d":
         if not pending.get("agencies"):
@@ -257,7 +254,7 @@ async def on_callback(t: Turn, data: str) -> None:
         pending["step"] = "form"
     elif action == "f" and len(parts) > 2 and parts[2].isdigit():
         if await _plan_form(t, int(parts[2])) is None:  # another plan's form: a forged button
-            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            t.stale()
             return
         pending.update(form_id=int(parts[2]), step="deadline")
         _save(t, pending)
@@ -274,7 +271,7 @@ async def on_callback(t: Turn, data: str) -> None:
         await create(t, pending)
         return
     else:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     _save(t, pending)
     if pending["step"] == "form":
@@ -314,7 +311,7 @@ async def create(t: Turn, pending: dict[str, Any]) -> None:
     if pending.get("form_id"):
         form = await t.session.get(Form, pending["form_id"])
         if form is None or form.plan_id != plan.id:
-            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            t.stale()
             return
     else:
         fields = quick_fields(pending.get("questions", []))
@@ -358,13 +355,20 @@ async def create(t: Turn, pending: dict[str, Any]) -> None:
             period_type="ad_hoc", period_key=f"{today.year}-{code}", period_start=today,
             period_end=day, due_at=due_local.astimezone(dt.UTC),
         ))
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id, actor_telegram_id=t.member.telegram_user_id,
-        action="adhoc.create", committee_id=plan.committee_id, entity_type="schedule",
-        entity_id=schedule.id,
-        details={"title": pending["title"], "agencies": len(agencies),
-                 "due": due_local.isoformat()},
-    ))
+    record(t.session, "adhoc.create", actor=t.member, committee_id=plan.committee_id,
+           entity=("schedule", schedule.id),
+           details={"title": pending["title"], "agencies": len(agencies),
+                    "due": due_local.isoformat()}, now=t.now)
     t.member.pending_action = None
     t.send("✅ " + _("Ad-hoc request sent to {n} agencies. They are notified at the next sweep "
                      "and reminded like any other report.").format(n=len(agencies)))
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler("adhoc", with_turn(start, members_only=False,
+                                                      role="committee")), group=FEATURES)
+    app.add_handler(CallbackQueryHandler(on_callback, pattern=ADHOC.pattern), group=FEATURES)
+    typed.register("adhoc", on_text)

@@ -1,7 +1,8 @@
 """Admin tools in the bot: invites, members, deadlines and reminders, pauses, audit log.
 
-Entry: /admin. Callback prefixes: ai (invite), ar (revoke invite), am (members),
-md (deactivate member), as (schedules), ap (pause reminders), al (audit log).
+Entry: /admin, /audit. Callback prefixes: ai (invite), ar (revoke invite), am (members),
+md (deactivate member), as (schedules), ap (pause reminders), al (audit log), ax (cancel a
+typed input).
 Typed inputs wait in `member.pending_action` like every other multi-step action.
 Every change is written to the audit log and takes effect at the next sweep.
 """
@@ -18,11 +19,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core.answers import parse_date_text
 from core.collation import vi_sorted
 from core.formatting import format_date, format_datetime
 from core.texts import esc, period_label, split_message
+from db.audit import record
 from db.invites import create_invite, deep_link, revoke_invite
 from db.models import (
     OPEN_STATUSES,
@@ -37,15 +40,22 @@ from db.models import (
     Schedule,
 )
 from db.obligations import ensure_obligations
-from handlers.context import Turn
+from handlers import callbacks, pending
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
 from handlers.render import member_role_name
 from scheduler.messages import role_name
 
 B = InlineKeyboardButton
-
-
-def is_admin(t: Turn) -> bool:
-    return bool(t.member and t.member.active and Role.admin in t.member.role_set)
+INVITE = callbacks.route("ai")
+REVOKE = callbacks.route("ar")
+MEMBERS = callbacks.route("am")
+DEACTIVATE = callbacks.route("md")
+SCHEDULES = callbacks.route("as")
+PAUSES = callbacks.route("ap")
+AUDIT = callbacks.route("al")
+CANCEL = callbacks.route("ax")
+AUDIT_ARGS = re.compile(r"([0-9]{1,4})(?:\s+(\S+))?|(\S+)")
 
 
 async def committee_id_of(t: Turn) -> int | None:
@@ -64,25 +74,22 @@ async def _role_word(t: Turn, role: Role, agency_id: int | None) -> str:
 
 
 def _cancel(t: Turn) -> list[InlineKeyboardButton]:
-    return [B(t._("Cancel"), callback_data="rx:")]
+    return [pending.cancel_button(t, CANCEL)]
 
 
 async def show_admin_menu(t: Turn) -> None:
     _ = t._
-    if not is_admin(t):
-        t.send(_("Sorry, only admins can use this."))
-        return
     t.send("⚙️ " + _("<b>Administration</b>"), reply_markup=InlineKeyboardMarkup([
-        [B("🔗 " + _("Invite someone"), callback_data="ai:"),
-         B("🚫 " + _("Revoke invites"), callback_data="ar:")],
-        [B("👥 " + _("Members"), callback_data="am:"),
-         B("🗓 " + _("Deadlines and reminders"), callback_data="as:")],
-        [B("⏸ " + _("Pause reminders"), callback_data="ap:"),
-         B("📜 " + _("Audit log"), callback_data="al:")],
+        [B("🔗 " + _("Invite someone"), callback_data=INVITE.data()),
+         B("🚫 " + _("Revoke invites"), callback_data=REVOKE.data())],
+        [B("👥 " + _("Members"), callback_data=MEMBERS.data()),
+         B("🗓 " + _("Deadlines and reminders"), callback_data=SCHEDULES.data())],
+        [B("⏸ " + _("Pause reminders"), callback_data=PAUSES.data()),
+         B("📜 " + _("Audit log"), callback_data=AUDIT.data())],
     ]))
 
 
-async def _agency_picker(t: Turn, prefix: str, kind: str | None) -> None:
+async def _agency_picker(t: Turn, route: callbacks.Route, kind: str | None) -> None:
     _ = t._
     committee = await committee_id_of(t)
     if kind is None:
@@ -90,7 +97,7 @@ async def _agency_picker(t: Turn, prefix: str, kind: str | None) -> None:
             select(Agency.kind, Agency.kind_label, func.count())
             .where(Agency.committee_id == committee, Agency.active.is_(True))
             .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
-        rows = [[B(f"{label or k} ({n})"[:60], callback_data=f"{prefix}:k:{k}"[:64])]
+        rows = [[B(f"{label or k} ({n})"[:60], callback_data=route.data("k", k)[:64])]
                 for k, label, n in kinds]
         t.send(_("Which kind of agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
         return
@@ -98,20 +105,15 @@ async def _agency_picker(t: Turn, prefix: str, kind: str | None) -> None:
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == committee, Agency.kind == kind, Agency.active.is_(True))
         )).all()
-    rows = [[B(a.display_name[:60], callback_data=f"{prefix}:a:{a.id}")]
+    rows = [[B(a.display_name[:60], callback_data=route.data("a", a.id))]
             for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
     t.send(_("Which agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
 
-async def _audit(t: Turn, action: str, committee_id: int | None, agency_id: int | None = None,
-                 entity: tuple[str, int] | None = None, **details: Any) -> None:
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id if t.member else None,
-        actor_telegram_id=t.member.telegram_user_id if t.member else None, action=action,
-        committee_id=committee_id, agency_id=agency_id,
-        entity_type=entity[0] if entity else None, entity_id=entity[1] if entity else None,
-        details=details,
-    ))
+def _audit(t: Turn, action: str, committee_id: int | None, agency_id: int | None = None,
+           entity: tuple[str, int] | None = None, **details: Any) -> None:
+    record(t.session, action, actor=t.member, committee_id=committee_id, agency_id=agency_id,
+           entity=entity, details=details, now=t.now)
 
 
 # ----------------------------------------------------------------------------- invites
@@ -119,23 +121,23 @@ async def _audit(t: Turn, action: str, committee_id: int | None, agency_id: int 
 async def invites(t: Turn, parts: list[str]) -> None:
     _ = t._
     if not parts or parts == [""]:
-        await _agency_picker(t, "ai", None)
+        await _agency_picker(t, INVITE, None)
     elif parts[0] == "k":
-        await _agency_picker(t, "ai", parts[1])
+        await _agency_picker(t, INVITE, parts[1])
     elif parts[0] == "a":
         agency_id = int(parts[1])
         picked = await t.session.get(Agency, agency_id)
         if picked is None or picked.committee_id != await committee_id_of(t):
-            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            t.stale()
             return
         rows = [[B((await _role_word(t, role, agency_id))[:60],
-                   callback_data=f"ai:r:{agency_id}:{role.value}")]
+                   callback_data=INVITE.data("r", agency_id, role.value))]
                 for role in Role]
         t.send(_("Which role?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
     elif parts[0] == "r":
         agency = await t.session.get(Agency, int(parts[1]))
         if agency is None or agency.committee_id != await committee_id_of(t):
-            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            t.stale()
             return
         role = Role(parts[2])
         created = await create_invite(t.session, agency, role,
@@ -157,7 +159,7 @@ async def revoke_invites(t: Turn, parts: list[str]) -> None:
     if parts and parts[0].isdigit():
         invite = await t.session.get(Invite, int(parts[0]))
         if invite is None or invite.committee_id != committee:
-            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            t.stale()
             return
         await revoke_invite(t.session, str(invite.id), actor_member_id=t.member.id
                             if t.member else None, now=t.now)
@@ -171,7 +173,7 @@ async def revoke_invites(t: Turn, parts: list[str]) -> None:
         t.send(_("No active invites."))
         return
     rows = [[B(f"#{i.id} {i.agency.display_name} · {await _role_word(t, i.role, i.agency_id)}"
-               [:60], callback_data=f"ar:{i.id}")] for i in active]
+               [:60], callback_data=REVOKE.data(i.id))] for i in active]
     t.send(_("Tap an invite to revoke it:"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
 
@@ -180,14 +182,14 @@ async def revoke_invites(t: Turn, parts: list[str]) -> None:
 async def members(t: Turn, parts: list[str]) -> None:
     _ = t._
     if not parts or parts == [""]:
-        await _agency_picker(t, "am", None)
+        await _agency_picker(t, MEMBERS, None)
         return
     if parts[0] == "k":
-        await _agency_picker(t, "am", parts[1])
+        await _agency_picker(t, MEMBERS, parts[1])
         return
     agency = await t.session.get(Agency, int(parts[1]))
     if agency is None or agency.committee_id != await committee_id_of(t):
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     people = (await t.session.scalars(
         select(Member).where(Member.agency_id == agency.id).order_by(Member.id))).all()
@@ -204,7 +206,7 @@ async def members(t: Turn, parts: list[str]) -> None:
         lines.append(f"• {esc(m.full_name)} — {esc(roles)} — {state}")
         if m.active:
             rows.append([B(_("Deactivate {name}").format(name=m.full_name)[:60],
-                           callback_data=f"md:{m.id}")])
+                           callback_data=DEACTIVATE.data(m.id))])
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 
 
@@ -212,17 +214,18 @@ async def deactivate(t: Turn, parts: list[str]) -> None:
     _ = t._
     member = await t.session.get(Member, int(parts[0]))
     if member is None or member.committee_id != await committee_id_of(t):
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     if len(parts) < 2 or parts[1] != "y":
         t.send(_("Deactivate {name}? They will no longer receive or send reports.").format(
             name=esc(member.full_name)), reply_markup=InlineKeyboardMarkup([[
-                B("✅ " + _("Confirm"), callback_data=f"md:{member.id}:y"), *_cancel(t)]]))
+                B("✅ " + _("Confirm"), callback_data=DEACTIVATE.data(member.id, "y")),
+                *_cancel(t)]]))
         return
     member.active = False
     member.inactive_reason = "revoked"
     member.active_submission_id = None
-    await _audit(t, "member.deactivate", member.committee_id, member.agency_id,
+    _audit(t, "member.deactivate", member.committee_id, member.agency_id,
                  ("member", member.id))
     t.send(_("{name} has been deactivated.").format(name=esc(member.full_name)))
 
@@ -238,12 +241,13 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             .where(Plan.committee_id == committee, Schedule.active.is_(True))
             .order_by(Plan.year.desc(), Schedule.position))).all()
         t.send(_("Which schedule?"), reply_markup=InlineKeyboardMarkup(
-            [[B(s.name[:60], callback_data=f"as:s:{s.id}")] for s in rows] + [_cancel(t)]))
+            [[B(s.name[:60], callback_data=SCHEDULES.data("s", s.id))] for s in rows]
+            + [_cancel(t)]))
         return
     schedule = await t.session.get(Schedule, int(parts[1]))
     plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
     if schedule is None or plan is None or plan.committee_id != committee:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     action = parts[0]
     assert t.member is not None
@@ -259,10 +263,10 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             .format(steps=steps or "—", k=esc_policy.get("repeat_every", "—"),
                     r=esc_policy.get("rounds", "—")),
         ]), reply_markup=InlineKeyboardMarkup([
-            [B(_("Change the deadline day"), callback_data=f"as:d:{schedule.id}"),
-             B(_("One period's deadline"), callback_data=f"as:p:{schedule.id}")],
-            [B(_("Reminders"), callback_data=f"as:r:{schedule.id}"),
-             B(_("Escalation"), callback_data=f"as:e:{schedule.id}")],
+            [B(_("Change the deadline day"), callback_data=SCHEDULES.data("d", schedule.id)),
+             B(_("One period's deadline"), callback_data=SCHEDULES.data("p", schedule.id))],
+            [B(_("Reminders"), callback_data=SCHEDULES.data("r", schedule.id)),
+             B(_("Escalation"), callback_data=SCHEDULES.data("e", schedule.id))],
         ]))
     elif action == "d":
         t.member.pending_action = {"kind": "due_rule", "schedule": schedule.id}
@@ -274,7 +278,7 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             .where(Obligation.schedule_id == schedule.id)
             .group_by(Obligation.period_key).order_by(func.min(Obligation.due_at)))).all()
         rows = [[B(period_label(_, schedule.period_type, k)[:60],
-                   callback_data=f"as:p:{schedule.id}:{k}"[:64])] for k, _d in keys
+                   callback_data=SCHEDULES.data("p", schedule.id, k)[:64])] for k, _d in keys
                 if _d is not None]
         t.send(_("Which period?"), reply_markup=InlineKeyboardMarkup([*rows[:40], _cancel(t)]))
     elif action == "p":
@@ -298,6 +302,9 @@ async def schedules(t: Turn, parts: list[str]) -> None:
                reply_markup=InlineKeyboardMarkup([_cancel(t)]))
 
 
+TYPED_KINDS = ("due_rule", "period_due", "reminders", "escalation", "pause")
+
+
 def _rule_text(rule: dict[str, Any] | None) -> str:
     if not rule:
         return "—"
@@ -312,23 +319,22 @@ def _rule_text(rule: dict[str, Any] | None) -> str:
 async def finish_typed(t: Turn, text: str) -> bool:
     """Typed inputs of admin actions; False when none is pending."""
     _ = t._
-    pending = dict(t.member.pending_action) if t.member and t.member.pending_action else None
-    kinds = ("due_rule", "period_due", "reminders", "escalation", "pause")
-    if not pending or pending.get("kind") not in kinds:
+    waiting = dict(t.member.pending_action) if t.member and t.member.pending_action else None
+    if not waiting or waiting.get("kind") not in TYPED_KINDS:
         return False
     assert t.member is not None
-    if not is_admin(t):
+    if not t.is_admin:
         t.member.pending_action = None
         return False
-    kind = pending["kind"]
+    kind = waiting["kind"]
     text = text.strip()
     if kind == "pause":
         return await _finish_pause(t, text)
-    schedule = await t.session.get(Schedule, int(pending["schedule"]))
+    schedule = await t.session.get(Schedule, int(waiting["schedule"]))
     plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
     if schedule is None or plan is None or plan.committee_id != await committee_id_of(t):
         t.member.pending_action = None
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return True
     if kind == "due_rule":
         match = re.fullmatch(r"(trước|truoc|before)?\s*(?:ngày\s*)?(\d{1,2})", text.lower())
@@ -341,7 +347,7 @@ async def finish_typed(t: Turn, text: str) -> bool:
         old = schedule.due_rule
         schedule.due_rule = rule
         counts = await ensure_obligations(t.session, plan, t.tz)
-        await _audit(t, "schedule.due_rule", plan.committee_id, entity=("schedule", schedule.id),
+        _audit(t, "schedule.due_rule", plan.committee_id, entity=("schedule", schedule.id),
                      old=old, new=rule, rescheduled=counts.rescheduled)
         t.send(_("Deadline rule changed; {n} open reports moved to the new deadline.").format(
             n=counts.rescheduled))
@@ -353,15 +359,15 @@ async def finish_typed(t: Turn, text: str) -> bool:
         due = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), t.tz)
         rows = (await t.session.scalars(
             select(Obligation).where(Obligation.schedule_id == schedule.id,
-                                     Obligation.period_key == pending["period"],
+                                     Obligation.period_key == waiting["period"],
                                      Obligation.status.in_(OPEN_STATUSES)))).all()
         for o in rows:
             o.due_at = due.astimezone(dt.UTC)
-        await _audit(t, "schedule.period_due", plan.committee_id,
-                     entity=("schedule", schedule.id), period=pending["period"],
+        _audit(t, "schedule.period_due", plan.committee_id,
+                     entity=("schedule", schedule.id), period=waiting["period"],
                      due=due.isoformat(), obligations=len(rows))
         t.send(_("The last day of {period} is now {day} for {n} open reports.").format(
-            period=esc(period_label(_, schedule.period_type, pending["period"])),
+            period=esc(period_label(_, schedule.period_type, waiting["period"])),
             day=format_date(day), n=len(rows)))
     elif kind == "reminders":
         try:
@@ -371,7 +377,7 @@ async def finish_typed(t: Turn, text: str) -> bool:
         if not days or any(d < 0 or d > 90 for d in days):
             t.send("⚠️ " + _("Please type whole days from 0 to 90, e.g. «7, 3, 1, 0»."))
             return True
-        await _audit(t, "schedule.reminders", plan.committee_id,
+        _audit(t, "schedule.reminders", plan.committee_id,
                      entity=("schedule", schedule.id), old=schedule.reminder_offsets, new=days)
         schedule.reminder_offsets = days
         t.send(_("Reminders set to {days} days before the last day.").format(
@@ -398,7 +404,7 @@ async def finish_typed(t: Turn, text: str) -> bool:
             {"after_days": numbers[2], "to": ["chair"]},
             *kept,
         ], key=lambda step: step["after_days"]), repeat_every=numbers[3], rounds=numbers[4])
-        await _audit(t, "schedule.escalation", plan.committee_id,
+        _audit(t, "schedule.escalation", plan.committee_id,
                      entity=("schedule", schedule.id), old=schedule.escalation_policy, new=policy)
         schedule.escalation_policy = policy
         t.send(_("Escalation updated."))
@@ -427,10 +433,10 @@ async def pauses(t: Turn, parts: list[str]) -> None:
                 removed = ranges.pop(index)
                 calendar["pauses"] = ranges
                 plan.calendar = calendar
-                await _audit(t, "reminders.resume", committee, pause=removed)
+                _audit(t, "reminders.resume", committee, pause=removed)
                 t.send(_("Pause removed."))
                 return
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     assert t.member is not None
     t.member.pending_action = {"kind": "pause"}
@@ -443,7 +449,7 @@ async def pauses(t: Turn, parts: list[str]) -> None:
         rows.append([B(_("Remove {start} – {end}").format(
                            start=format_date(dt.date.fromisoformat(start)),
                            end=format_date(dt.date.fromisoformat(end)))[:60],
-                       callback_data=f"ap:x:{plan.id}:{index}")])
+                       callback_data=PAUSES.data("x", plan.id, index))])
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
 
@@ -461,7 +467,7 @@ async def _finish_pause(t: Turn, text: str) -> bool:
         calendar = dict(plan.calendar or {})
         calendar["pauses"] = [*calendar.get("pauses", []), [start.isoformat(), end.isoformat()]]
         plan.calendar = calendar
-    await _audit(t, "reminders.pause", committee, start=start.isoformat(), end=end.isoformat())
+    _audit(t, "reminders.pause", committee, start=start.isoformat(), end=end.isoformat())
     assert t.member is not None
     t.member.pending_action = None
     t.send(_("Reminders paused from {start} to {end}.").format(start=format_date(start),
@@ -515,34 +521,52 @@ async def audit_log(t: Turn, limit: int = 20, agency_code: str | None = None,
     for chunk in chunks[:-1]:
         t.send(chunk)
     t.send(chunks[-1], reply_markup=InlineKeyboardMarkup([[
-        B("⬇️ " + _("Export CSV"), callback_data="al:csv")]]))
+        B("⬇️ " + _("Export CSV"), callback_data=AUDIT.data("csv"))]]))
 
 
-async def on_admin_callback(t: Turn, data: str) -> bool:
-    kind, _sep, rest = data.partition(":")
-    if kind not in ("ai", "ar", "am", "md", "as", "ap", "al"):
-        return False
-    t.answer_callback()
-    if not is_admin(t):
-        t.send(t._("Sorry, only admins can use this."))
-        return True
-    parts = rest.split(":") if rest else []
+# ----------------------------------------------------------------------------- wiring
+
+
+@with_turn(members_only=False, role="admin")
+async def on_audit(t: Turn) -> None:
+    """/audit [N] [AGENCY_CODE]: the last N events, optionally of one agency."""
+    # ASCII digits only: str.isdigit() also takes «²», which int() refuses.
+    found = AUDIT_ARGS.fullmatch(" ".join(t.context.args or []) or "20")
+    if found is None:
+        t.send(t._("Usage: /audit [N] [AGENCY_CODE], for example /audit 50 p-cat-linh."))
+        return
+    limit = int(found.group(1)) if found.group(1) else 20
+    await audit_log(t, max(1, limit), found.group(2) or found.group(3))
+
+
+async def _cancel_typed(t: Turn, parts: list[str]) -> None:
+    pending.cancel(t)
+
+
+async def _audit_button(t: Turn, parts: list[str]) -> None:
+    csv_ = parts == ["csv"]
+    await audit_log(t, limit=5000 if csv_ else 20, as_csv=csv_)
+
+
+BUTTONS = {INVITE: invites, REVOKE: revoke_invites, MEMBERS: members, DEACTIVATE: deactivate,
+           SCHEDULES: schedules, PAUSES: pauses, AUDIT: _audit_button, CANCEL: _cancel_typed}
+
+
+@with_turn(role="admin")
+async def on_admin_button(t: Turn) -> None:
+    route = next(r for r in BUTTONS if r.matches(t.data))
     try:
-        if kind == "ai":
-            await invites(t, parts)
-        elif kind == "ar":
-            await revoke_invites(t, parts)
-        elif kind == "am":
-            await members(t, parts)
-        elif kind == "md":
-            await deactivate(t, parts)
-        elif kind == "as":
-            await schedules(t, parts)
-        elif kind == "ap":
-            await pauses(t, parts)
-        elif kind == "al":
-            await audit_log(t, limit=5000 if rest == "csv" else 20, as_csv=rest == "csv")
+        await BUTTONS[route](t, route.parse(t.data))
     except (ValueError, IndexError):
-        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
-    return True
+        t.stale()
 
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler("admin", with_turn(show_admin_menu, members_only=False,
+                                                      role="admin")), group=FEATURES)
+    app.add_handler(CommandHandler("audit", on_audit), group=FEATURES)
+    for route in BUTTONS:
+        app.add_handler(CallbackQueryHandler(on_admin_button, pattern=route.pattern),
+                        group=FEATURES)
+    for kind in TYPED_KINDS:
+        pending.register(kind, finish_typed)

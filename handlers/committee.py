@@ -1,20 +1,26 @@
-"""Digest buttons for chairs and the standing office: remind everyone, details, seen."""
+"""Digest buttons for chairs and the standing office: remind everyone, details, seen.
+
+Callback data (written by the scheduler's digests): ra:{committee} remind all ·
+dd:{committee} details · ack:{committee}:{digest} seen.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
+from telegram.ext import Application, CallbackQueryHandler
 
 from core.collation import vi_key
 from core.formatting import format_datetime
-from core.texts import esc, period_label
+from core.texts import esc, period_label, split_message
+from db.audit import record
 from db.models import (
     OPEN_STATUSES,
     Agency,
-    AuditLog,
     Committee,
     Member,
     Obligation,
@@ -23,12 +29,17 @@ from db.models import (
     Schedule,
 )
 from db.queries import agency_people, member_levels
-from handlers.context import Turn
+from handlers import callbacks
+from handlers.context import COMMITTEE_ONLY, Turn, with_turn
+from handlers.groups import FEATURES
 from scheduler.messages import last_reminders
 from scheduler.sweep import Decision, Item, ObligationView
 from scheduler.sweeper import _recipient, view_of, write_decisions
 
 COMMITTEE_ROLES = {Role.chair, Role.standing_office, Role.admin}
+REMIND_ALL = callbacks.route("ra")
+DETAILS = callbacks.route("dd")
+SEEN = callbacks.route("ack")
 
 
 def may_oversee(t: Turn, committee_id: int) -> bool:
@@ -78,29 +89,30 @@ async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligati
     return out
 
 
-async def on_committee_callback(t: Turn, data: str) -> bool:
-    """Handle ra:/dd:/ack: buttons; False when the data is not one of them."""
-    kind, _sep, rest = data.partition(":")
-    if kind not in ("ra", "dd", "ack"):
-        return False
-    _ = t._
-    t.answer_callback()
-    parts = rest.split(":")
-    try:
-        committee_id = int(parts[0])
-    except ValueError:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
-        return True
+@with_turn
+async def on_digest_button(t: Turn) -> None:
+    """ra:/dd:/ack: buttons, each naming the committee whose digest it came with."""
+    route = next(r for r in (REMIND_ALL, DETAILS, SEEN) if r.matches(t.data))
+    parts = route.parse(t.data)
+    committee_id = callbacks.parse_id(parts[0]) if parts else None
+    if committee_id is None:
+        t.stale()
+        return
     if not may_oversee(t, committee_id):
-        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
-        return True
-    if kind == "ra":
+        t.send(t._(COMMITTEE_ONLY))
+        return
+    if route is REMIND_ALL:
         await remind_all(t, committee_id)
-    elif kind == "dd":
+    elif route is DETAILS:
         await details(t, committee_id)
     else:
         await acknowledge(t, committee_id, parts[1] if len(parts) > 1 else "")
-    return True
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    for route in (REMIND_ALL, DETAILS, SEEN):
+        app.add_handler(CallbackQueryHandler(on_digest_button, pattern=route.pattern),
+                        group=FEATURES)
 
 
 async def remind_all(t: Turn, committee_id: int) -> None:
@@ -135,12 +147,8 @@ async def remind_all(t: Turn, committee_id: int) -> None:
                                             t.now, t.tz)
     reached = {o.agency_id for o, _n, _s in rows if by_agency.get(o.agency_id)}
     unreachable = len(agency_ids) - len(reached)
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id if t.member else None,
-        actor_telegram_id=t.member.telegram_user_id if t.member else None,
-        action="committee.remind_all", committee_id=committee_id,
-        details={"agencies": len(reached), "messages": len(written)},
-    ))
+    record(t.session, "committee.remind_all", actor=t.member, committee_id=committee_id,
+           details={"agencies": len(reached), "messages": len(written)}, now=t.now)
     sender = t.context.application.bot_data.get("sender")
     if sender is not None:
         async def wake_sender() -> None:
@@ -187,30 +195,13 @@ async def details(t: Turn, committee_id: int) -> None:
             lines.append("   • " + _("{report}: {days} days late").format(
                 report=f"{esc(schedule_name)} {esc(period_label(_, o.period_type, o.period_key))}",
                 days=late))
-    from core.texts import split_message
-
     for chunk in split_message(lines):
         t.send(chunk)
 
 
 async def acknowledge(t: Turn, committee_id: int, stamp: str) -> None:
     _ = t._
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id if t.member else None,
-        actor_telegram_id=t.member.telegram_user_id if t.member else None,
-        action="digest.ack", committee_id=committee_id, details={"digest": stamp},
-    ))
-    query = t.update.callback_query
-
-    async def mark_seen() -> None:
-        from telegram.error import TelegramError
-
-        if query is None or query.message is None:
-            return
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except TelegramError:
-            pass
-
-    t.later(mark_seen)
+    record(t.session, "digest.ack", actor=t.member, committee_id=committee_id,
+           details={"digest": stamp}, now=t.now)
+    t.edit_markup(None)  # seen: the digest's buttons go
     t.send("👁 " + _("Noted: you have seen this digest."))

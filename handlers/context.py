@@ -1,24 +1,40 @@
-"""What every handler needs for one update: a session, the member, language, clock."""
+"""What every handler needs for one update: a session, the member, language, clock.
+
+A handler is `async def f(t: Turn) -> None` entered with `@with_turn`: one transaction per
+update, replies sent after the commit, the member's roles asked of the Turn.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import ApplicationHandlerStop
 
 from core.clock import Clock
-from core.i18n import Gettext, pick_language, translator
+from core.i18n import N_, Gettext, pick_language, translator
 from core.settings import Settings
 from core.textlimits import split_html
-from db.models import Member, ProcessedUpdate, Role
+from db.models import Member, MemberRole, ProcessedUpdate, Role
 from handlers.common import Context, sessions
+from handlers.errors import DuplicateUpdate, tolerate
+from handlers.screens import stranger_welcome
+
+STALE_BUTTON = N_("This button is no longer valid. Open «Reports due» for the current list.")
+COMMITTEE_ONLY = N_("Sorry, only the committee's chairs and standing office can use this.")
+ADMINS_ONLY = N_("Sorry, only admins can use this.")
+FORM_ROLES = frozenset({Role.reporter, Role.head})
+COMMITTEE_ROLES = frozenset({Role.chair, Role.standing_office, Role.admin})
+
+__all__ = ["DuplicateUpdate", "Turn", "turn", "with_turn"]
 
 
 @dataclass
@@ -47,6 +63,45 @@ class Turn:
         return self.member is not None and self.member.active and (
             self.member.agency_id is not None or Role.admin in self.member.role_set
         )
+
+    @property
+    def may_report(self) -> bool:
+        """A reporter or head of an agency: may fill in its reports."""
+        m = self.member
+        return bool(m and m.active and m.agency_id is not None and m.role_set & FORM_ROLES)
+
+    @property
+    def oversees(self) -> bool:
+        """A chair, the standing office or an admin of a committee: its committee tools."""
+        m = self.member
+        return bool(m and m.active and m.committee_id and m.role_set & COMMITTEE_ROLES)
+
+    @property
+    def is_admin(self) -> bool:
+        m = self.member
+        return bool(m and m.active and Role.admin in m.role_set)
+
+    @property
+    def data(self) -> str:
+        """The pressed button's callback data ("" for a message)."""
+        query = self.update.callback_query
+        return (query.data or "") if query is not None else ""
+
+    def stale(self) -> None:
+        """The one answer to a button that no longer means anything (or never did)."""
+        self.send(self._(STALE_BUTTON))
+
+    def edit_markup(self, markup: InlineKeyboardMarkup | None) -> None:
+        """Replace the pressed message's buttons (None removes them) after the commit; an
+        old, deleted or unchanged message is fine."""
+        query = self.update.callback_query
+        if query is None or query.message is None:
+            return
+
+        async def edit() -> None:
+            await tolerate(query.edit_message_reply_markup(reply_markup=markup))
+
+        self.later(edit)
 
     def send(self, text: str, **kwargs: Any) -> None:
         kwargs.setdefault("parse_mode", "HTML")
@@ -96,14 +151,25 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
     )
     if user is not None and user.id in settings.bot_admins and (
             member is None or Role.admin not in member.role_set):
-        from handlers.onboarding import ensure_admin
-
         await ensure_admin(t)  # BOT_ADMINS are admins from their first message
     return t
 
 
-class DuplicateUpdate(Exception):
-    """This update was handled before (Telegram delivered it again): do nothing."""
+async def ensure_admin(t: Turn) -> None:
+    """Users listed in BOT_ADMINS are admins from their first message."""
+    user = t.update.effective_user
+    if user is None or user.id not in t.settings.bot_admins:
+        return
+    if t.member is None:
+        t.member = Member(telegram_user_id=user.id, full_name=user.full_name,
+                          username=user.username, telegram_language=user.language_code,
+                          chat_id=user.id)
+        t.session.add(t.member)
+        await t.session.flush()
+        await t.session.refresh(t.member, ["roles"])
+    if Role.admin not in t.member.role_set:
+        t.member.roles.append(MemberRole(role=Role.admin))
+        await t.session.flush()
 
 
 async def first_delivery(session: AsyncSession, update: Update, now: dt.datetime) -> bool:
@@ -142,3 +208,46 @@ class turn:
         if exc[0] is None:
             for action in self._turn.outgoing:
                 await action()
+
+
+Handler = Callable[[Turn], Awaitable[None]]
+Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+Role_ = Literal["committee", "admin"] | None
+
+
+@overload
+def with_turn(handler: Handler, *, members_only: bool = ..., role: Role_ = ...) -> Callback: ...
+
+
+@overload
+def with_turn(handler: None = ..., *, members_only: bool = ...,
+              role: Role_ = ...) -> Callable[[Handler], Callback]: ...
+
+
+def with_turn(
+    handler: Handler | None = None, *, members_only: bool = True, role: Role_ = None,
+) -> Callback | Callable[[Handler], Callback]:
+    """Make `async def f(t: Turn)` a PTB callback: one turn around it, a pressed button
+    answered (once, first), strangers welcomed when `members_only`, the `role` checked.
+    A handled update goes no further (the fallback group would answer it a second time)."""
+    def wrap(inner: Handler) -> Callback:
+        @functools.wraps(inner)
+        async def callback(update: Update, context: Context) -> None:
+            try:
+                async with turn(update, context) as t:
+                    t.answer_callback()
+                    if members_only and not t.bound:
+                        t.send(stranger_welcome(t._))
+                    elif role == "committee" and not t.oversees:
+                        t.send(t._(COMMITTEE_ONLY))
+                    elif role == "admin" and not t.is_admin:
+                        t.send(t._(ADMINS_ONLY))
+                    else:
+                        await inner(t)
+            except Exception as exc:  # reported to every error handler here,
+                # so that a failed update also ends in this group (PTB would go on with the
+                # fallback group after its error handlers)
+                await context.application.process_error(update, exc)
+            raise ApplicationHandlerStop
+        return callback
+    return wrap(handler) if handler is not None else wrap

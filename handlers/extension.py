@@ -8,26 +8,33 @@ of that day; reminders and escalation follow it, and the agency is told through 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler
 
 from core.answers import parse_date_text
 from core.collation import vi_sorted
 from core.texts import day_with_weekday, esc, period_label
+from db.audit import record
 from db.models import (
     OPEN_STATUSES,
     Agency,
-    AuditLog,
     Obligation,
     Plan,
     Schedule,
 )
 from db.queries import agency_people
-from handlers.context import Turn
+from handlers import callbacks, pending
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
+from handlers.screens import EXTEND
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
+
+ASK = callbacks.route("ex")
 
 
 async def _obligation_in_committee(t: Turn, obligation_id: int
@@ -40,7 +47,7 @@ async def _obligation_in_committee(t: Turn, obligation_id: int
         .where(Obligation.id == obligation_id)
     )).first()
     if row is None or t.member is None or row[2].committee_id != t.member.committee_id:
-        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return None
     return row[0], row[1], row[2], row[3]
 
@@ -60,7 +67,7 @@ async def list_for_extension(t: Turn, schedule_id: int, period_key: str) -> None
     if not rows:
         t.send(_("Every agency has reported for this period; nothing to extend."))
         return
-    buttons = [[InlineKeyboardButton(agency.display_name[:60], callback_data=f"ex:{o.id}")]
+    buttons = [[InlineKeyboardButton(agency.display_name[:60], callback_data=ASK.data(o.id))]
                for o, agency in rows[:40]]
     t.send(_("Extend the deadline for which agency?"), reply_markup=InlineKeyboardMarkup(buttons))
 
@@ -78,15 +85,14 @@ async def ask_extension(t: Turn, obligation_id: int) -> None:
                  agency=esc(agency.display_name),
                  report=f"{esc(schedule.name)} "
                         f"{esc(period_label(_, obligation.period_type, obligation.period_key))}"),
-           reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
-               _("Cancel"), callback_data="rx:")]]))
+           reply_markup=InlineKeyboardMarkup([[pending.cancel_button(t)]]))
 
 
 async def finish_extension(t: Turn, text: str) -> bool:
     """The typed «date reason» completes a pending extension; False if none is pending."""
     _ = t._
-    pending = t.member.pending_action if t.member else None
-    if not pending or pending.get("kind") != "extend":
+    waiting = t.member.pending_action if t.member else None
+    if not waiting or waiting.get("kind") != "extend":
         return False
     assert t.member is not None
     first, _sep, reason = text.strip().partition(" ")
@@ -101,7 +107,7 @@ async def finish_extension(t: Turn, text: str) -> bool:
         t.send("⚠️ " + _("The new last day cannot be in the past."))
         return True
     t.member.pending_action = None
-    found = await _obligation_in_committee(t, int(pending["obligation"]))
+    found = await _obligation_in_committee(t, int(waiting["obligation"]))
     if found is None:
         return True
     obligation, schedule, plan, agency = found
@@ -109,13 +115,10 @@ async def finish_extension(t: Turn, text: str) -> bool:
     obligation.extended_due_at = dt.datetime.combine(
         day + dt.timedelta(days=1), dt.time(0, 0), t.tz).astimezone(dt.UTC)
     obligation.extension_reason = reason[:500]
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id, actor_telegram_id=t.member.telegram_user_id,
-        action="obligation.extend", committee_id=plan.committee_id, agency_id=agency.id,
-        entity_type="obligation", entity_id=obligation.id,
-        details={"from": old.isoformat(), "to": obligation.extended_due_at.isoformat(),
-                 "reason": obligation.extension_reason},
-    ))
+    record(t.session, "obligation.extend", actor=t.member, committee_id=plan.committee_id,
+           agency_id=agency.id, entity=("obligation", obligation.id),
+           details={"from": old.isoformat(), "to": obligation.extended_due_at.isoformat(),
+                    "reason": obligation.extension_reason}, now=t.now)
     people = (await t.session.scalars(agency_people([agency.id]))).all()
     view = view_of(obligation, schedule, plan, agency.display_name)
     decisions = []
@@ -129,3 +132,32 @@ async def finish_extension(t: Turn, text: str) -> bool:
     t.send("📆 " + _("Deadline of {agency} extended to {day}. The agency has been told.").format(
         agency=esc(agency.display_name), day=day_with_weekday(_, day)))
     return True
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+@with_turn(role="committee")
+async def on_list(t: Turn) -> None:
+    parts = EXTEND.parse(t.data)
+    schedule = callbacks.parse_id(parts[0]) if len(parts) >= 2 else None
+    if schedule is None:
+        t.stale()
+        return
+    await list_for_extension(t, schedule, parts[1])
+
+
+@with_turn(role="committee")
+async def on_ask(t: Turn) -> None:
+    parts = ASK.parse(t.data)
+    obligation = callbacks.parse_id(parts[0]) if parts else None
+    if obligation is None:
+        t.stale()
+        return
+    await ask_extension(t, obligation)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CallbackQueryHandler(on_list, pattern=EXTEND.pattern), group=FEATURES)
+    app.add_handler(CallbackQueryHandler(on_ask, pattern=ASK.pattern), group=FEATURES)
+    pending.register("extend", finish_extension)

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from core import formengine as engine
 from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
+from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
 from core.texts import days_left_text, deadline_text, esc, period_label, split_message
 from db.drafts import load_state, open_draft, save_state, submission_spec, submit
@@ -30,26 +32,28 @@ from db.models import (
     Member,
     Obligation,
     ObligationStatus,
-    Role,
     Submission,
     SubmissionState,
 )
-from handlers.context import Turn
-from handlers.menu import menu_for
+from handlers import callbacks, pending
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
 from handlers.render import TYPE_HINT, value_text
+from handlers.screens import OPEN_REPORT, menu_for
 
-FORM_ROLES = {Role.reporter, Role.head}
 OTHER_EDITOR_WINDOW = dt.timedelta(hours=2)
+# One route per button kind (see the module docstring); o: is declared with the menu that
+# shows it. The per-type answer buttons (v:, t:, d:) are written by question_keyboard.
+VALUE, TOGGLE, DONE = callbacks.route("v"), callbacks.route("t"), callbacks.route("d")
+SKIP, BACK, CANCEL = callbacks.route("k"), callbacks.route("b"), callbacks.route("c")
+REVIEW_ROUTE, EDIT = callbacks.route("R"), callbacks.route("e")
+SUBMIT, SUBMIT_NOW = callbacks.route("s"), callbacks.route("S")
+NO_REPORT, NO_REPORT_NOW = callbacks.route("n"), callbacks.route("N")
+ROUTES = (OPEN_REPORT, VALUE, TOGGLE, DONE, SKIP, BACK, CANCEL, REVIEW_ROUTE, EDIT, SUBMIT,
+          SUBMIT_NOW, NO_REPORT, NO_REPORT_NOW)
 
 
 # ----------------------------------------------------------------------------- loading
-
-
-def may_report(member: Member | None) -> bool:
-    return bool(
-        member and member.active and member.agency_id is not None
-        and member.role_set & FORM_ROLES
-    )
 
 
 async def obligation_for(t: Turn, obligation_id: int) -> Obligation | None:
@@ -57,9 +61,9 @@ async def obligation_for(t: Turn, obligation_id: int) -> Obligation | None:
     _ = t._
     obligation = await t.session.get(Obligation, obligation_id)
     if obligation is None:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return None
-    if not may_report(t.member) or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
+    if not t.may_report or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
         t.send(_("Sorry, this report belongs to another agency, so you cannot open it."))
         return None
     return obligation
@@ -70,9 +74,9 @@ async def draft_for(t: Turn, submission_id: int) -> tuple[Submission, Obligation
     submission = await t.session.get(Submission, submission_id, with_for_update=True)
     obligation = await t.session.get(Obligation, submission.obligation_id) if submission else None
     if submission is None or obligation is None:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return None
-    if not may_report(t.member) or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
+    if not t.may_report or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
         t.send(_("Sorry, this report belongs to another agency, so you cannot open it."))
         return None
     if submission.state != SubmissionState.draft:
@@ -92,12 +96,13 @@ def _title(t: Turn, obligation: Obligation) -> str:
 def _nav_row(t: Turn, sid: int, pos: int, spec: FieldSpec, editing: bool,
              first: bool) -> list[Any]:
     _ = t._
-    row = [] if first else [InlineKeyboardButton("« " + _("Back"), callback_data=f"b:{sid}:{pos}")]
+    row = [] if first else [InlineKeyboardButton("« " + _("Back"),
+                                                 callback_data=BACK.data(sid, pos))]
     if not spec.required:
-        row.append(InlineKeyboardButton(_("Skip"), callback_data=f"k:{sid}:{pos}"))
+        row.append(InlineKeyboardButton(_("Skip"), callback_data=SKIP.data(sid, pos)))
     if editing:
-        row.append(InlineKeyboardButton(_("Review"), callback_data=f"R:{sid}"))
-    row.append(InlineKeyboardButton(_("Cancel"), callback_data=f"c:{sid}"))
+        row.append(InlineKeyboardButton(_("Review"), callback_data=REVIEW_ROUTE.data(sid)))
+    row.append(InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(sid)))
     return row
 
 
@@ -195,11 +200,12 @@ def show_review(t: Turn, submission: Submission, obligation: Obligation, form: F
             shown = "⚠️ " + _("not answered yet")
         lines.append(f"{number}. {esc(spec.label)}: <b>{shown}</b>")
         buttons.append(InlineKeyboardButton(f"✏️ {number}",
-                                            callback_data=f"e:{submission.id}:{form.position(spec.code)}"))
+                                            callback_data=EDIT.data(
+                                                submission.id, form.position(spec.code))))
     rows = [buttons[i:i + 5] for i in range(0, len(buttons), 5)]
     rows.append([
-        InlineKeyboardButton("✅ " + _("Send report"), callback_data=f"s:{submission.id}"),
-        InlineKeyboardButton(_("Cancel"), callback_data=f"c:{submission.id}"),
+        InlineKeyboardButton("✅ " + _("Send report"), callback_data=SUBMIT.data(submission.id)),
+        InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(submission.id)),
     ])
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
@@ -238,10 +244,6 @@ def _problem_text(t: Turn, form: FormSpec, problem: Problem,
 
 
 def _format_param(value: Any) -> str:
-    from decimal import Decimal
-
-    from core.formatting import format_date, format_number
-
     if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
         return format_number(value)
     if isinstance(value, dt.date):
@@ -251,17 +253,7 @@ def _format_param(value: Any) -> str:
 
 def _strip_keyboard(t: Turn) -> None:
     """Remove the buttons of the message that was pressed, so old questions stay inert."""
-    query = t.update.callback_query
-    if query is None or query.message is None:
-        return
-
-    async def strip() -> None:
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except TelegramError:
-            pass  # already edited, too old, or deleted: nothing to do
-
-    t.later(strip)
+    t.edit_markup(None)
 
 
 # ----------------------------------------------------------------------------- actions
@@ -336,14 +328,12 @@ async def open_report(t: Turn, obligation_id: int) -> None:
     if form.allow_no_report and not state.answers:
         intro.append(_("If nothing happened in this period, tap «Nothing to report»."))
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-            _("Nothing to report"), callback_data=f"n:{obligation.id}")]])
+            _("Nothing to report"), callback_data=NO_REPORT.data(obligation.id))]])
     t.send("\n".join(intro + notes), reply_markup=markup)
     show_question(t, submission, obligation, form, state)
 
 
 def _when(t: Turn, moment: dt.datetime) -> str:
-    from core.formatting import format_datetime
-
     return format_datetime(moment, t.locale, t.tz)
 
 
@@ -369,7 +359,7 @@ async def current_draft(t: Turn) -> tuple[Submission, Obligation, FormSpec, Form
         t.member.active_submission_id = None
         return None
     obligation = await t.session.get(Obligation, submission.obligation_id)
-    if obligation is None or not may_report(t.member) or obligation.agency_id != t.member.agency_id:
+    if obligation is None or not t.may_report or obligation.agency_id != t.member.agency_id:
         t.member.active_submission_id = None
         return None
     form = await submission_spec(t.session, submission)
@@ -479,12 +469,12 @@ def _ints(parts: list[str], count: int) -> list[int] | None:
     return numbers if all(0 <= n <= MAX_ID for n in numbers) else None
 
 
-async def on_callback(t: Turn, data: str) -> None:
-    """Dispatch a form button. Unknown or malformed data is treated as a stale button."""
+@with_turn
+async def on_callback(t: Turn) -> None:
+    """Dispatch a form button. Malformed data is treated as a stale button."""
     _ = t._
-    kind, _sep, rest = data.partition(":")
+    kind, _sep, rest = t.data.partition(":")
     parts = rest.split(":") if rest else []
-    t.answer_callback()
     if kind == "o" and (ids := _ints(parts, 1)):
         _strip_keyboard(t)
         await open_report(t, ids[0])
@@ -495,7 +485,7 @@ async def on_callback(t: Turn, data: str) -> None:
     expected = {"v": 3, "t": 3, "d": 2, "k": 2, "b": 2, "e": 2, "c": 1, "R": 1, "s": 1, "S": 2}
     ids = _ints(parts, expected.get(kind, -1)) if kind in expected else None
     if not ids:
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     loaded = await draft_for(t, ids[0])
     if loaded is None:
@@ -529,7 +519,7 @@ async def on_callback(t: Turn, data: str) -> None:
         return
     pos = ids[1]
     if not 0 <= pos < len(form.fields):
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     spec = form.fields[pos]
     if kind == "e":
@@ -555,7 +545,7 @@ async def on_callback(t: Turn, data: str) -> None:
         elif spec.type == "choice" and 0 <= index < len(spec.options):
             value = spec.options[index][0]
         else:
-            t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+            t.stale()
             return
         checked = validate_value(spec, value)
         result = engine.answer(form, state, spec.code, checked.value) if isinstance(
@@ -581,7 +571,7 @@ async def on_callback(t: Turn, data: str) -> None:
 async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormState,
                  spec: FieldSpec, index: int) -> None:
     if spec.type != "multi_choice" or not 0 <= index < len(spec.options):
-        t.send(t._("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     value = spec.options[index][0]
     chosen = list(state.answers.get(spec.code) or [])
@@ -592,16 +582,7 @@ async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormSta
     new = replace(state, answers=answers)
     # Saved at once, but the question stays until «Done».
     await save_state(t.session, submission, state, new, t.member, t.now)
-    query = t.update.callback_query
-    markup = question_keyboard(t, submission.id, form, new)
-
-    async def refresh() -> None:
-        try:
-            await query.edit_message_reply_markup(reply_markup=markup)  # type: ignore[union-attr]
-        except TelegramError:
-            pass
-
-    t.later(refresh)
+    t.edit_markup(question_keyboard(t, submission.id, form, new))
 
 
 async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
@@ -619,8 +600,10 @@ async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, fo
     lines.append(_("After sending, changes need the standing office to return the report."))
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([[
         InlineKeyboardButton("✅ " + _("Confirm and send"),
-                             callback_data=f"S:{submission.id}:{submission.lock_version}"),
-        InlineKeyboardButton("« " + _("Back to review"), callback_data=f"R:{submission.id}"),
+                             callback_data=SUBMIT_NOW.data(submission.id,
+                                                           submission.lock_version)),
+        InlineKeyboardButton("« " + _("Back to review"),
+                             callback_data=REVIEW_ROUTE.data(submission.id)),
     ]]))
 
 
@@ -688,8 +671,9 @@ async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:
         t.send(_("Record «Nothing to report» for {title}? Nothing happened in this period, "
                  "so no figures will be sent.").format(title=_title(t, obligation)),
                reply_markup=InlineKeyboardMarkup([[
-                   InlineKeyboardButton("✅ " + _("Confirm"), callback_data=f"N:{obligation.id}"),
-                   InlineKeyboardButton(_("Cancel"), callback_data=f"c:{submission.id}"),
+                   InlineKeyboardButton("✅ " + _("Confirm"),
+                                        callback_data=NO_REPORT_NOW.data(obligation.id)),
+                   InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(submission.id)),
                ]]))
         return
     state = await load_state(t.session, submission)
@@ -707,3 +691,24 @@ def file_info_from(update: Update) -> tuple[str, str | None, FileInfo] | None:
         p = message.photo[-1]  # the largest size
         return p.file_id, p.file_unique_id, FileInfo("photo.jpg", "image/jpeg", p.file_size)
     return None
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+@with_turn
+async def on_file(t: Turn) -> None:
+    found = file_info_from(t.update)
+    if found is None or not await on_file_answer(t, *found):
+        t.send(t._("A file is only needed when a report asks for it. Open «Reports due» "
+                   "to continue a report."), reply_markup=menu_for(t))
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler("cancel", with_turn(cancel)), group=FEATURES)
+    for route in ROUTES:
+        app.add_handler(CallbackQueryHandler(on_callback, pattern=route.pattern),
+                        group=FEATURES)
+    app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, on_file),
+                    group=FEATURES)
+    pending.register_form(on_text_answer, remind_current_question)

@@ -7,11 +7,11 @@ from collections import deque
 from typing import Any
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from core.i18n import translator
 from handlers.common import Context
+from handlers.errors import tolerate
 
 # In a group, other chatter is answered at most this often (commands always are).
 GROUP_NOTICE_INTERVAL = 3600.0
@@ -35,11 +35,9 @@ class PrivateChatGuard:
         _ = translator(user.language_code if user else None)
         notice = _("I only work in private chats. Please message me directly.")
         if query is not None:
-            try:
-                await query.answer(notice if chat is not None else None,
-                                   show_alert=chat is not None)
-            except TelegramError:
-                pass  # an old or foreign query: nothing to stop
+            # An old or foreign query may be refused: nothing to stop either way.
+            await tolerate(query.answer(notice if chat is not None else None,
+                                        show_alert=chat is not None))
             raise ApplicationHandlerStop
         message = update.message
         if chat is None or message is None or chat.type == chat.CHANNEL:
@@ -49,10 +47,7 @@ class PrivateChatGuard:
         if message.text is not None and (
                 is_command or now - self.noticed.get(chat.id, -1e9) > GROUP_NOTICE_INTERVAL):
             self.noticed[chat.id] = now
-            try:
-                await message.reply_text(notice)
-            except TelegramError:
-                pass  # removed from the group meanwhile
+            await tolerate(message.reply_text(notice))  # removed from the group meanwhile?
         raise ApplicationHandlerStop
 
 

@@ -1,60 +1,38 @@
-"""The main menu: reports due, reporting calendar, help, language."""
+"""The main menu: reports due, reporting calendar, help, language (/lang).
+
+Callback data: L:{code} (choose a language; works before an invite too). The report buttons
+of «Reports due» are the form's (o:{obligation}).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import and_, or_, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from core.i18n import N_, Gettext, translator
+from core.i18n import SUPPORTED, translator
 from core.texts import day_with_weekday, days_left_text, deadline_text, esc, last_day, period_label
 from db.models import Obligation, ObligationStatus, Schedule
-from handlers.context import Turn
+from handlers import callbacks
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
 from handlers.render import STATUS, STATUS_ICON
+from handlers.screens import (
+    CALENDAR,
+    DUE,
+    HELP,
+    LANGUAGE,
+    OPEN_REPORT,
+    menu_button,
+    menu_for,
+    show_help,
+)
 
-DUE = N_("Reports due")
-CALENDAR = N_("Reporting calendar")
-HELP = N_("Help")
-LANGUAGE = N_("Language")
-STATUS_MENU = N_("Reporting status")
-REVIEW_MENU = N_("Review queue")
-MENU_ITEMS = (DUE, CALENDAR, HELP, LANGUAGE, STATUS_MENU, REVIEW_MENU)
+LANG = callbacks.route("L")
 MAX_LISTED = 15
-
-
-def main_menu(_: Gettext, committee: bool = False) -> ReplyKeyboardMarkup:
-    """The reply keyboard; chairs, the standing office and admins also get their tools."""
-    rows = [[_(DUE), _(CALENDAR)], [_(HELP), _(LANGUAGE)]]
-    if committee:
-        rows.insert(0, [_(STATUS_MENU), _(REVIEW_MENU)])
-    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
-
-
-def menu_item_for(text: str) -> str | None:
-    """Which menu button a text is, in any supported language."""
-    cleaned = (text or "").strip().casefold()
-    for item in MENU_ITEMS:
-        for locale in ("vi", "en"):
-            if translator(locale)(item).casefold() == cleaned:
-                return item
-    return None
-
-
-def help_text(_: Gettext) -> str:
-    return _(
-        "<b>How to report</b>\n"
-        "• «Reports due» lists your agency's reports with their deadlines. Tap a report to "
-        "answer it, one question at a time.\n"
-        "• Your answers are saved as you go. If you stop, open the report again to continue "
-        "where you left off.\n"
-        "• «Back» returns to the previous question, «Skip» leaves an optional one empty, "
-        "«Cancel» stops and keeps the draft.\n"
-        "• At the end you can review and change any answer, then send. You get a receipt.\n"
-        "• «Nothing to report» records a zero report when nothing happened in the period.\n\n"
-        "Commands: /start menu · /help this help · /cancel stop the current step · "
-        "/lang language"
-    )
 
 
 async def open_obligations(t: Turn) -> list[Obligation]:
@@ -120,7 +98,7 @@ async def show_due(t: Turn) -> None:
                 + f" — <b>{days_left_text(t.locale, _, due, t.now, t.tz)}</b>")
             lines.append(f"   {state}")
         label = f"{number}. {o.schedule.name} · {period}"
-        buttons.append([InlineKeyboardButton(label[:60], callback_data=f"o:{o.id}")])
+        buttons.append([InlineKeyboardButton(label[:60], callback_data=OPEN_REPORT.data(o.id))])
     if len(obligations) > MAX_LISTED:
         lines.append("")
         lines.append(_("… and {n} more.").format(n=len(obligations) - MAX_LISTED))
@@ -190,21 +168,37 @@ async def show_calendar(t: Turn) -> None:
 
 def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("🇻🇳 Tiếng Việt", callback_data="L:vi"),
-        InlineKeyboardButton("🇬🇧 English", callback_data="L:en"),
+        InlineKeyboardButton("🇻🇳 Tiếng Việt", callback_data=LANG.data("vi")),
+        InlineKeyboardButton("🇬🇧 English", callback_data=LANG.data("en")),
     ]])
 
 
-def ask_language(t: Turn) -> None:
+async def ask_language(t: Turn) -> None:
     t.send(t._("Choose your language:"), reply_markup=language_keyboard())
 
 
-def menu_for(t: Turn) -> ReplyKeyboardMarkup:
-    from handlers.status import oversees
+@with_turn(members_only=False)
+async def set_language(t: Turn) -> None:
+    code = ":".join(LANG.parse(t.data))
+    if code not in SUPPORTED:
+        t.stale()
+        return
+    if t.member is not None:
+        t.member.language = code
+    t.locale, t._ = code, translator(code)
+    text = t._("Language set to English.") if code == "en" else t._("Language set to Vietnamese.")
+    if t.bound:
+        t.send(text, reply_markup=menu_for(t))
+    else:
+        t.send(text)
 
-    return main_menu(t._, committee=oversees(t))
 
-
-def is_menu_update(update: Update) -> bool:
-    message = update.effective_message
-    return bool(message and message.text and menu_item_for(message.text))
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler(["lang", "language"], with_turn(ask_language,
+                                                                  members_only=False)),
+                    group=FEATURES)
+    app.add_handler(CallbackQueryHandler(set_language, pattern=LANG.pattern), group=FEATURES)
+    menu_button(DUE, show_due)
+    menu_button(CALENDAR, show_calendar)
+    menu_button(HELP, show_help)
+    menu_button(LANGUAGE, ask_language)

@@ -1,17 +1,22 @@
-"""/start (with or without an invite code), /help, /lang."""
+"""/start (with or without an invite code) and /help."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from telegram import Update
+from telegram.ext import Application, CommandHandler
 
 from core.i18n import N_
 from core.texts import esc
+from db.audit import record
 from db.invites import InviteProblem, claim_invite, hash_code
-from db.models import Agency, AuditLog, Committee, Invite, Member, MemberRole, Role
-from handlers.context import Turn
-from handlers.menu import help_text, menu_for
+from db.models import Agency, Committee, Invite, Member, MemberRole
+from handlers.context import Turn, ensure_admin, with_turn
+from handlers.groups import FEATURES
 from handlers.render import member_role_name
+from handlers.screens import menu_for, show_help, stranger_welcome
 
 INVITE_PROBLEMS = {
     InviteProblem.unknown: N_("This invite code is not valid. Please check the link, or ask "
@@ -25,34 +30,9 @@ INVITE_PROBLEMS = {
 }
 
 
-def stranger_welcome(t: Turn) -> str:
-    return t._(
-        "Hello! This bot helps agencies send their reports to the steering committee.\n\n"
-        "To use it you need an <b>invite link</b> from your committee's standing office or "
-        "its admin. Open that link, or send /start followed by the invite code."
-    )
-
-
 def _full_name(update: Update) -> str:
     user = update.effective_user
     return user.full_name if user else ""
-
-
-async def ensure_admin(t: Turn) -> None:
-    """Users listed in BOT_ADMINS are admins from their first message."""
-    user = t.update.effective_user
-    if user is None or user.id not in t.settings.bot_admins:
-        return
-    if t.member is None:
-        t.member = Member(telegram_user_id=user.id, full_name=_full_name(t.update),
-                          username=user.username, telegram_language=user.language_code,
-                          chat_id=user.id)
-        t.session.add(t.member)
-        await t.session.flush()
-        await t.session.refresh(t.member, ["roles"])
-    if Role.admin not in t.member.role_set:
-        t.member.roles.append(MemberRole(role=Role.admin))
-        await t.session.flush()
 
 
 async def start(t: Turn, code: str | None) -> None:
@@ -62,7 +42,7 @@ async def start(t: Turn, code: str | None) -> None:
         await redeem(t, code.strip())
         return
     if not t.bound:
-        t.send(stranger_welcome(t))
+        t.send(stranger_welcome(t._))
         return
     assert t.member is not None
     agency = t.member.agency
@@ -113,12 +93,10 @@ async def redeem(t: Turn, code: str) -> None:
     member.chat_id = t.update.effective_chat.id if t.update.effective_chat else user.id
     if result.role not in member.role_set:
         member.roles.append(MemberRole(role=result.role))
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=member.id, actor_telegram_id=user.id, action="member.join",
-        committee_id=agency.committee_id, agency_id=agency.id, entity_type="invite",
-        entity_id=result.id,
-        details={"role": result.role.value, "invited_by": result.created_by_member_id},
-    ))
+    record(t.session, "member.join", actor=member, committee_id=agency.committee_id,
+           agency_id=agency.id, entity=("invite", result.id),
+           details={"role": result.role.value, "invited_by": result.created_by_member_id},
+           now=t.now)
     t.member = member
     t.send(
         "✅ " + _("Welcome, {name}! Your account is now attached to {agency} as {role}.").format(
@@ -131,8 +109,13 @@ async def redeem(t: Turn, code: str) -> None:
     )
 
 
-def show_help(t: Turn) -> None:
-    if not t.bound:
-        t.send(stranger_welcome(t))
-        return
-    t.send(help_text(t._), reply_markup=menu_for(t))
+@with_turn(members_only=False)
+async def on_start(t: Turn) -> None:
+    args = t.context.args
+    await start(t, args[0] if args else None)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler("start", on_start), group=FEATURES)
+    app.add_handler(CommandHandler("help", with_turn(show_help, members_only=False)),
+                    group=FEATURES)

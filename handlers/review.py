@@ -2,25 +2,29 @@
 
 Callback data: rq: (queue) · rv:{submission} (open) · ac:{submission} (accept) ·
 rt:{submission} (return: choose fields, then type the comment) · rf:{submission}:{pos}
-(toggle a field to fix) · rx: (cancel the pending return).
+(toggle a field to fix) · rx: (cancel the pending return; handlers.pending owns it).
 Returning waits for the reviewer's next text as the comment; that wait is a row
 (`member.pending_action`), so it survives restarts like everything else.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from core.formatting import format_datetime
 from core.formengine import FormState, visible_fields
 from core.texts import esc, period_label, split_message
+from db.audit import record
 from db.drafts import load_state, submission_spec
 from db.models import (
     Agency,
     Attachment,
-    AuditLog,
     Member,
     Obligation,
     ObligationStatus,
@@ -30,18 +34,23 @@ from db.models import (
     SubmissionState,
 )
 from db.queries import agency_people
-from handlers.context import Turn
+from handlers import callbacks, pending
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
 from handlers.render import value_text
-from handlers.status import oversees
+from handlers.screens import REVIEW_MENU, REVIEW_QUEUE, menu_button
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
 
 QUEUE_LIMIT = 20
+OPEN = callbacks.route("rv")
+ACCEPT = callbacks.route("ac")
+RETURN = callbacks.route("rt")
+TOGGLE = callbacks.route("rf")
 
 
 async def _submission_in_committee(t: Turn, submission_id: int
                                    ) -> tuple[Submission, Obligation, Schedule, Agency] | None:
-    _ = t._
     row = (await t.session.execute(
         select(Submission, Obligation, Schedule, Agency, Plan.committee_id)
         .options(lazyload("*"))
@@ -55,7 +64,7 @@ async def _submission_in_committee(t: Turn, submission_id: int
     # stale button is told, and learns nothing of it.
     if (row is None or t.member is None or row[4] != t.member.committee_id
             or row[0].state == SubmissionState.draft):
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return None
     return row[0], row[1], row[2], row[3]
 
@@ -88,7 +97,7 @@ async def show_queue(t: Turn) -> None:
         lines.append(f"{number}. {esc(agency.display_name)} — {esc(schedule.name)} · "
                      f"{esc(period)}{version}{flag}")
         buttons.append([InlineKeyboardButton(f"{number}. {agency.display_name} · {period}"[:60],
-                                             callback_data=f"rv:{submission.id}")])
+                                             callback_data=OPEN.data(submission.id))])
     if len(rows) > QUEUE_LIMIT:
         lines.append(_("… and more; review these first."))
     chunks = split_message(lines)
@@ -107,8 +116,6 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     state: FormState = await load_state(t.session, submission)
     submitter = (await t.session.get(Member, submission.submitted_by_member_id)
                  if submission.submitted_by_member_id else None)
-    from core.formatting import format_datetime
-
     period = period_label(_, obligation.period_type, obligation.period_key)
     lines = [
         f"📄 <b>{esc(agency.name)}</b>",
@@ -146,8 +153,8 @@ async def open_submission(t: Turn, submission_id: int) -> None:
             lines.append(_("Version {version} was returned: «{comment}»").format(
                 version=old.version, comment=esc(old.review_comment)))
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton("✅ " + _("Accept"), callback_data=f"ac:{submission.id}"),
-        InlineKeyboardButton("↩️ " + _("Ask for changes"), callback_data=f"rt:{submission.id}"),
+        InlineKeyboardButton("✅ " + _("Accept"), callback_data=ACCEPT.data(submission.id)),
+        InlineKeyboardButton("↩️ " + _("Ask for changes"), callback_data=RETURN.data(submission.id)),
     ]]) if submission.state == SubmissionState.submitted else None
     chunks = split_message(lines)  # the buttons go on the last message
     for chunk in chunks[:-1]:
@@ -185,11 +192,8 @@ async def accept(t: Turn, submission_id: int) -> None:
     submission.reviewed_by_member_id = t.member.id
     submission.reviewed_at = t.now
     obligation.status = ObligationStatus.accepted
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id, actor_telegram_id=t.member.telegram_user_id,
-        action="submission.accept", committee_id=t.member.committee_id,
-        agency_id=obligation.agency_id, entity_type="submission", entity_id=submission.id,
-    ))
+    record(t.session, "submission.accept", actor=t.member, committee_id=t.member.committee_id,
+           agency_id=obligation.agency_id, entity=("submission", submission.id), now=t.now)
     await notify_agency(t, obligation, schedule, agency, "accepted", submission)
     period = period_label(_, obligation.period_type, obligation.period_key)
     t.send("✅ " + _("Accepted: {agency} — {report}.").format(
@@ -207,8 +211,8 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
         return
     assert t.member is not None
     form = await submission_spec(t.session, submission)
-    pending = t.member.pending_action or {}
-    fields: list[str] = list(pending.get("fields", [])) if pending.get(
+    waiting = t.member.pending_action or {}
+    fields: list[str] = list(waiting.get("fields", [])) if waiting.get(
         "submission") == submission.id else []
     if toggle_pos is not None and 0 <= toggle_pos < len(form.fields):
         code = form.fields[toggle_pos].code
@@ -219,22 +223,13 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
     for number, spec in enumerate(visible_fields(form, state.answers), start=1):
         mark = "☑️" if spec.code in fields else "⬜"
         rows.append([InlineKeyboardButton(f"{mark} {number}. {spec.label}"[:60],
-                                          callback_data=f"rf:{submission.id}:"
-                                                        f"{form.position(spec.code)}")])
-    rows.append([InlineKeyboardButton(_("Cancel"), callback_data="rx:")])
+                                          callback_data=TOGGLE.data(
+                                              submission.id, form.position(spec.code)))])
+    rows.append([pending.cancel_button(t)])
     text = (_("Returning the report of {agency}. Tick the questions to fix (optional), then "
               "<b>type your comment</b> as a message.").format(agency=esc(agency.display_name)))
-    query = t.update.callback_query
-    if toggle_pos is not None and query is not None:
-        markup = InlineKeyboardMarkup(rows)
-
-        async def refresh() -> None:
-            try:
-                await query.edit_message_reply_markup(reply_markup=markup)
-            except TelegramError:
-                pass
-
-        t.later(refresh)
+    if toggle_pos is not None and t.update.callback_query is not None:
+        t.edit_markup(InlineKeyboardMarkup(rows))
         return
     t.send(text, reply_markup=InlineKeyboardMarkup(rows))
 
@@ -242,12 +237,12 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
 async def finish_return(t: Turn, comment: str) -> bool:
     """The reviewer's typed comment completes a pending return; False if none is pending."""
     _ = t._
-    pending = t.member.pending_action if t.member else None
-    if not pending or pending.get("kind") != "return":
+    waiting = t.member.pending_action if t.member else None
+    if not waiting or waiting.get("kind") != "return":
         return False
     assert t.member is not None
     t.member.pending_action = None
-    found = await _submission_in_committee(t, int(pending["submission"]))
+    found = await _submission_in_committee(t, int(waiting["submission"]))
     if found is None:
         return True
     submission, obligation, schedule, agency = found
@@ -257,26 +252,17 @@ async def finish_return(t: Turn, comment: str) -> bool:
     comment = comment.strip()[:1000]
     submission.state = SubmissionState.returned
     submission.review_comment = comment
-    submission.review_fields = list(pending.get("fields") or [])
+    submission.review_fields = list(waiting.get("fields") or [])
     submission.reviewed_by_member_id = t.member.id
     submission.reviewed_at = t.now
     obligation.status = ObligationStatus.returned
-    t.session.add(AuditLog(
-        at=t.now, actor_member_id=t.member.id, actor_telegram_id=t.member.telegram_user_id,
-        action="submission.return", committee_id=t.member.committee_id,
-        agency_id=obligation.agency_id, entity_type="submission", entity_id=submission.id,
-        details={"comment": comment, "fields": submission.review_fields},
-    ))
+    record(t.session, "submission.return", actor=t.member, committee_id=t.member.committee_id,
+           agency_id=obligation.agency_id, entity=("submission", submission.id),
+           details={"comment": comment, "fields": submission.review_fields}, now=t.now)
     await notify_agency(t, obligation, schedule, agency, "returned", submission)
     t.send("↩️ " + _("Returned to {agency} with your comment. They have been told.").format(
         agency=esc(agency.display_name)))
     return True
-
-
-async def cancel_return(t: Turn) -> None:
-    if t.member is not None:
-        t.member.pending_action = None
-    t.send(t._("Cancelled; the report stays as it was."))
 
 
 async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, agency: Agency,
@@ -309,54 +295,48 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
         t.later(wake)
 
 
-async def on_review_callback(t: Turn, data: str) -> bool:
-    kind, _sep, rest = data.partition(":")
-    if kind not in ("rq", "rv", "ac", "rt", "rf", "rx", "st", "tg", "xp", "ch", "xl", "ex", "ad"):
-        return False
-    _ = t._
-    t.answer_callback()
-    if not oversees(t):
-        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
-        return True
-    parts = rest.split(":") if rest else []
-    try:
-        if kind == "rq":
-            await show_queue(t)
-        elif kind == "rv":
-            await open_submission(t, int(parts[0]))
-        elif kind == "ac":
-            await accept(t, int(parts[0]))
-        elif kind == "rt":
-            await start_return(t, int(parts[0]))
-        elif kind == "rf":
-            await start_return(t, int(parts[0]), toggle_pos=int(parts[1]))
-        elif kind == "rx":
-            await cancel_return(t)
-        elif kind == "st":
-            from handlers.status import show_status
+# ----------------------------------------------------------------------------- wiring
 
-            await show_status(t, int(parts[0]) if parts and parts[0] else None,
-                              parts[1] if len(parts) > 1 and parts[1] else None)
-        elif kind == "ad":
-            from handlers import adhoc
 
-            await adhoc.on_callback(t, data)
-        elif kind == "xl":
-            from handlers.extension import list_for_extension
+def _submission_id(t: Turn, route: callbacks.Route, count: int = 1) -> list[int] | None:
+    parts = route.parse(t.data)
+    ids = [callbacks.parse_id(p) for p in parts[:count]]
+    if len(ids) < count or None in ids:
+        t.stale()
+        return None
+    return ids  # type: ignore[return-value]
 
-            await list_for_extension(t, int(parts[0]), parts[1])
-        elif kind == "ex":
-            from handlers.extension import ask_extension
 
-            await ask_extension(t, int(parts[0]))
-        elif kind in ("xp", "ch"):
-            from handlers.status import send_export
+@with_turn(role="committee")
+async def on_open(t: Turn) -> None:
+    if ids := _submission_id(t, OPEN):
+        await open_submission(t, ids[0])
 
-            await send_export(t, int(parts[0]), parts[1], chart=kind == "ch")
-        elif kind == "tg":
-            from handlers.status import show_targets
 
-            await show_targets(t, include_submitted=rest == "all")
-    except (ValueError, IndexError):
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
-    return True
+@with_turn(role="committee")
+async def on_accept(t: Turn) -> None:
+    if ids := _submission_id(t, ACCEPT):
+        await accept(t, ids[0])
+
+
+@with_turn(role="committee")
+async def on_return(t: Turn) -> None:
+    if ids := _submission_id(t, RETURN):
+        await start_return(t, ids[0])
+
+
+@with_turn(role="committee")
+async def on_toggle(t: Turn) -> None:
+    if ids := _submission_id(t, TOGGLE, count=2):
+        await start_return(t, ids[0], toggle_pos=ids[1])
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler("review", with_turn(show_queue, members_only=False,
+                                                       role="committee")), group=FEATURES)
+    for route, handler in ((REVIEW_QUEUE, with_turn(show_queue, role="committee")),
+                           (OPEN, on_open), (ACCEPT, on_accept), (RETURN, on_return),
+                           (TOGGLE, on_toggle)):
+        app.add_handler(CallbackQueryHandler(handler, pattern=route.pattern), group=FEATURES)
+    pending.register("return", finish_return)
+    menu_button(REVIEW_MENU, show_queue, allowed=lambda t: t.oversees)

@@ -1,12 +1,21 @@
-"""Completeness and timeliness per schedule and period; progress against targets."""
+"""Completeness and timeliness per schedule and period; progress against targets.
+
+Entry: /status, /targets, the «Reporting status» menu button. Callback data:
+st:{schedule}:{period} (a schedule's period) · tg: / tg:all (targets, accepted reports only or
+with submitted ones) · xp:{schedule}:{period} (Excel) · ch:{schedule}:{period} (chart).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core.formatting import format_number, format_percent
 from core.stats import (
@@ -18,6 +27,7 @@ from core.stats import (
     target_progress,
 )
 from core.texts import esc, period_label, split_message
+from db.export import build_xlsx, collect, completeness_chart
 from db.models import (
     Agency,
     Answer,
@@ -33,15 +43,15 @@ from db.models import (
     Target,
     TargetField,
 )
-from handlers.context import Turn
+from handlers import callbacks
+from handlers.context import Turn, with_turn
+from handlers.groups import FEATURES
+from handlers.screens import ADHOC, EXTEND, REVIEW_QUEUE, STATUS_MENU, menu_button
 
-COMMITTEE_ROLES_VALUES = {"chair", "standing_office", "admin"}
-
-
-def oversees(t: Turn) -> bool:
-    m = t.member
-    return bool(m and m.active and m.committee_id and
-                {r.value for r in m.role_set} & COMMITTEE_ROLES_VALUES)
+STATUS = callbacks.route("st")
+TARGETS = callbacks.route("tg")
+EXCEL = callbacks.route("xp")
+CHART = callbacks.route("ch")
 
 
 async def committee_schedules(t: Turn) -> list[Schedule]:
@@ -95,8 +105,6 @@ async def facts_for(t: Turn, schedule_id: int, period_key: str) -> list[Obligati
     out = []
     for o, short, name, first_at in rows:
         if first_at is not None and first_at.tzinfo is None:
-            import datetime as dt
-
             first_at = first_at.replace(tzinfo=dt.UTC)
         out.append(ObligationFact(o.id, o.agency_id, short or name, o.status.value,
                                   o.effective_due_at, first_at))
@@ -106,9 +114,6 @@ async def facts_for(t: Turn, schedule_id: int, period_key: str) -> list[Obligati
 async def show_status(t: Turn, schedule_id: int | None = None,
                       period_key: str | None = None) -> None:
     _ = t._
-    if not oversees(t):
-        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
-        return
     schedules = await committee_schedules(t)
     if not schedules:
         t.send(_("No plan has been loaded for your committee yet."))
@@ -148,22 +153,24 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     nav = []
     if index > 0:
         nav.append(InlineKeyboardButton("« " + _("Previous period"),
-                                        callback_data=f"st:{schedule.id}:{keys[index - 1]}"))
+                                        callback_data=STATUS.data(schedule.id, keys[index - 1])))
     if index + 1 < len(keys):
         nav.append(InlineKeyboardButton(_("Next period") + " »",
-                                        callback_data=f"st:{schedule.id}:{keys[index + 1]}"))
+                                        callback_data=STATUS.data(schedule.id, keys[index + 1])))
     rows = [nav] if nav else []
     others = [s for s in schedules if s.id != schedule.id][:6]
     for i in range(0, len(others), 2):
-        rows.append([InlineKeyboardButton(s.name[:30], callback_data=f"st:{s.id}:")
+        rows.append([InlineKeyboardButton(s.name[:30], callback_data=STATUS.data(s.id, ""))
                      for s in others[i:i + 2]])
-    here = f"{schedule.id}:{period_key}"
-    rows.append([InlineKeyboardButton("📊 " + _("Excel"), callback_data=f"xp:{here}"),
-                 InlineKeyboardButton("🖼 " + _("Chart"), callback_data=f"ch:{here}"),
-                 InlineKeyboardButton("⏳ " + _("Extend"), callback_data=f"xl:{here}")])
-    rows.append([InlineKeyboardButton("🎯 " + _("Targets"), callback_data="tg:"),
-                 InlineKeyboardButton("📥 " + _("Review queue"), callback_data="rq:"),
-                 InlineKeyboardButton("📨 " + _("Ad-hoc request"), callback_data="ad:new")])
+    here = (schedule.id, period_key)
+    rows.append([InlineKeyboardButton("📊 " + _("Excel"), callback_data=EXCEL.data(*here)),
+                 InlineKeyboardButton("🖼 " + _("Chart"), callback_data=CHART.data(*here)),
+                 InlineKeyboardButton("⏳ " + _("Extend"), callback_data=EXTEND.data(*here))])
+    rows.append([InlineKeyboardButton("🎯 " + _("Targets"), callback_data=TARGETS.data()),
+                 InlineKeyboardButton("📥 " + _("Review queue"),
+                                      callback_data=REVIEW_QUEUE.data()),
+                 InlineKeyboardButton("📨 " + _("Ad-hoc request"),
+                                      callback_data=ADHOC.data("new"))])
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
@@ -172,9 +179,6 @@ async def show_status(t: Turn, schedule_id: int | None = None,
 
 async def show_targets(t: Turn, include_submitted: bool = False) -> None:
     _ = t._
-    if not oversees(t):
-        t.send(_("Sorry, only the committee's chairs and standing office can use this."))
-        return
     assert t.member is not None
     plan = await t.session.scalar(
         select(Plan).options(lazyload("*")).where(Plan.committee_id == t.member.committee_id)
@@ -254,7 +258,7 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
     toggle = InlineKeyboardButton(
         _("Include submitted reports") if not include_submitted
         else _("Accepted reports only"),
-        callback_data="tg:all" if not include_submitted else "tg:")
+        callback_data=TARGETS.data("all") if not include_submitted else TARGETS.data())
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
@@ -310,16 +314,12 @@ async def most_frequent_schedules(t: Turn, plan_id: int) -> dict[int, int]:
 
 async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -> None:
     """The .xlsx of a schedule's period (as `python -m bot export` writes it), or its chart."""
-    import asyncio
-
-    from db.export import build_xlsx, collect, completeness_chart
-
     _ = t._
     schedule = await t.session.get(Schedule, schedule_id)
     plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
     if schedule is None or plan is None or t.member is None or (
             plan.committee_id != t.member.committee_id):
-        t.send(_("This button is no longer valid. Open «Reports due» for the current list."))
+        t.stale()
         return
     try:
         data = await collect(t.session, plan, schedule, period_key)
@@ -338,3 +338,47 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -
     content = await build_xlsx(t.session, data, t.tz, t.now)
     t.later(lambda: chat.send_document(content, filename=f"{name}.xlsx",
                                        caption=f"{schedule.name} · {period_key}"))
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+@with_turn(role="committee")
+async def on_status_button(t: Turn) -> None:
+    parts = STATUS.parse(t.data)
+    schedule = callbacks.parse_id(parts[0]) if parts and parts[0] else None
+    if parts and parts[0] and schedule is None:
+        t.stale()
+        return
+    await show_status(t, schedule, parts[1] if len(parts) > 1 and parts[1] else None)
+
+
+@with_turn(role="committee")
+async def on_targets_button(t: Turn) -> None:
+    await show_targets(t, include_submitted=TARGETS.parse(t.data) == ["all"])
+
+
+@with_turn(role="committee")
+async def on_export_button(t: Turn) -> None:
+    chart = CHART.matches(t.data)
+    parts = (CHART if chart else EXCEL).parse(t.data)
+    schedule = callbacks.parse_id(parts[0]) if len(parts) >= 2 else None
+    if schedule is None:
+        t.stale()
+        return
+    await send_export(t, schedule, parts[1], chart=chart)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.add_handler(CommandHandler("status", with_turn(show_status, members_only=False,
+                                                       role="committee")), group=FEATURES)
+    app.add_handler(CommandHandler("targets", with_turn(show_targets, members_only=False,
+                                                        role="committee")), group=FEATURES)
+    app.add_handler(CallbackQueryHandler(on_status_button, pattern=STATUS.pattern),
+                    group=FEATURES)
+    app.add_handler(CallbackQueryHandler(on_targets_button, pattern=TARGETS.pattern),
+                    group=FEATURES)
+    for route in (EXCEL, CHART):
+        app.add_handler(CallbackQueryHandler(on_export_button, pattern=route.pattern),
+                        group=FEATURES)
+    menu_button(STATUS_MENU, show_status, allowed=lambda t: t.oversees)
