@@ -27,6 +27,7 @@ from db.models import (
     Submission,
     SubmissionState,
 )
+from db.session import dialect_of
 
 _SPEC_CACHE: dict[int, FormSpec] = {}  # form versions never change once written
 
@@ -129,7 +130,7 @@ async def save_state(
     if rows:
         # One upsert per answer: if another editor wrote the field a moment ago, this one,
         # the later, wins — without a read first and without a failed insert.
-        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else (
+        dialect_insert = pg_insert if dialect_of(session) == "postgresql" else (
             sqlite_insert)
         stmt = dialect_insert(Answer).values(rows)
         stmt = stmt.on_conflict_do_update(

@@ -16,7 +16,7 @@ from core.formatting import format_datetime
 from core.settings import Settings
 from db.audit import record
 from db.models import Agency, Committee, Invite, Plan, Role, utcnow
-from db.session import make_engine, make_sessionmaker
+from db.session import make_engine, make_sessionmaker, rows_changed
 
 CODE_BYTES = 18  # 144 bits; token_urlsafe gives 24 characters of [A-Za-z0-9_-]
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -112,7 +112,7 @@ async def claim_invite(
         .values(used_at=now, used_by_member_id=member_id)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return InviteProblem.used
     await session.refresh(invite)
     return invite

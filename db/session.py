@@ -57,3 +57,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """«postgresql» or «sqlite»: the few statements that differ (upserts, advisory locks)."""
+    return session.get_bind().dialect.name
+
+
+def rows_changed(result: Any) -> int:
+    """How many rows an UPDATE/INSERT … ON CONFLICT changed (a CursorResult's rowcount)."""
+    return int(result.rowcount)

@@ -24,6 +24,7 @@ from core.i18n import N_, Gettext, pick_language, translator
 from core.settings import Settings
 from core.textlimits import split_html
 from db.models import Member, MemberRole, ProcessedUpdate, Role
+from db.session import dialect_of, rows_changed
 from handlers.common import Context, sessions
 from handlers.errors import DuplicateUpdate, tolerate
 from handlers.screens import stranger_welcome
@@ -115,8 +116,7 @@ class Turn:
         for n, piece in enumerate(pieces, 1):
             extra = {**kwargs, "reply_markup": markup} if (
                 n == len(pieces) and markup is not None) else kwargs
-            self.outgoing.append(
-                lambda piece=piece, extra=extra: chat.send_message(piece, **extra))
+            self.outgoing.append(functools.partial(chat.send_message, piece, **extra))
 
     def later(self, action: Callable[[], Awaitable[Any]]) -> None:
         self.outgoing.append(action)
@@ -135,7 +135,7 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
     settings: Settings = context.application.bot_data["settings"]
     user = update.effective_user
     chat = update.effective_chat
-    if chat is not None and session.bind.dialect.name == "postgresql":
+    if chat is not None and dialect_of(session) == "postgresql":
         # One chat's turns one at a time across instances (webhooks behind a load balancer):
         # the second waits, then reads what the first wrote.
         await session.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -174,12 +174,12 @@ async def ensure_admin(t: Turn) -> None:
 
 async def first_delivery(session: AsyncSession, update: Update, now: dt.datetime) -> bool:
     """Record the update id in this transaction; False when it was already recorded."""
-    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     result = await session.execute(
         dialect_insert(ProcessedUpdate).values(update_id=update.update_id, at=now)
         .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
     )
-    return bool(result.rowcount)
+    return bool(rows_changed(result))
 
 
 class turn:

@@ -82,7 +82,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from db.models import AuditLog, Member, OutboxMessage, OutboxStatus, SenderLease
+from db.audit import record
+from db.models import Member, OutboxMessage, OutboxStatus, SenderLease
 
 log = logging.getLogger(__name__)
 
@@ -716,11 +717,9 @@ class OutboxSender:
                 member.active = False
                 member.inactive_reason = "blocked"
                 member.updated_at = now
-                session.add(AuditLog(
-                    at=now, actor_label="sender", action="member.blocked",
-                    actor_member_id=None, committee_id=member.committee_id,
-                    agency_id=member.agency_id, entity_type="member", entity_id=member.id,
-                ))
+                record(session, "member.blocked", actor_label="sender",
+                       committee_id=member.committee_id, agency_id=member.agency_id,
+                       entity=("member", member.id), now=now)
             # Nothing else can reach this chat either.
             await session.execute(
                 update(OutboxMessage)

@@ -18,10 +18,10 @@ from sqlalchemy.orm import lazyload
 
 from core.calendar import WorkCalendar
 from core.i18n import pick_language
+from db.audit import record
 from db.models import (
     OPEN_STATUSES,
     Agency,
-    AuditLog,
     Committee,
     Member,
     Obligation,
@@ -280,8 +280,8 @@ async def run_sweep(
         session, decisions, {o.id: o for o in snapshot.obligations}, now, tz, dry_run
     )
     if written:
-        session.add(AuditLog(at=now, actor_label="sweep", action="sweep.run",
-                             details={"messages": len(written)}))
+        record(session, "sweep.run", actor_label="sweep", details={"messages": len(written)},
+               now=now)
     return SweepResult(fresh, written, snapshot)
 
 
