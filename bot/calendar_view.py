@@ -13,8 +13,13 @@ from typing import Any
 from sqlalchemy import select
 
 from core.calendar import ScheduleRule
+from core.formatting import format_date, format_datetime
 from core.planfile import PlanSpec
 from core.settings import Settings
+from db.models import Agency, Form, Plan, Schedule, ScheduleAgency, Subject
+from db.obligations import planned_obligations, rule_of, schedule_rule, schedule_targets
+from db.plan_import import plan_rule_values, schedule_rule_values
+from db.session import make_engine, make_sessionmaker
 
 
 @dataclass
@@ -37,8 +42,6 @@ class _Plan:
 
 def _from_spec(spec: PlanSpec) -> _Plan:
     """A plan file, read as the importer stores it (the same values, the same rules)."""
-    from db.obligations import rule_of, schedule_targets
-    from db.plan_import import plan_rule_values, schedule_rule_values
 
     plan_values = plan_rule_values(spec)
     out = []
@@ -66,9 +69,6 @@ def _from_spec(spec: PlanSpec) -> _Plan:
 
 
 async def _from_db(settings: Settings, code: str) -> _Plan:
-    from db.models import Agency, Form, Plan, Schedule, ScheduleAgency, Subject
-    from db.obligations import schedule_rule, schedule_targets
-    from db.session import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database_url)
     try:
@@ -134,7 +134,6 @@ async def calendar_rows(
     exactly those the importer creates (db.obligations.planned_obligations).
 
     `plan` is a loaded plan file, or the code of an imported plan."""
-    from db.obligations import planned_obligations
 
     loaded = _from_spec(plan) if isinstance(plan, PlanSpec) else await _from_db(settings, plan)
     if agency is not None and not any(
@@ -173,7 +172,6 @@ async def calendar_rows(
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     """A plain table with Vietnamese date formats (dd/mm/yyyy)."""
-    from core.formatting import format_date, format_datetime
 
     headers = ["Hạn nộp", "Quá hạn từ", "Kỳ", "Từ", "Đến", "Báo cáo", "Đơn vị"]
     body = []

@@ -7,9 +7,15 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
+from babel.messages.pofile import read_po
 from sqlalchemy.engine import make_url
+from telegram import Bot
+from telegram.error import TelegramError
 
+from core.i18n import LOCALES_DIR
 from core.settings import Settings
+from db.migrate import alembic_config, current
 from db.session import normalize_url
 
 
@@ -59,9 +65,7 @@ async def doctor(settings: Settings) -> list[str]:
                "WEBHOOK_URL is https", "Telegram only calls https webhooks")
         report(settings.webhook_secret is not None, "WEBHOOK_SECRET is set")
 
-    from alembic.script import ScriptDirectory
 
-    from db.migrate import alembic_config, current
 
     try:
         revision = await asyncio.to_thread(current, settings.database_url)
@@ -75,8 +79,6 @@ async def doctor(settings: Settings) -> list[str]:
         report(False, "database reachable", type(exc).__name__)
 
     if token:
-        from telegram import Bot
-        from telegram.error import TelegramError
 
         bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot",
                   base_file_url=f"{settings.telegram_api_url}/file/bot")
@@ -87,14 +89,12 @@ async def doctor(settings: Settings) -> list[str]:
         except (TelegramError, OSError) as exc:
             report(False, "Bot API reachable", type(exc).__name__)
 
-    from core.i18n import LOCALES_DIR
 
     mo = LOCALES_DIR / "vi" / "LC_MESSAGES" / "messages.mo"
     po = mo.with_suffix(".po")
     fresh = mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime
     report(fresh, "Vietnamese catalog compiled", "" if fresh else "run `make catalogs`")
     if po.exists():
-        from babel.messages.pofile import read_po
 
         with po.open("rb") as fh:
             catalog = read_po(fh, locale="vi")

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import uvicorn
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -119,7 +120,6 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
 
 
 def run_web(settings: Settings) -> None:
-    import uvicorn
 
     app = create_web_app(settings)
     log.info("serving the webhook on %s:%s%s", settings.host, settings.port,

@@ -111,6 +111,8 @@ def _cell(value: Any, field_type: str) -> Any:
 
 async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
                      now: dt.datetime) -> bytes:
+    # openpyxl and matplotlib load here, not at import: most processes (the bot answering
+    # updates, the sweep) never build a workbook, and matplotlib alone takes about a second.
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -212,7 +214,7 @@ def _sheet_title(code: str, taken: list[str]) -> str:
 
 def completeness_chart(data: ExportData, now: dt.datetime, tz: ZoneInfo) -> bytes:
     """A PNG bar chart: which agencies have reported (green), late (orange), missing (red)."""
-    import matplotlib
+    import matplotlib  # loaded when a chart is drawn (see build_xlsx)
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
@@ -239,7 +241,7 @@ def completeness_chart(data: ExportData, now: dt.datetime, tz: ZoneInfo) -> byte
                  fontsize=10)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # after matplotlib.use("Agg") above
 
     ax.legend(handles=[Patch(color="#5cb85c", label="Đúng hạn"),
                        Patch(color="#f0ad4e", label="Quá hạn"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 
-from db.session import ensure_sqlite_dir, normalize_url
+from db.session import ensure_sqlite_dir, make_engine, normalize_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -30,11 +32,8 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 def current(database_url: str) -> str | None:
-    import asyncio
 
-    from alembic.runtime.migration import MigrationContext
 
-    from db.session import make_engine
 
     async def _read() -> str | None:
         engine = make_engine(database_url)

@@ -41,6 +41,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from sandbox.botapi import BotApiError
+from sandbox.moments import TZ, parse_moment
 
 if TYPE_CHECKING:
     from sandbox.runner import Persona, Sandbox
@@ -179,8 +180,6 @@ def render_text(text: str | None, entities: list[JSON] | None = None) -> str:
 def _time_label(timestamp: int | float | None) -> str:
     if not timestamp:
         return ""
-    from sandbox.runner import TZ
-
     moment = dt.datetime.fromtimestamp(float(timestamp), TZ)
     return moment.strftime("%H:%M")
 
@@ -194,8 +193,6 @@ def _list_time(timestamp: int | float, now: dt.datetime) -> str:
 def _day_label(timestamp: int | float | None) -> str:
     if not timestamp:
         return ""
-    from sandbox.runner import TZ
-
     moment = dt.datetime.fromtimestamp(float(timestamp), TZ)
     return f"{WEEKDAYS_VI[moment.weekday()]}, {moment:%d/%m/%Y}"
 
@@ -514,8 +511,6 @@ async def api_clock_advance(request: web.Request) -> web.Response:
 
 
 async def api_clock_set(request: web.Request) -> web.Response:
-    from sandbox.runner import parse_moment
-
     sandbox = _sandbox(request)
     body = await _body(request)
     try:

@@ -31,16 +31,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import Application
 
+from core.planfile import load_plan
 from core.settings import ROOT, Settings
+from db.invites import create_invite, find_agency
+from db.migrate import upgrade
+from db.models import OutboxMessage, OutboxStatus, Role
+from db.plan_import import import_plan
+from db.session import make_engine, make_sessionmaker
+from sandbox.app import create_web_app
 from sandbox.botapi import BotApiState, StandInServer
 from sandbox.hooks import BotHooks
+from sandbox.moments import TZ
+from scheduler.jobs import sweep_once
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,6 @@ PLAN_CODE = "dongda-2022"
 DEFAULT_DB = ROOT / "data" / "sandbox.sqlite3"
 TOKEN = "123456:SANDBOX"
 BOT_USERNAME = "bcd138_dongda_sandbox_bot"
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # A Monday a week before the March monthly reports are due (last day 12/03/2022).
 START_AT = dt.datetime(2022, 3, 7, 8, 0, tzinfo=TZ)
 # When the clock jumps over several days, the sweep also runs at each day's digest time in
@@ -149,41 +157,6 @@ def persona(key: str) -> Persona:
 # ------------------------------------------------------------------------------ the clock
 
 
-def parse_moment(text: str, now: dt.datetime) -> dt.datetime:
-    """«12/03 08:00», «12/3 8h», «12/03/2022 08:00», «12/03» (08:00) or ISO 8601, in Hà Nội
-    time; without a year, the year of the simulated `now`."""
-    raw = (text or "").strip()
-    if not raw:
-        raise ValueError("Hãy nhập ngày giờ, ví dụ 12/03 08:00.")
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        moment = None
-    if moment is not None:
-        return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
-    parts = raw.replace(",", " ").replace("lúc", " ").split()
-    date_part = parts[0]
-    time_part = parts[1] if len(parts) > 1 else "08:00"
-    try:
-        pieces = [int(x) for x in date_part.replace("-", "/").replace(".", "/").split("/")]
-        if len(pieces) == 2:
-            day, month = pieces
-            year = now.astimezone(TZ).year
-        elif len(pieces) == 3:
-            day, month, year = pieces
-            year = year + 2000 if year < 100 else year
-        else:
-            raise ValueError
-        clean = time_part.lower().replace("h", ":").rstrip(":")
-        hour_s, _, minute_s = clean.partition(":")
-        hour, minute = int(hour_s), int(minute_s or 0)
-        return dt.datetime(year, month, day, hour, minute, tzinfo=TZ)
-    except (ValueError, IndexError) as exc:
-        raise ValueError(
-            f"Không đọc được «{raw}». Hãy nhập dạng ngày/tháng giờ:phút, ví dụ 12/03 08:00."
-        ) from exc
-
-
 def sweep_points(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     """The instants a jump from `start` to `end` sweeps at: each day's 08:00 strictly between
     them (the last MAX_INTERMEDIATE_DAYS of them), then `end` itself."""
@@ -231,7 +204,6 @@ class Sandbox:
 
     async def sweep(self) -> int:
         """One sweep at the current simulated time; the running sender delivers."""
-        from scheduler.jobs import sweep_once
 
         written = await sweep_once(self.application)
         self.sweeps.append({"at": self.now().isoformat(), "written": written})
@@ -265,9 +237,7 @@ class Sandbox:
 
     async def wait_outbox_idle(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109
         """Until the sender has delivered everything due (tests)."""
-        from sqlalchemy import func, select
 
-        from db.models import OutboxMessage, OutboxStatus
 
         deadline = time.monotonic() + timeout
         while True:
@@ -324,10 +294,6 @@ def _fresh_sqlite(url: str) -> None:
 
 
 async def _prepare_database(settings: Settings, fresh: bool) -> None:
-    from core.planfile import load_plan
-    from db.migrate import upgrade
-    from db.plan_import import import_plan
-    from db.session import make_engine, make_sessionmaker
 
     if fresh:
         _fresh_sqlite(settings.database_url)
@@ -343,8 +309,6 @@ async def _prepare_database(settings: Settings, fresh: bool) -> None:
 
 async def _invite_codes(app: Application[Any, Any, Any, Any, Any, Any],
                         now: dt.datetime) -> dict[str, str]:
-    from db.invites import create_invite, find_agency
-    from db.models import Role
 
     codes: dict[str, str] = {}
     async with app.bot_data["db"]() as session, session.begin():
@@ -413,7 +377,6 @@ async def start_sandbox(
 
     ``hooks`` builds and runs the bot's application (``bot.app``, handed in by the caller).
     """
-    from sandbox.app import create_web_app
 
     database_url = database_url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
     state = BotApiState(bot_username=BOT_USERNAME, bot_first_name="BCĐ 138 Đống Đa",

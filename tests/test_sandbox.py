@@ -24,7 +24,8 @@ import pytest_asyncio
 from bot.app import build_application, on_shutdown, on_startup, on_stop
 from sandbox.app import render_text, safe_href
 from sandbox.hooks import BotHooks
-from sandbox.runner import PERSONAS, TZ, Sandbox, parse_moment, start_sandbox, sweep_points
+from sandbox.moments import TZ, parse_moment
+from sandbox.runner import PERSONAS, Sandbox, start_sandbox, sweep_points
 
 JSON = dict[str, Any]
 # The sandbox is below bot/, so the application comes from here, as bot/cli.py hands it in.
