@@ -143,6 +143,7 @@ def _close(coroutine: Awaitable[Any]) -> None:
 
 def _usable(item: object) -> bool:
     try:
+        # PTB types `data` as a dict and a bot; checking an unknown item is the point here.
         Update.de_json(item, None)  # type: ignore[arg-type]
     except Exception:
         return False
@@ -185,6 +186,7 @@ class SkipMalformedUpdates(BaseRequest):
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         return await self.inner.do_request(*args, **kwargs)
 
+    # PTB declares the return as JSONDict; ours may be the bare dict of one update.
     def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
         data = self.inner.parse_json_payload(payload)
         result = data.get("result") if isinstance(data, dict) else None

@@ -72,6 +72,7 @@ HolidayRule = Literal["next_working_day", "previous_working_day", "keep"]
 DEFAULT_HOLIDAY: HolidayRule = "next_working_day"
 SignedFile = Literal["required", "optional", "none"]
 # The names of the registered field types (core.fields).
+# Built from the registry at import, so mypy cannot read it as a fixed Literal.
 FieldType = Literal[tuple(FIELD_TYPES)]  # type: ignore[valid-type]
 PeriodType = Literal[
     "monthly", "quarterly", "half_year", "nine_month", "yearly", "one_off", "ad_hoc"
@@ -806,9 +807,12 @@ class _Checker:
             )
 
         p = doc.plan
+        # The plan model fills both dates in (Plan's validator); the names say they are set.
+        assert p.starts is not None and p.ends is not None
+        starts, ends = p.starts, p.ends
         for key in ("holidays", "working_days"):
             for i, day in enumerate(getattr(doc.calendar, key)):
-                if not (p.starts.year - 1 <= day.year <= p.ends.year + 1):  # type: ignore[union-attr]
+                if not (starts.year - 1 <= day.year <= ends.year + 1):
                     self.error(("calendar", key, i), f"date {day} is far outside the plan")
 
         forms = {f.code: f for f in doc.forms}
@@ -856,7 +860,7 @@ class _Checker:
                             + "; signed_file needs exactly one, the signed report",
                         )
             if sched.due is not None and sched.due.date is not None:
-                if not (p.starts <= sched.due.date <= p.ends + dt.timedelta(days=366)):  # type: ignore[operator]
+                if not (starts <= sched.due.date <= ends + dt.timedelta(days=366)):
                     self.error(
                         (*base, "due", "date"),
                         f"deadline {sched.due.date} is outside the plan ({p.starts}–{p.ends})",

@@ -126,7 +126,8 @@ async def remind_all(t: Turn, committee_id: int) -> None:
     people = (await t.session.scalars(agency_people(agency_ids))).all()
     by_agency: dict[int, list[Member]] = defaultdict(list)
     for person in people:
-        by_agency[person.agency_id].append(person)  # type: ignore[index]
+        if person.agency_id is not None:  # agency_people selects by agency
+            by_agency[person.agency_id].append(person)
     stamp = t.now.astimezone(t.tz).strftime("%Y%m%dT%H")
     decisions: dict[int, Decision] = {}
     views: dict[int, ObligationView] = {}
@@ -135,7 +136,9 @@ async def remind_all(t: Turn, committee_id: int) -> None:
         schedule = await t.session.get(Schedule, obligation.schedule_id)
         assert schedule is not None
         if schedule.plan_id not in plans:
-            plans[schedule.plan_id] = await t.session.get(Plan, schedule.plan_id)  # type: ignore[assignment]
+            plan = await t.session.get(Plan, schedule.plan_id)
+            assert plan is not None  # a schedule belongs to a plan (foreign key)
+            plans[schedule.plan_id] = plan
         views[obligation.id] = view_of(obligation, schedule, plans[schedule.plan_id],
                                        agency_name)
         for person in by_agency.get(obligation.agency_id, []):

@@ -163,16 +163,18 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     files = (await t.session.scalars(
         select(Attachment).where(Attachment.submission_id == submission.id))).all()
     chat = t.update.effective_chat
+    if chat is None:  # nowhere to show them (updates without a chat are dropped earlier)
+        return
     for f in files:
         async def send_file(file_id: str = f.telegram_file_id, name: str | None = f.file_name,
                             mime: str | None = f.mime_type) -> None:
             try:
                 if mime and mime.startswith("image/"):
-                    await chat.send_photo(file_id, caption=name)  # type: ignore[union-attr]
+                    await chat.send_photo(file_id, caption=name)
                 else:
-                    await chat.send_document(file_id, caption=name)  # type: ignore[union-attr]
+                    await chat.send_document(file_id, caption=name)
             except TelegramError:
-                await chat.send_message(  # type: ignore[union-attr]
+                await chat.send_message(
                     t._("The attachment {name} could not be shown.").format(name=name or ""))
 
         t.later(send_file)
@@ -301,10 +303,11 @@ async def notify_agency(t: Turn, obligation: Obligation, schedule: Schedule, age
 def _submission_id(t: Turn, route: callbacks.Route, count: int = 1) -> list[int] | None:
     parts = route.parse(t.data)
     ids = [callbacks.parse_id(p) for p in parts[:count]]
-    if len(ids) < count or None in ids:
+    found = [i for i in ids if i is not None]
+    if len(found) < count:
         t.stale()
         return None
-    return ids  # type: ignore[return-value]
+    return found
 
 
 @with_turn(role="committee")

@@ -166,7 +166,8 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
                 )
             )
         ).all():
-            blocked[m.committee_id].append(m.id)  # type: ignore[index]
+            if m.committee_id is not None:  # selected by committee
+                blocked[m.committee_id].append(m.id)
     return Snapshot(committees=committees, obligations=obligations, members=dict(members),
                     by_level={cid: dict(people) for cid, people in by_level.items()},
                     blocked=dict(blocked))
