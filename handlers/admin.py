@@ -44,6 +44,7 @@ from handlers import callbacks, pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import member_role_name
+from scheduler.escalation_edit import escalation_with_delays
 from scheduler.messages import role_name
 
 B = InlineKeyboardButton
@@ -277,10 +278,11 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             select(Obligation.period_key, func.min(Obligation.due_at))
             .where(Obligation.schedule_id == schedule.id)
             .group_by(Obligation.period_key).order_by(func.min(Obligation.due_at)))).all()
-        rows = [[B(period_label(_, schedule.period_type, k)[:60],
-                   callback_data=SCHEDULES.data("p", schedule.id, k)[:64])] for k, _d in keys
-                if _d is not None]
-        t.send(_("Which period?"), reply_markup=InlineKeyboardMarkup([*rows[:40], _cancel(t)]))
+        periods = [[B(period_label(_, schedule.period_type, k)[:60],
+                      callback_data=SCHEDULES.data("p", schedule.id, k)[:64])]
+                   for k, _d in keys if _d is not None]
+        t.send(_("Which period?"),
+               reply_markup=InlineKeyboardMarkup([*periods[:40], _cancel(t)]))
     elif action == "p":
         t.member.pending_action = {"kind": "period_due", "schedule": schedule.id,
                                    "period": parts[2]}
@@ -388,22 +390,17 @@ async def finish_typed(t: Turn, text: str) -> bool:
                 numbers[3:]) < 1:
             t.send("⚠️ " + _("Please type five numbers in order, e.g. «1 3 7 5 5»."))
             return True
-        policy = dict(schedule.escalation_policy or {})
         # The three delays the admin types; the plan's other levels (its standing office, a
-        # level outside the committee) keep their own steps.
-        steps = policy.get("steps", [])
-        # (In a chain without a consolidating step, the standing office's step is the one
-        # the admin's second delay replaces: one agency held both roles.)
-        separate = any("consolidating" in step.get("to", []) for step in steps)
-        replaced = {"reporter", "head", "consolidating", "chair"} | (
-            set() if separate else {"standing_office"})
-        kept = [step for step in steps if not set(step.get("to", [])) & replaced]
-        policy.update(steps=sorted([
-            {"after_days": numbers[0], "to": ["reporter", "head"]},
-            {"after_days": numbers[1], "to": ["consolidating"]},
-            {"after_days": numbers[2], "to": ["chair"]},
-            *kept,
-        ], key=lambda step: step["after_days"]), repeat_every=numbers[3], rounds=numbers[4])
+        # level outside the committee with its label) keep their own steps.
+        try:
+            policy = escalation_with_delays(
+                schedule.escalation_policy,
+                {"reporter": numbers[0], "head": numbers[0], "consolidating": numbers[1],
+                 "chair": numbers[2]},
+                repeat_every=numbers[3], rounds=numbers[4])
+        except ValueError:  # a chain the plan schema refuses (e.g. too many rounds)
+            t.send("⚠️ " + _("Please type five numbers in order, e.g. «1 3 7 5 5»."))
+            return True
         _audit(t, "schedule.escalation", plan.committee_id,
                      entity=("schedule", schedule.id), old=schedule.escalation_policy, new=policy)
         schedule.escalation_policy = policy
@@ -456,11 +453,11 @@ async def pauses(t: Turn, parts: list[str]) -> None:
 async def _finish_pause(t: Turn, text: str) -> bool:
     _ = t._
     dates = [parse_date_text(x) for x in re.split(r"\s*(?:-|–|đến|to|\s)\s*", text) if x]
-    if len(dates) != 2 or None in dates or dates[0] > dates[1]:  # type: ignore[operator]
+    start, end = dates if len(dates) == 2 else (None, None)
+    if start is None or end is None or start > end:
         t.send("⚠️ " + _("Please type two dates, the first not after the second, e.g. "
                          "«29/01/2022 06/02/2022»."))
         return True
-    start, end = dates  # type: ignore[misc]
     committee = await committee_id_of(t)
     for plan in (await t.session.scalars(
             select(Plan).options(lazyload("*")).where(Plan.committee_id == committee))).all():

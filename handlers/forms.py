@@ -23,6 +23,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from core import formengine as engine
 from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
+from core.fields import field_type
+from core.fields.base import Choice, FieldType, Keyboard
 from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
 from core.texts import days_left_text, deadline_text, esc, period_label, split_message
@@ -38,12 +40,13 @@ from db.models import (
 from handlers import callbacks, pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
-from handlers.render import TYPE_HINT, value_text
+from handlers.render import type_hint, value_text
 from handlers.screens import OPEN_REPORT, menu_for
 
 OTHER_EDITOR_WINDOW = dt.timedelta(hours=2)
 # One route per button kind (see the module docstring); o: is declared with the menu that
-# shows it. The per-type answer buttons (v:, t:, d:) are written by question_keyboard.
+# shows it. The per-type answer buttons (v:, t:, d:) are written by question_keyboard from
+# the buttons its field type offers (core.fields: FieldType.keyboard).
 VALUE, TOGGLE, DONE = callbacks.route("v"), callbacks.route("t"), callbacks.route("d")
 SKIP, BACK, CANCEL = callbacks.route("k"), callbacks.route("b"), callbacks.route("c")
 REVIEW_ROUTE, EDIT = callbacks.route("R"), callbacks.route("e")
@@ -106,26 +109,41 @@ def _nav_row(t: Turn, sid: int, pos: int, spec: FieldSpec, editing: bool,
     return row
 
 
+_UNKNOWN_TYPE = FieldType()  # no module defines it: typed answers only, no buttons, no file
+
+
+def _type_of(spec: FieldSpec) -> FieldType:
+    """The registered type of `spec` (core.fields); a type no module defines offers
+    nothing but the typed answer, which core.answers refuses as unsupported."""
+    try:
+        return field_type(spec.type)
+    except KeyError:
+        return _UNKNOWN_TYPE
+
+
+def _button_label(kb: Keyboard, choice: Choice) -> str:
+    if kb.one_row:  # short words side by side (Yes / No): shown whole
+        return choice.label
+    if kb.several:
+        return f"{'☑️' if choice.picked else '⬜'} {choice.label}"[:60]
+    return choice.label[:60]
+
+
 def question_keyboard(t: Turn, sid: int, form: FormSpec, state: FormState) -> InlineKeyboardMarkup:
     _ = t._
     spec = form.field(state.current)  # type: ignore[arg-type]
     pos = form.position(spec.code)
     rows: list[list[Any]] = []
-    if spec.type == "yes_no":
-        rows.append([
-            InlineKeyboardButton(_("Yes"), callback_data=f"v:{sid}:{pos}:1"),
-            InlineKeyboardButton(_("No"), callback_data=f"v:{sid}:{pos}:0"),
-        ])
-    elif spec.type == "choice":
-        for index, (_value, label) in enumerate(spec.options):
-            rows.append([InlineKeyboardButton(label[:60], callback_data=f"v:{sid}:{pos}:{index}")])
-    elif spec.type == "multi_choice":
-        chosen = set(state.answers.get(spec.code) or [])
-        for index, (value, label) in enumerate(spec.options):
-            mark = "☑️" if value in chosen else "⬜"
-            rows.append([InlineKeyboardButton(f"{mark} {label}"[:60],
-                                              callback_data=f"t:{sid}:{pos}:{index}")])
-        rows.append([InlineKeyboardButton("✔️ " + _("Done"), callback_data=f"d:{sid}:{pos}")])
+    kb = _type_of(spec).keyboard(_, spec, state.answers.get(spec.code))
+    if kb is not None:
+        press = TOGGLE if kb.several else VALUE
+        buttons = [InlineKeyboardButton(_button_label(kb, choice),
+                                        callback_data=press.data(sid, pos, choice.key))
+                   for choice in kb.choices]
+        rows += [buttons] if kb.one_row else [[button] for button in buttons]
+        if kb.done:
+            rows.append([InlineKeyboardButton("✔️ " + _("Done"),
+                                              callback_data=DONE.data(sid, pos))])
     first = engine.progress(form, state)[0] == 1
     rows.append(_nav_row(t, sid, pos, spec, state.editing, first))
     return InlineKeyboardMarkup(rows)
@@ -143,11 +161,7 @@ def question_text(t: Turn, obligation: Obligation, form: FormSpec, state: FormSt
     ]
     if spec.help:
         lines.append(f"<i>{esc(spec.help)}</i>")
-    hint = _(TYPE_HINT.get(spec.type, TYPE_HINT["text"]))
-    if spec.type == "file":
-        accept = spec.settings.get("accept") or ["pdf", "doc", "docx", "jpg", "png"]
-        hint = hint.format(types=", ".join(accept), mb=spec.settings.get("max_mb") or 20)
-    lines.append(hint)
+    lines.append(type_hint(_, spec))
     if not spec.required:
         lines.append(_("(optional)"))
     if spec.code in state.answers:
@@ -386,7 +400,7 @@ async def on_text_answer(t: Turn, text: str) -> bool:
     if isinstance(parsed, Problem):
         show_question(t, submission, obligation, form, state, note=_problem_text(t, form, parsed))
         return True
-    if spec.type == "multi_choice":
+    if _type_of(spec).several:
         new = replace(state, answers={**state.answers, spec.code: parsed.value})
         await apply(t, submission, obligation, form, state, engine.answer(form, new, spec.code,
                                                                            parsed.value))
@@ -402,11 +416,11 @@ async def on_file_answer(t: Turn, file_id: str, unique_id: str | None, info: Fil
         return False
     submission, obligation, form, state = found
     _ = t._
-    if state.current == REVIEW or form.field(state.current).type != "file":  # type: ignore[arg-type]
+    spec = None if state.current in (None, REVIEW) else form.field(state.current)
+    if spec is None or not _type_of(spec).accepts_file:
         show_question(t, submission, obligation, form, state,
                       note="⚠️ " + _("A file is not expected here; please answer the question."))
         return True
-    spec = form.field(state.current)  # type: ignore[arg-type]
     problem = check_file(spec, info)
     if problem is not None:
         show_question(t, submission, obligation, form, state, note=_problem_text(t, form, problem))
@@ -539,12 +553,10 @@ async def on_callback(t: Turn) -> None:
         await apply(t, submission, obligation, form, state, engine.skip(form, state, spec.code))
     elif kind == "v":
         _strip_keyboard(t)
-        index = ids[2]
-        if spec.type == "yes_no" and index in (0, 1):
-            value: Any = bool(index)
-        elif spec.type == "choice" and 0 <= index < len(spec.options):
-            value = spec.options[index][0]
-        else:
+        ftype = _type_of(spec)
+        # A several-type's buttons toggle (t:); a v: press on one is not a button it sent.
+        value = None if ftype.several else ftype.button_value(spec, ids[2])
+        if value is None:
             t.stale()
             return
         checked = validate_value(spec, value)
@@ -570,12 +582,10 @@ async def on_callback(t: Turn) -> None:
 
 async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormState,
                  spec: FieldSpec, index: int) -> None:
-    if spec.type != "multi_choice" or not 0 <= index < len(spec.options):
+    chosen = _type_of(spec).toggle(spec, state.answers.get(spec.code), index)
+    if chosen is None:
         t.stale()
         return
-    value = spec.options[index][0]
-    chosen = list(state.answers.get(spec.code) or [])
-    chosen = [v for v in chosen if v != value] if value in chosen else [*chosen, value]
     answers = {**state.answers, spec.code: chosen}
     if not chosen:
         answers.pop(spec.code)
