@@ -1,7 +1,7 @@
 """Telegram update handlers: guards, then the features, each wiring its own handlers.
 
 A feature module (`FEATURES` below) owns its commands, its buttons (a callback prefix each,
-see `handlers.callbacks`) and the typed inputs it waits for (`handlers.pending`); it never
+see `core.callbacks`) and the typed inputs it waits for (`handlers.pending`); it never
 imports another feature. Shared pieces live in `context` (the Turn), `screens`, `render`,
 `callbacks` and `pending`. What no feature claims is answered once by `fallback`.
 """

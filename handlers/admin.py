@@ -21,6 +21,7 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.answers import parse_date_text
 from core.collation import vi_sorted
 from core.formatting import format_date, format_datetime
@@ -40,7 +41,7 @@ from db.models import (
     Schedule,
 )
 from db.obligations import ensure_obligations
-from handlers import callbacks, pending
+from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import member_role_name

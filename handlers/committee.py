@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 from telegram.ext import Application, CallbackQueryHandler
 
+from core import callbacks
 from core.collation import vi_key
 from core.formatting import format_datetime
 from core.texts import esc, period_label, split_message
@@ -29,17 +30,14 @@ from db.models import (
     Schedule,
 )
 from db.queries import agency_people, member_levels
-from handlers import callbacks
 from handlers.context import COMMITTEE_ONLY, Turn, with_turn
 from handlers.groups import FEATURES
+from scheduler.buttons import DETAILS, REMIND_ALL, SEEN
 from scheduler.messages import last_reminders
 from scheduler.sweep import Decision, Item, ObligationView
 from scheduler.sweeper import _recipient, view_of, write_decisions
 
 COMMITTEE_ROLES = {Role.chair, Role.standing_office, Role.admin}
-REMIND_ALL = callbacks.route("ra")
-DETAILS = callbacks.route("dd")
-SEEN = callbacks.route("ack")
 
 
 def may_oversee(t: Turn, committee_id: int) -> bool:

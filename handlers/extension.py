@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
+from core import callbacks
 from core.answers import parse_date_text
 from core.collation import vi_sorted
 from core.texts import day_with_weekday, esc, period_label
@@ -27,7 +28,7 @@ from db.models import (
     Schedule,
 )
 from db.queries import agency_people
-from handlers import callbacks, pending
+from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.screens import EXTEND

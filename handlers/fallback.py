@@ -10,8 +10,8 @@ from typing import Any
 
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from core.callbacks import well_formed
 from handlers import pending, screens
-from handlers.callbacks import well_formed
 from handlers.context import Turn, with_turn
 from handlers.groups import FALLBACK
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from core import callbacks
 from core import formengine as engine
 from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
 from core.fields import field_type
@@ -37,11 +38,12 @@ from db.models import (
     Submission,
     SubmissionState,
 )
-from handlers import callbacks, pending
+from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import type_hint, value_text
-from handlers.screens import OPEN_REPORT, menu_for
+from handlers.screens import menu_for
+from scheduler.buttons import OPEN_REPORT
 
 OTHER_EDITOR_WINDOW = dt.timedelta(hours=2)
 # One route per button kind (see the module docstring); o: is declared with the menu that

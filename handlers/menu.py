@@ -13,10 +13,10 @@ from sqlalchemy import and_, or_, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.i18n import SUPPORTED, translator
 from core.texts import day_with_weekday, days_left_text, deadline_text, esc, last_day, period_label
 from db.models import Obligation, ObligationStatus, Schedule
-from handlers import callbacks
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import STATUS, STATUS_ICON
@@ -25,11 +25,11 @@ from handlers.screens import (
     DUE,
     HELP,
     LANGUAGE,
-    OPEN_REPORT,
     menu_button,
     menu_for,
     show_help,
 )
+from scheduler.buttons import OPEN_REPORT
 
 LANG = callbacks.route("L")
 MAX_LISTED = 15

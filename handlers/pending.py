@@ -18,7 +18,7 @@ from typing import Any
 from telegram import InlineKeyboardButton
 from telegram.ext import Application, CallbackQueryHandler
 
-from handlers import callbacks
+from core import callbacks
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 

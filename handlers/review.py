@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.formatting import format_datetime
 from core.formengine import FormState, visible_fields
 from core.texts import esc, period_label, split_message
@@ -34,7 +35,7 @@ from db.models import (
     SubmissionState,
 )
 from db.queries import agency_people
-from handlers import callbacks, pending
+from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import value_text

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 
 from telegram import ReplyKeyboardMarkup
 
+from core import callbacks
 from core.i18n import N_, Gettext, translator
-from handlers import callbacks
 
 if TYPE_CHECKING:  # Turn's module shows these screens: only its type is needed here
     from handlers.context import Turn
 
 # Buttons one feature shows and another answers: declared here, so neither imports the other.
-OPEN_REPORT = callbacks.route("o")  # «Reports due» → the report form: o:{obligation}
 REVIEW_QUEUE = callbacks.route("rq")  # the status screen → the review queue: rq:
 ADHOC = callbacks.route("ad")  # the status screen → a new ad-hoc request: ad:new
 EXTEND = callbacks.route("xl")  # the status screen → extensions: xl:{schedule}:{period}

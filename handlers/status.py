@@ -17,6 +17,7 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from core import callbacks
 from core.formatting import format_number, format_percent
 from core.stats import (
     AnswerFact,
@@ -43,7 +44,6 @@ from db.models import (
     Target,
     TargetField,
 )
-from handlers import callbacks
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.screens import ADHOC, EXTEND, REVIEW_QUEUE, STATUS_MENU, menu_button

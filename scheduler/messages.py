@@ -26,6 +26,7 @@ from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
 from core.texts import days_left_text, deadline_text, esc, period_label
 from db.models import Agency, Committee, Member, OutboxItem, OutboxMessage
 from scheduler import levels
+from scheduler.buttons import DETAILS, OPEN_REPORT, REMIND_ALL, SEEN
 from scheduler.sweep import Decision, ObligationView, Recipient
 
 MAX_BUTTONS = 8
@@ -177,7 +178,7 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
         section = header
         shown += 1
     buttons = [[button(f"{o.schedule_name} · {period_label(_, o.period_type, o.period_key)}",
-                       f"o:{o.id}")] for _h, _t, o in entries[:MAX_BUTTONS]]
+                       OPEN_REPORT.data(o.id))] for _h, _t, o in entries[:MAX_BUTTONS]]
     if shown < len(entries):
         lines.append(more(len(entries) - shown).lstrip("\n"))
     lines += footer
@@ -205,12 +206,12 @@ def render_outcome(decision: Decision, obligations: dict[int, ObligationView], h
                                   n).format(n=n))))
         lines.append(_("Open the report, change what is asked and send it again; the "
                        "earlier version is kept."))
-        buttons = [[button("✏️ " + _("Open the report"), f"o:{o.id}")]]
+        buttons = [[button("✏️ " + _("Open the report"), OPEN_REPORT.data(o.id))]]
     elif decision.kind == "extended":
         lines.append(_("New deadline: {deadline}").format(deadline=deadline_text(_, o.due_at, tz)))
         if extra.get("reason"):
             lines.append(_("Reason: {reason}").format(reason=esc(extra["reason"])))
-        buttons = [[button(_("Open the report"), f"o:{o.id}")]]
+        buttons = [[button(_("Open the report"), OPEN_REPORT.data(o.id))]]
     else:
         buttons = []
     # Written on its own (a review, an extension), never joined with a digest.
@@ -296,9 +297,9 @@ async def render_digest(
     committee = decision.committee_id
     stamp = today.strftime("%Y%m%d")
     buttons = [
-        [button("📣 " + _("Remind everyone"), f"ra:{committee}"),
-         button("🔎 " + _("Details"), f"dd:{committee}")],
-        [button("👁 " + _("Seen"), f"ack:{committee}:{stamp}")],
+        [button("📣 " + _("Remind everyone"), REMIND_ALL.data(committee)),
+         button("🔎 " + _("Details"), DETAILS.data(committee))],
+        [button("👁 " + _("Seen"), SEEN.data(committee, stamp))],
     ]
     text = "\n".join([*head, listed, *tail]) if listed else "\n".join([*head[:-1], *tail])
     return {"text": clip_html(text, budget), "parse_mode": "HTML", "buttons": buttons}

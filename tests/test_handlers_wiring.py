@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import handlers
-from handlers import callbacks
+from core import callbacks
 from tests.support.harness import BotHarness
 
 HANDLERS = Path(handlers.__file__).parent
@@ -71,7 +71,7 @@ def test_every_prefix_has_one_owner_and_a_version_changes_it() -> None:
     for prefix in ("rv", "ac", "o", "tg", "ai", "L", "rx", "ax", "ra", "st", "ad"):
         assert prefix in owners, prefix
     assert owners["ax"] == "handlers.admin" and owners["rx"] == "handlers.pending"
-    assert owners["rv"] == "handlers.review"
+    assert owners["rv"] == "handlers.review" and owners["o"] == "scheduler.buttons"
     with pytest.raises(ValueError):
         callbacks.route("rv")  # declared by handlers.review already
 

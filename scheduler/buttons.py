@@ -1,0 +1,14 @@
+"""Buttons the sweep's messages carry, declared where they are written.
+
+The conversation answers them (handlers.committee, handlers.forms through handlers.screens)
+with these same routes, so a change of their data is one version bump here.
+"""
+
+from __future__ import annotations
+
+from core import callbacks
+
+OPEN_REPORT = callbacks.route("o")  # a reminder or «Reports due» → the report form: o:{obligation}
+REMIND_ALL = callbacks.route("ra")  # a digest → remind every late agency: ra:{committee}
+DETAILS = callbacks.route("dd")  # a digest → who is late, and since when: dd:{committee}
+SEEN = callbacks.route("ack")  # a digest → «seen»: ack:{committee}:{stamp}
