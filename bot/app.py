@@ -32,6 +32,7 @@ COMMANDS = [
     ("help", N_("How to use the bot")),
     ("cancel", N_("Stop the current step (drafts are kept)")),
     ("lang", N_("Change the language")),
+    ("id", N_("Show your Telegram id")),
 ]
 
 
@@ -73,10 +74,25 @@ def build_application(
 
 
 async def on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    use_own_username(app)
     await register_commands(app)
     if app.bot_data.get("run_jobs", True):
         await start_sender(app)
         schedule_sweep(app)
+
+
+def use_own_username(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Without BOT_USERNAME, invite links name the bot as getMe did (PTB asks it in
+    `initialize`): the settings every turn reads get that username."""
+    settings: Settings = app.bot_data["settings"]
+    if settings.bot_username:
+        if settings.bot_username.lstrip("@").casefold() != app.bot.username.casefold():
+            log.warning("BOT_USERNAME is @%s but this token is @%s's: invite links open "
+                        "@%s", settings.bot_username.lstrip("@"), app.bot.username,
+                        settings.bot_username.lstrip("@"))
+        return
+    app.bot_data["settings"] = settings.model_copy(update={"bot_username": app.bot.username})
+    log.info("BOT_USERNAME is not set: invite links use @%s (from getMe)", app.bot.username)
 
 
 async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core.settings import get_settings
 
@@ -29,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # httpx logs every request URL, and those URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line a minute is noise
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # set-up noise
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. piped into `head`
@@ -117,6 +119,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------- commands
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def needs_schema(command: Command) -> Command:
+    """A command that reads or writes the tables: on a database that was never migrated (or
+    is behind), one line saying to run `python -m bot db upgrade` first, not a traceback."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return command(args)
+        except (OperationalError, ProgrammingError):
+            problem = _schema_problem(get_settings().database_url)
+            if problem is None:
+                raise
+            print(f"{problem}: run `python -m bot db upgrade` first", file=sys.stderr)
+            return 2
+    return run
+
+
+def _schema_problem(database_url: str) -> str | None:
+    """Why the schema is not the code's (no tables, an older revision), or None: then the
+    error was something else and is not explained away."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line, not alembic's set-up
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config, current
+
+    try:
+        revision = current(database_url)
+    except Exception:  # unreachable, or not a database at all: the original error says more
+        return None
+    if revision is None:
+        return "the database has no tables yet"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    if revision != head:
+        return f"the database schema is at {revision}, the code needs {head}"
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -227,6 +269,7 @@ def cmd_plan_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+@needs_schema
 def cmd_plan_import(args: argparse.Namespace) -> int:
     from core.planfile import PlanFileError, load_plan
     from db.plan_import import import_plan_file
@@ -243,6 +286,7 @@ def cmd_plan_import(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_plan_list(args: argparse.Namespace) -> int:
     from db.plan_import import list_plans
 
@@ -251,6 +295,7 @@ def cmd_plan_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_plan_calendar(args: argparse.Namespace) -> int:
     from bot.calendar_view import calendar_rows, is_plan_file, render_table
     from core.planfile import PlanFileError, load_plan
@@ -273,6 +318,7 @@ def cmd_plan_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_sweep(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -323,6 +369,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_export(args: argparse.Namespace) -> int:
     import datetime as dt
     from pathlib import Path
@@ -352,11 +399,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_invite_create(args: argparse.Namespace) -> int:
+    from bot.ops import username_from_telegram
     from db.invites import create_invite_cli
 
+    settings = get_settings()
+    if not settings.bot_username:  # the link names the bot: ask Telegram (getMe)
+        username = asyncio.run(username_from_telegram(settings))
+        if username:
+            settings = settings.model_copy(update={"bot_username": username})
+        else:
+            print("BOT_USERNAME is not set and Telegram could not be asked (BOT_TOKEN, "
+                  "TELEGRAM_API_URL): put the bot's username in the link below, or set "
+                  "BOT_USERNAME", file=sys.stderr)
     try:
-        out = asyncio.run(create_invite_cli(get_settings(), args.agency, args.role,
+        out = asyncio.run(create_invite_cli(settings, args.agency, args.role,
                                             args.expires, args.plan))
     except LookupError as exc:
         print(exc.args[0], file=sys.stderr)
@@ -368,6 +426,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_invite_list(args: argparse.Namespace) -> int:
     from db.invites import list_invites_cli
 
@@ -375,6 +434,7 @@ def cmd_invite_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_schema
 def cmd_invite_revoke(args: argparse.Namespace) -> int:
     from db.invites import revoke_invite_cli
 

@@ -1,4 +1,4 @@
-"""Operations: backup and doctor."""
+"""Operations: backup, doctor, and the bot's username from Telegram."""
 
 from __future__ import annotations
 
@@ -46,6 +46,24 @@ def backup(settings: Settings, directory: str | Path) -> str:
             + " ".join(parts))
 
 
+def telegram_bot(settings: Settings) -> Bot:
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    return Bot(token, base_url=f"{settings.telegram_api_url}/bot",
+               base_file_url=f"{settings.telegram_api_url}/file/bot")
+
+
+async def username_from_telegram(settings: Settings) -> str | None:
+    """The bot's username as getMe gives it (for invite links when BOT_USERNAME is unset);
+    None without a token or when the Bot API does not answer."""
+    if settings.bot_token is None:
+        return None
+    try:
+        async with telegram_bot(settings) as bot:
+            return bot.username
+    except (TelegramError, OSError):
+        return None
+
+
 async def doctor(settings: Settings) -> list[str]:
     """Check what a deployment needs; print one line per check. Returns the problems."""
     problems: list[str] = []
@@ -78,17 +96,22 @@ async def doctor(settings: Settings) -> list[str]:
     except Exception as exc:
         report(False, "database reachable", type(exc).__name__)
 
+    configured = settings.bot_username.lstrip("@") if settings.bot_username else None
     if token:
-
-        bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot",
-                  base_file_url=f"{settings.telegram_api_url}/file/bot")
         try:
-            async with bot:
+            async with telegram_bot(settings) as bot:
                 me = await bot.get_me()
-            report(True, "Bot API reachable", f"@{me.username}")
         except (TelegramError, OSError) as exc:
-            report(False, "Bot API reachable", type(exc).__name__)
-
+            report(False, "Bot API reachable", type(exc).__name__ + (
+                f"; invite links use BOT_USERNAME @{configured}" if configured else
+                "; BOT_USERNAME is unset too, so invite links cannot name the bot"))
+        else:
+            report(True, "Bot API reachable", f"@{me.username}" + (
+                "" if configured else " (BOT_USERNAME is unset: invite links use this)"))
+            if configured and configured.casefold() != (me.username or "").casefold():
+                report(False, "BOT_USERNAME matches the bot",
+                       f"BOT_USERNAME is @{configured} but the token is @{me.username}'s: "
+                       "invite links would open another bot; unset it or correct it")
 
     mo = LOCALES_DIR / "vi" / "LC_MESSAGES" / "messages.mo"
     po = mo.with_suffix(".po")

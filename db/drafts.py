@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.answers import FieldSpec
+from core.calendar import WorkCalendar
 from core.formengine import CheckSpec, FormSpec, FormState, effective_answers
+from core.lateness import Lateness, decide
 from db.audit import record
 from db.models import (
     Answer,
@@ -23,6 +26,7 @@ from db.models import (
     Member,
     Obligation,
     ObligationStatus,
+    Plan,
     Schedule,
     Submission,
     SubmissionState,
@@ -231,11 +235,76 @@ async def _copy_answers(
 
 
 def late_days(due_at: dt.datetime, submitted_at: dt.datetime, tz: Any) -> int:
-    """0 when on time; otherwise whole local days after the last day («trễ hạn N ngày»)."""
-    if submitted_at < due_at:
-        return 0
-    last_day = (due_at.astimezone(tz) - dt.timedelta(microseconds=1)).date()
-    return max(1, (submitted_at.astimezone(tz).date() - last_day).days)
+    """0 when on time; otherwise whole local days after the last day («trễ hạn N ngày»).
+    A first submission's lateness; a version after a return is decided by `lateness_of`."""
+    return decide(due_at=due_at, submitted_at=submitted_at, tz=tz).late_days
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite gives naive UTC datetimes back.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+async def _calendar(session: AsyncSession, schedule_id: int) -> WorkCalendar:
+    data = await session.scalar(
+        select(Plan.calendar).join(Schedule, Schedule.plan_id == Plan.id)
+        .where(Schedule.id == schedule_id))
+    return WorkCalendar.from_dict(data)
+
+
+def _verdict(obligation: Obligation, versions: list[Submission], version: int,
+             submitted_at: dt.datetime, tz: Any, calendar: WorkCalendar) -> Lateness:
+    """The lateness of `version` sent at `submitted_at`, from the obligation's other versions:
+    the first time any was sent, and the last return before it."""
+    earlier = [s for s in versions if s.version < version]
+    sent = [t for s in earlier if (t := _aware(s.submitted_at)) is not None]
+    returns = [t for s in earlier
+               if s.state in (SubmissionState.returned, SubmissionState.superseded)
+               and (t := _aware(s.reviewed_at)) is not None]
+    return decide(due_at=obligation.effective_due_at, submitted_at=submitted_at, tz=tz,
+                  first_submitted_at=min(sent) if sent else None,
+                  returned_at=max(returns) if returns else None, calendar=calendar)
+
+
+async def lateness_of(session: AsyncSession, obligation: Obligation, version: int,
+                      submitted_at: dt.datetime, tz: Any) -> Lateness:
+    """The lateness of version `version` of `obligation`, sent (or to be sent) at
+    `submitted_at`: what the receipt, the review queue and the stored late_days say."""
+    versions = list((await session.scalars(
+        select(Submission).where(Submission.obligation_id == obligation.id,
+                                 Submission.version < version))).all())
+    calendar = await _calendar(session, obligation.schedule_id)
+    return _verdict(obligation, versions, version, _aware(submitted_at) or submitted_at, tz,
+                    calendar)
+
+
+async def lateness_by_obligation(session: AsyncSession, obligations: Sequence[Obligation],
+                                 tz: Any) -> dict[int, Lateness]:
+    """Per obligation with a version sent: the lateness of its latest sent version (the
+    status view and the export)."""
+    ids = [o.id for o in obligations]
+    if not ids:
+        return {}
+    by_obligation: dict[int, list[Submission]] = {}
+    for s in (await session.scalars(
+            select(Submission).where(Submission.obligation_id.in_(ids),
+                                     Submission.submitted_at.is_not(None)))).all():
+        by_obligation.setdefault(s.obligation_id, []).append(s)
+    calendars: dict[int, WorkCalendar] = {}
+    out: dict[int, Lateness] = {}
+    for o in obligations:
+        versions = by_obligation.get(o.id)
+        if not versions:
+            continue
+        if o.schedule_id not in calendars:
+            calendars[o.schedule_id] = await _calendar(session, o.schedule_id)
+        latest = max(versions, key=lambda s: s.version)
+        sent_at = _aware(latest.submitted_at)
+        assert sent_at is not None
+        out[o.id] = _verdict(o, versions, latest.version, sent_at, tz, calendars[o.schedule_id])
+    return out
 
 
 def receipt_number(submission: Submission, now: dt.datetime, tz: Any) -> str:
@@ -273,7 +342,8 @@ async def submit(
     submission.submitted_by_member_id = member.id
     submission.current_field = None
     submission.editing = False
-    submission.late_days = late_days(obligation.effective_due_at, now, tz)
+    submission.late_days = (await lateness_of(session, obligation, submission.version, now,
+                                              tz)).late_days
     submission.lock_version += 1
     await session.flush()
     submission.receipt_no = receipt_number(submission, now, tz)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
+from core.calendar import DEFAULT_TZ
 from core.fields import FIELD_TYPES
-from core.stats import ObligationFact, completeness
-from db.drafts import form_spec
+from core.lateness import Lateness, last_day
+from core.stats import RECEIVED, Completeness, ObligationFact, completeness
+from db.drafts import form_spec, lateness_by_obligation
 from db.models import (
     Agency,
     Answer,
@@ -40,6 +42,31 @@ class ExportData:
     period_key: str
     rows: list[dict[str, Any]]  # one per obligation, with its latest submission
     facts: list[ObligationFact]
+    # Per obligation with a version sent: its lateness (core.lateness decides it).
+    lateness: dict[int, Lateness] = field(default_factory=dict)
+
+
+def judged_completeness(facts: list[ObligationFact], lateness: dict[int, Lateness],
+                        now: dt.datetime, tz: ZoneInfo) -> Completeness:
+    """core.stats.completeness, with on time and late as core.lateness decides them: by
+    the first submission, and a supplement after a return by the time the return gave."""
+    stats = completeness(facts, now, tz)
+    stats.on_time = stats.late = 0
+    for f in facts:
+        if f.status == "waived" or f.status not in RECEIVED or f.first_submitted_at is None:
+            continue
+        if received_on_time(f, lateness):
+            stats.on_time += 1
+        else:
+            stats.late += 1
+    return stats
+
+
+def received_on_time(fact: ObligationFact, lateness: dict[int, Lateness]) -> bool:
+    verdict = lateness.get(fact.obligation_id)
+    if verdict is None:
+        return fact.first_submitted_at is not None and fact.first_submitted_at < fact.due_at
+    return verdict.on_time
 
 
 async def find_schedule(session: AsyncSession, plan_code: str, schedule_code: str
@@ -55,8 +82,8 @@ async def find_schedule(session: AsyncSession, plan_code: str, schedule_code: st
     return plan, schedule
 
 
-async def collect(session: AsyncSession, plan: Plan, schedule: Schedule, period_key: str
-                  ) -> ExportData:
+async def collect(session: AsyncSession, plan: Plan, schedule: Schedule, period_key: str,
+                  tz: ZoneInfo = DEFAULT_TZ) -> ExportData:
     first = (
         select(Submission.obligation_id, func.min(Submission.submitted_at).label("first"),
                func.count(Submission.id).label("versions"))
@@ -75,6 +102,7 @@ async def collect(session: AsyncSession, plan: Plan, schedule: Schedule, period_
         raise LookupError(f"schedule '{schedule.code}' has no period '{period_key}'")
     rows: list[dict[str, Any]] = []
     facts: list[ObligationFact] = []
+    lateness = await lateness_by_obligation(session, [r[0] for r in result], tz)
     for obligation, agency, first_at, versions in result:
         if first_at is not None and first_at.tzinfo is None:
             first_at = first_at.replace(tzinfo=dt.UTC)
@@ -99,7 +127,7 @@ async def collect(session: AsyncSession, plan: Plan, schedule: Schedule, period_
         facts.append(ObligationFact(obligation.id, agency.id, agency.display_name,
                                     obligation.status.value, obligation.effective_due_at,
                                     first_at))
-    return ExportData(plan, schedule, period_key, rows, facts)
+    return ExportData(plan, schedule, period_key, rows, facts, lateness)
 
 
 def _cell(value: Any, field_type: str) -> Any:
@@ -156,7 +184,7 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
         sheet.column_dimensions["A"].width = 32
         sheet.freeze_panes = "C3"
     status = book.create_sheet(title="Tình hình nộp", index=0)
-    stats = completeness(data.facts, now, tz)
+    stats = judged_completeness(data.facts, data.lateness, now, tz)
     status.append([f"{data.plan.title}"])
     status["A1"].font = bold
     status.append([f"{data.schedule.name} — kỳ {data.period_key}"])
@@ -165,17 +193,26 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
                    "Tỷ lệ đúng hạn (%)", round(stats.timeliness_pct, 1)])
     status.append([])
     status.append(["Đơn vị", "Hạn nộp", "Gửi lần đầu", "Gửi lần cuối", "Đúng hạn", "Số lần gửi",
-                   "Trạng thái", "Số biên nhận", "Người gửi"])
+                   "Trạng thái", "Số biên nhận", "Người gửi", "Số ngày trễ", "Bổ sung"])
     for cell in status[status.max_row]:
         cell.font = bold
     for r in data.rows:
         o, sub = r["obligation"], r["submission"]
         first_at = r["first_submitted_at"]
-        on_time = None if first_at is None else ("Có" if first_at < o.effective_due_at
-                                                  else "Không")
+        verdict = data.lateness.get(o.id)
+        if verdict is None:
+            on_time = None if first_at is None else ("Có" if first_at < o.effective_due_at
+                                                      else "Không")
+        else:
+            on_time = "Có" if verdict.on_time else "Không"
+        supplement = None
+        if verdict is not None and verdict.supplement:
+            supplement = ("Đúng hạn" if not verdict.supplement_late_days
+                          else f"Trễ {verdict.supplement_late_days} ngày")
         status.append([
             r["agency"].name,
-            _local(o.effective_due_at, tz),
+            # The last day to submit («hết ngày 12/03»), a date cell.
+            last_day(o.effective_due_at, tz),
             _local(first_at, tz),
             _local(sub.submitted_at, tz) if sub and sub.submitted_at else None,
             on_time,
@@ -183,7 +220,13 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
             _STATUS_VI.get(o.status.value, o.status.value),
             sub.receipt_no if sub else None,
             r["submitter"],
+            verdict.late_days if verdict is not None else None,
+            supplement,
         ])
+        status.cell(row=status.max_row, column=2).number_format = "DD/MM/YYYY"
+        for index in (3, 4):
+            status.cell(row=status.max_row, column=index).number_format = "DD/MM/YYYY HH:MM"
+
     status.column_dimensions["A"].width = 32
     for column in "BCD":
         status.column_dimensions[column].width = 18
@@ -225,11 +268,11 @@ def completeness_chart(data: ExportData, now: dt.datetime, tz: ZoneInfo) -> byte
         if fact.first_submitted_at is None or fact.status not in ("submitted", "accepted",
                                                                   "returned"):
             colours.append("#d9534f")
-        elif fact.first_submitted_at < fact.due_at:
+        elif received_on_time(fact, data.lateness):
             colours.append("#5cb85c")
         else:
             colours.append("#f0ad4e")
-    stats = completeness(data.facts, now, tz)
+    stats = judged_completeness(data.facts, data.lateness, now, tz)
     height = max(3.0, 0.28 * len(names) + 1.2)
     fig, ax = plt.subplots(figsize=(7, height), dpi=110)
     ax.barh(range(len(names)), [1] * len(names), color=colours)

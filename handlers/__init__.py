@@ -27,13 +27,15 @@ from handlers import (
     review,
     status,
     text,
+    whoami,
 )
 from handlers.groups import CHAT_GUARD, FALLBACK, FEATURES, GUARDS
 from handlers.guards import FloodGuard, PrivateChatGuard
 
 __all__ = ["CHAT_GUARD", "FALLBACK", "FEATURES", "FEATURE_MODULES", "GUARDS", "register"]
 
-FEATURE_MODULES = (onboarding, menu, forms, review, status, committee, extension, adhoc, admin)
+FEATURE_MODULES = (onboarding, menu, forms, review, status, committee, extension, adhoc, admin,
+                   whoami)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

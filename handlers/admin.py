@@ -22,8 +22,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
-from core.answers import parse_date_text
 from core.collation import vi_sorted
+from core.dates import read_day, read_range, resolve, resolve_range
 from core.formatting import format_date, format_datetime
 from core.texts import esc, period_label, split_message
 from db.audit import record
@@ -287,7 +287,9 @@ async def schedules(t: Turn, parts: list[str]) -> None:
     elif action == "p":
         t.member.pending_action = {"kind": "period_due", "schedule": schedule.id,
                                    "period": parts[2]}
-        t.send(_("Type the new last day for this period, dd/mm/yyyy."),
+        t.send(_("Type the new last day for this period as day/month (the year may be left "
+                 "out), e.g. {example}.").format(example=format_date(_today(t) + dt.timedelta(
+                     days=7))),
                reply_markup=InlineKeyboardMarkup([_cancel(t)]))
     elif action == "r":
         t.member.pending_action = {"kind": "reminders", "schedule": schedule.id}
@@ -312,7 +314,10 @@ def _rule_text(rule: dict[str, Any] | None) -> str:
     if not rule:
         return "—"
     if "date" in rule:
-        return str(rule["date"])
+        try:
+            return format_date(dt.date.fromisoformat(str(rule["date"])))
+        except ValueError:
+            return str(rule["date"])
     if "after_cutoff_days" in rule:
         return f"+{rule['after_cutoff_days']}"
     return ("trước ngày " if rule.get("before") else "ngày ") + str(rule.get("day")) + (
@@ -355,9 +360,8 @@ async def finish_typed(t: Turn, text: str) -> bool:
         t.send(_("Deadline rule changed; {n} open reports moved to the new deadline.").format(
             n=counts.rescheduled))
     elif kind == "period_due":
-        day = parse_date_text(text)
+        day = _typed_day(t, text)
         if day is None:
-            t.send("⚠️ " + _("Please enter a date as dd/mm/yyyy, for example 13/12/2022."))
             return True
         due = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), t.tz)
         rows = (await t.session.scalars(
@@ -438,27 +442,67 @@ async def pauses(t: Turn, parts: list[str]) -> None:
         return
     assert t.member is not None
     t.member.pending_action = {"kind": "pause"}
-    lines = [_("Type the first and last day of the pause, e.g. «29/01/2022 06/02/2022» (Tết). "
-               "No reminders or escalations are sent in between.")]
+    lines = [_("Type the first and last day of the pause, e.g. «{example}». No reminders or "
+               "escalations are sent in between.").format(example=_pause_example(t))]
     rows = []
     for plan, index, (start, end) in current:
-        lines.append(f"• {format_date(dt.date.fromisoformat(start))} – "
-                     f"{format_date(dt.date.fromisoformat(end))}")
-        rows.append([B(_("Remove {start} – {end}").format(
-                           start=format_date(dt.date.fromisoformat(start)),
-                           end=format_date(dt.date.fromisoformat(end)))[:60],
+        first, last = format_date(_as_date(start)), format_date(_as_date(end))
+        lines.append(f"• {first} – {last}")
+        rows.append([B(_("Remove {start} – {end}").format(start=first, end=last)[:60],
                        callback_data=PAUSES.data("x", plan.id, index))])
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
 
+def _today(t: Turn) -> dt.date:
+    return t.now.astimezone(t.tz).date()
+
+
+def _pause_example(t: Turn) -> str:
+    """A week starting tomorrow, so that the example is never in the past."""
+    start = _today(t) + dt.timedelta(days=1)
+    return f"{format_date(start)} - {format_date(start + dt.timedelta(days=6))}"
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _typed_day(t: Turn, text: str) -> dt.date | None:
+    """One typed day, the next such day from today without its year; a warning and None
+    when it cannot be read."""
+    _ = t._
+    typed = read_day(text)
+    day = resolve(typed, today=_today(t)) if typed is not None else None
+    if typed is not None and day is None:
+        t.send("⚠️ " + _("There is no day {day}. Please check the day and the month.").format(
+            day=f"{typed.day:02d}/{typed.month:02d}"))
+    elif day is None:
+        t.send("⚠️ " + _("I could not read the date. Please type it as day/month, e.g. "
+                         "{example}.").format(
+                             example=format_date(_today(t) + dt.timedelta(days=7))))
+    return day
+
+
 async def _finish_pause(t: Turn, text: str) -> bool:
     _ = t._
-    dates = [parse_date_text(x) for x in re.split(r"\s*(?:-|–|đến|to|\s)\s*", text) if x]
-    start, end = dates if len(dates) == 2 else (None, None)
-    if start is None or end is None or start > end:
-        t.send("⚠️ " + _("Please type two dates, the first not after the second, e.g. "
-                         "«29/01/2022 06/02/2022»."))
+    typed = read_range(text)
+    if typed is None:
+        t.send("⚠️ " + _("I could not read two dates. Please type the first and last day of "
+                         "the pause, e.g. «{example}».").format(example=_pause_example(t)))
         return True
+    first, last = resolve_range(*typed, today=_today(t))
+    if first is None or last is None:
+        wrong = typed[0] if first is None else typed[1]
+        t.send("⚠️ " + _("There is no day {day}. Please check the day and the month.").format(
+            day=f"{wrong.day:02d}/{wrong.month:02d}"))
+        return True
+    if first > last:
+        t.send("⚠️ " + _("The first day of the pause ({start}) is after the last day ({end}). "
+                         "Please type the first day first, e.g. «{example}».").format(
+                             start=format_date(first), end=format_date(last),
+                             example=_pause_example(t)))
+        return True
+    start, end = first, last
     committee = await committee_id_of(t)
     for plan in (await t.session.scalars(
             select(Plan).options(lazyload("*")).where(Plan.committee_id == committee))).all():

@@ -1,8 +1,9 @@
 """Extending one agency's deadline for one report (gia hạn), with a reason.
 
 xl:{schedule}:{period} lists the agencies not yet received; ex:{obligation} asks for
-«dd/mm/yyyy reason» as the next message (a pending action row). The new deadline is the end
-of that day; reminders and escalation follow it, and the agency is told through the outbox.
+«dd/mm[/yyyy] reason» as the next message (a pending action row); a day without its year is
+the next such day from today (core.dates). The new deadline is the end of that day;
+reminders and escalation follow it, and the agency is told through the outbox.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
 from core import callbacks
-from core.answers import parse_date_text
 from core.collation import vi_sorted
+from core.dates import resolve, split_leading_day
+from core.formatting import format_date
 from core.texts import day_with_weekday, esc, period_label
 from db.audit import record
 from db.models import (
@@ -82,11 +84,21 @@ async def ask_extension(t: Turn, obligation_id: int) -> None:
     assert t.member is not None
     t.member.pending_action = {"kind": "extend", "obligation": obligation.id}
     t.send(_("New deadline for {agency} — {report}: type the last day and the reason, e.g. "
-             "<code>20/03/2022 the head is on a work trip</code>.").format(
+             "<code>{example} the head is on a work trip</code>.").format(
                  agency=esc(agency.display_name),
                  report=f"{esc(schedule.name)} "
-                        f"{esc(period_label(_, obligation.period_type, obligation.period_key))}"),
+                        f"{esc(period_label(_, obligation.period_type, obligation.period_key))}",
+                 example=_example(t)),
            reply_markup=InlineKeyboardMarkup([[pending.cancel_button(t)]]))
+
+
+def _today(t: Turn) -> dt.date:
+    return t.now.astimezone(t.tz).date()
+
+
+def _example(t: Turn) -> str:
+    """A day a week from today, so that the example is never in the past."""
+    return format_date(_today(t) + dt.timedelta(days=7))
 
 
 async def finish_extension(t: Turn, text: str) -> bool:
@@ -96,14 +108,26 @@ async def finish_extension(t: Turn, text: str) -> bool:
     if not waiting or waiting.get("kind") != "extend":
         return False
     assert t.member is not None
-    first, _sep, reason = text.strip().partition(" ")
-    day = parse_date_text(first)
-    reason = reason.strip()
-    if day is None or not reason:
-        t.send("⚠️ " + _("Please type the new last day and a reason, e.g. "
-                         "<code>20/03/2022 the head is on a work trip</code>."))
+    typed, reason = split_leading_day(text)
+    today = _today(t)
+    example = _example(t)
+    if typed is None:
+        t.send("⚠️ " + _("I could not read the date. Please type the new last day (day/month, "
+                         "the year may be left out) and a reason, e.g. "
+                         "<code>{example} the head is on a work trip</code>.").format(
+                             example=example))
         return True
-    today = t.now.astimezone(t.tz).date()
+    day = resolve(typed, today=today)
+    if day is None:
+        t.send("⚠️ " + _("There is no day {day}. Please check the day and the month, e.g. "
+                         "<code>{example} the head is on a work trip</code>.").format(
+                             day=f"{typed.day:02d}/{typed.month:02d}", example=example))
+        return True
+    if not reason:
+        t.send("⚠️ " + _("Please add the reason after the date, e.g. "
+                         "<code>{day} the head is on a work trip</code>.").format(
+                             day=format_date(day)))
+        return True
     if day < today:
         t.send("⚠️ " + _("The new last day cannot be in the past."))
         return True

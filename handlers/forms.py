@@ -28,8 +28,16 @@ from core.fields import field_type
 from core.fields.base import Choice, FieldType, Keyboard
 from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
+from core.lateness import Lateness
 from core.texts import days_left_text, deadline_text, esc, period_label, split_message
-from db.drafts import load_state, open_draft, save_state, submission_spec, submit
+from db.drafts import (
+    lateness_of,
+    load_state,
+    open_draft,
+    save_state,
+    submission_spec,
+    submit,
+)
 from db.models import (
     Attachment,
     Member,
@@ -337,6 +345,11 @@ async def open_report(t: Turn, obligation_id: int) -> None:
         if previous is not None and previous.review_comment:
             intro.append(_("Returned with the comment: «{comment}»").format(
                 comment=esc(previous.review_comment)))
+        verdict = await lateness_of(t.session, obligation, submission.version, t.now, t.tz)
+        last = verdict.last_day(t.tz)
+        if last is not None:
+            intro.append(_("Time given for the supplement: until the end of {date}.").format(
+                date=format_date(last, t.locale)))
     answered = len(state.answers) + len(state.skipped)
     if answered and state.current != REVIEW and not opened.created:
         notes.append(_("Continuing where you left off."))
@@ -597,6 +610,26 @@ async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormSta
     t.edit_markup(question_keyboard(t, submission.id, form, new))
 
 
+def lateness_text(t: Turn, verdict: Lateness) -> str:
+    """The receipt's line on timeliness (core.lateness decides it)."""
+    _ = t._
+    if not verdict.supplement:
+        return ("⏰ " + _("Late by {n} day(s).").format(n=verdict.late_days)
+                if verdict.late_days else "🟢 " + _("On time."))
+    last = verdict.last_day(t.tz)
+    assert last is not None
+    date = format_date(last, t.locale)
+    supplement = (
+        "⏰ " + _("Supplement late by {n} day(s) (time given: until the end of {date}).").format(
+            n=verdict.supplement_late_days, date=date)
+        if verdict.supplement_late_days else
+        "🟢 " + _("Supplement on time (time given: until the end of {date}).").format(date=date))
+    if verdict.first_late_days:
+        first = "⏰ " + _("Late by {n} day(s).").format(n=verdict.first_late_days)
+        return first + "\n" + supplement
+    return supplement
+
+
 async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
                      state: FormState) -> None:
     _ = t._
@@ -605,9 +638,12 @@ async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, fo
         show_review(t, submission, obligation, form, state,
                     note=_submit_problems(t, form, check, state))
         return
-    late = t.now >= obligation.effective_due_at
+    verdict = await lateness_of(t.session, obligation, submission.version, t.now, t.tz)
     lines = [_("Send the report {title} now?").format(title=_title(t, obligation))]
-    if late:
+    if verdict.supplement and verdict.supplement_late_days:
+        lines.append(_("The time given for the supplement has passed; it will be accepted and "
+                       "marked late."))
+    elif not verdict.on_time and not verdict.supplement:
         lines.append(_("The deadline has passed; the report will be accepted and marked late."))
     lines.append(_("After sending, changes need the standing office to return the report."))
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([[
@@ -645,6 +681,7 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
     assert t.member is not None
     await submit(t.session, submission, obligation, form, state, t.member, t.now, t.tz,
                  no_report=no_report)
+    verdict = await lateness_of(t.session, obligation, submission.version, t.now, t.tz)
     t.member.active_submission_id = None
     lines = ["✅ " + _("Report received. Thank you!"),
              _title(t, obligation),
@@ -653,10 +690,7 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
              _("Sent by: {name}").format(name=esc(t.member.full_name))]
     if no_report:
         lines.append(_("Recorded as: nothing to report in this period."))
-    if submission.late_days:
-        lines.append("⏰ " + _("Late by {n} day(s).").format(n=submission.late_days))
-    else:
-        lines.append("🟢 " + _("On time."))
+    lines.append(lateness_text(t, verdict))
     if submission.version > 1:
         lines.append(_("Version {version}; earlier versions are kept.").format(
             version=submission.version))

@@ -9,6 +9,7 @@ Returning waits for the reviewer's next text as the comment; that wait is a row
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +19,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
-from core.formatting import format_datetime
+from core.formatting import format_date, format_datetime
 from core.formengine import FormState, visible_fields
+from core.lateness import Lateness
 from core.texts import esc, period_label, split_message
 from db.audit import record
-from db.drafts import load_state, submission_spec
+from db.drafts import lateness_of, load_state, submission_spec
 from db.models import (
     Agency,
     Attachment,
@@ -70,6 +72,32 @@ async def _submission_in_committee(t: Turn, submission_id: int
     return row[0], row[1], row[2], row[3]
 
 
+async def _lateness(t: Turn, submission: Submission, obligation: Obligation) -> Lateness:
+    sent_at = submission.submitted_at or t.now
+    if sent_at.tzinfo is None:  # SQLite gives naive UTC back
+        sent_at = sent_at.replace(tzinfo=dt.UTC)
+    return await lateness_of(t.session, obligation, submission.version, sent_at, t.tz)
+
+
+def _lateness_line(t: Turn, verdict: Lateness) -> str:
+    """The opened report's line on timeliness (core.lateness decides it)."""
+    _ = t._
+    if not verdict.supplement:
+        return ("⏰ " + _("Late by {n} day(s).").format(n=verdict.late_days)
+                if verdict.late_days else "🟢 " + _("On time."))
+    last = verdict.last_day(t.tz)
+    assert last is not None
+    date = format_date(last, t.locale)
+    line = (
+        "⏰ " + _("Supplement late by {n} day(s) (time given: until the end of {date}).").format(
+            n=verdict.supplement_late_days, date=date)
+        if verdict.supplement_late_days else
+        "🟢 " + _("Supplement on time (time given: until the end of {date}).").format(date=date))
+    if verdict.first_late_days:
+        return "⏰ " + _("Late by {n} day(s).").format(n=verdict.first_late_days) + "\n" + line
+    return line
+
+
 async def show_queue(t: Turn) -> None:
     _ = t._
     assert t.member is not None
@@ -92,8 +120,9 @@ async def show_queue(t: Turn) -> None:
     buttons = []
     for number, (submission, obligation, schedule, agency) in enumerate(rows[:QUEUE_LIMIT], 1):
         period = period_label(_, obligation.period_type, obligation.period_key)
-        flag = (" ⏰" + _("late {n} d").format(n=submission.late_days)
-                if submission.late_days else "")
+        verdict = await _lateness(t, submission, obligation)
+        flag = (" " + _("supplement") if verdict.supplement else "") + (
+            " ⏰" + _("late {n} d").format(n=verdict.late_days) if verdict.late_days else "")
         version = f" v{submission.version}" if submission.version > 1 else ""
         lines.append(f"{number}. {esc(agency.display_name)} — {esc(schedule.name)} · "
                      f"{esc(period)}{version}{flag}")
@@ -127,8 +156,7 @@ async def open_submission(t: Turn, submission_id: int) -> None:
             time=format_datetime(submission.submitted_at, t.locale, t.tz)
             if submission.submitted_at else "—",
             name=esc(submitter.full_name if submitter else "?")),
-        ("⏰ " + _("Late by {n} day(s).").format(n=submission.late_days))
-        if submission.late_days else ("🟢 " + _("On time.")),
+        _lateness_line(t, await _lateness(t, submission, obligation)),
         "",
     ]
     if submission.no_report:

@@ -84,7 +84,8 @@ def stranger_welcome(_: Gettext) -> str:
         "Hello! This bot helps agencies send their reports to the steering committee.\n\n"
         "To use it you need an <b>invite link</b> from your committee's standing office or "
         "its admin. Open that link, or send /start followed by the invite code."
-    )
+    ) + "\n\n" + _("To become an admin, send /id and give the number to whoever runs the "
+                    "bot (BOT_ADMINS).")
 
 
 def help_text(_: Gettext) -> str:

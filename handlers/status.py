@@ -19,16 +19,17 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
 from core.formatting import format_number, format_percent
+from core.lateness import Lateness
 from core.stats import (
     AnswerFact,
     ObligationFact,
     TargetSpec,
-    completeness,
     meets,
     target_progress,
 )
 from core.texts import esc, period_label, split_message
-from db.export import build_xlsx, collect, completeness_chart
+from db.drafts import lateness_by_obligation
+from db.export import build_xlsx, collect, completeness_chart, judged_completeness
 from db.models import (
     Agency,
     Answer,
@@ -89,7 +90,9 @@ async def default_period(t: Turn, schedule_id: int) -> str | None:
     return keys[0] if keys else None
 
 
-async def facts_for(t: Turn, schedule_id: int, period_key: str) -> list[ObligationFact]:
+async def facts_for(t: Turn, schedule_id: int, period_key: str
+                    ) -> tuple[list[ObligationFact], dict[int, Lateness]]:
+    """The period's obligations as facts, and the lateness of each one sent."""
     first = (
         select(Submission.obligation_id, func.min(Submission.submitted_at).label("first"))
         .where(Submission.submitted_at.is_not(None))
@@ -108,7 +111,8 @@ async def facts_for(t: Turn, schedule_id: int, period_key: str) -> list[Obligati
             first_at = first_at.replace(tzinfo=dt.UTC)
         out.append(ObligationFact(o.id, o.agency_id, short or name, o.status.value,
                                   o.effective_due_at, first_at))
-    return out
+    lateness = await lateness_by_obligation(t.session, [row[0] for row in rows], t.tz)
+    return out, lateness
 
 
 async def show_status(t: Turn, schedule_id: int | None = None,
@@ -125,8 +129,8 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     if period_key is None:
         t.send(_("This schedule has no reporting periods yet."))
         return
-    facts = await facts_for(t, schedule.id, period_key)
-    stats = completeness(facts, t.now, t.tz)
+    facts, lateness = await facts_for(t, schedule.id, period_key)
+    stats = judged_completeness(facts, lateness, t.now, t.tz)
     by_status = {key: sum(1 for f in facts if f.status == key)
                  for key in ("accepted", "submitted", "returned")}
     period = period_label(_, schedule.period_type, period_key)
@@ -144,6 +148,12 @@ async def show_status(t: Turn, schedule_id: int | None = None,
         _("Completeness: {pct}").format(pct=format_percent(stats.completeness_pct, t.locale)),
         _("Timeliness: {pct}").format(pct=format_percent(stats.timeliness_pct, t.locale)),
     ]
+    supplements = [lateness[f.obligation_id] for f in facts
+                   if f.obligation_id in lateness and lateness[f.obligation_id].supplement]
+    if supplements:
+        overdue = sum(1 for v in supplements if v.supplement_late_days)
+        lines.append(_("Supplements after a return: {n} (on time {on_time}, late {late})").format(
+            n=len(supplements), on_time=len(supplements) - overdue, late=overdue))
     if stats.missing_agencies:
         lines += ["", _("<b>Not yet received</b>")]
         for name, days in stats.missing_agencies:
@@ -322,7 +332,7 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -
         t.stale()
         return
     try:
-        data = await collect(t.session, plan, schedule, period_key)
+        data = await collect(t.session, plan, schedule, period_key, t.tz)
     except LookupError:
         t.send(_("This schedule has no reporting periods yet."))
         return

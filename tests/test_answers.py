@@ -429,11 +429,29 @@ def test_impossible_dates_refused(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "2022-12-13", "13/12", "13122022", "13/12/202", "abc", "13/12/20222", "hôm nay",
+    "2022-12-13", "13122022", "13/12/202", "abc", "13/12/20222", "hôm nay",
     "13 12 2022", "1/2/3",
 ])
 def test_malformed_dates_refused(text: str) -> None:
     assert parse(DATE, text) == Problem(NOT_DATE)
+
+
+def test_a_date_without_its_year_is_the_first_such_day_the_question_allows() -> None:
+    # Without bounds a form question cannot guess the year: it asks for it.
+    assert parse(DATE, "13/12") == Problem("Please add the year: {day}/yyyy.", {"day": "13/12"})
+    assert parse(DATE, "31/4") == Problem(NOT_DATE)
+    in_2022 = spec("date", min="2022-01-01", max="2022-12-31")
+    assert parse(in_2022, "13/12") == Ok("2022-12-13")
+    assert parse(in_2022, "5-3") == Ok("2022-03-05")
+    assert parse(in_2022, "29/2") == Problem("Please enter a value between {min} and {max}.",
+                                             {"min": dt.date(2022, 1, 1),
+                                              "max": dt.date(2022, 12, 31)})
+    school_year = spec("date", min="2022-09-01", max="2023-05-31")
+    assert parse(school_year, "13/12") == Ok("2022-12-13")
+    assert parse(school_year, "25.3") == Ok("2023-03-25")
+    until = spec("date", max="2022-06-30")
+    assert parse(until, "25/12") == Ok("2021-12-25")
+    assert parse(until, "25/6") == Ok("2022-06-25")
 
 
 def test_date_bounds() -> None:

@@ -745,7 +745,8 @@ async def test_excel_export_chart_and_the_cli_write_the_same_file(
     await h.say(3010, "4")  # so_buoi
     await h.tap(3010, "Bỏ qua")
     await send_and_confirm(h, 3010)
-    # Cát Linh is returned and sends version 2 late.
+    # Cát Linh is returned on Saturday 05/03 and sends version 2 on Monday 14/03: late, by
+    # the time the return gave (5 working days, but not before the last day 12/03), 2 days.
     await h.say(MAI, "Báo cáo chờ tiếp nhận")
     await h.press(MAI, f"rv:{v1.id}")
     await h.press(MAI, f"rt:{v1.id}")
@@ -789,18 +790,22 @@ async def test_excel_export_chart_and_the_cli_write_the_same_file(
     assert common[2][2] == 4 and common[-1][2] == "=SUM(C3:C4)"
 
     state = sheets["Tình hình nộp"]
-    assert state[2][:6] == ("Phải nộp", 5, "Đã nộp", 3, "Đúng hạn", 3)
+    assert state[2][:6] == ("Phải nộp", 5, "Đã nộp", 3, "Đúng hạn", 2)
     header = state[4][:9]
     assert header == ("Đơn vị", "Hạn nộp", "Gửi lần đầu", "Gửi lần cuối", "Đúng hạn",
                       "Số lần gửi", "Trạng thái", "Số biên nhận", "Người gửi")
+    assert state[4][9:] == ("Số ngày trễ", "Bổ sung")
     by_agency = {r[0]: r for r in state[5:]}
     first = by_agency["UBND phường Cát Linh"]
-    assert first[1] == dt.datetime(2022, 3, 13, 0, 0)
+    # The last day to submit, as the bot says it («hết ngày 12/03»), in a date cell.
+    assert first[1] == dt.datetime(2022, 3, 12, 0, 0)
     # The bot's clock runs on from the instant it was set to: compare to the minute.
     assert first[2].replace(second=0, microsecond=0) == dt.datetime(2022, 3, 5, 8, 0)
     assert first[3].replace(second=0, microsecond=0) == dt.datetime(2022, 3, 14, 10, 0)
-    assert (first[4], first[5], first[6], first[8]) == ("Có", 2, "Đã nộp", "Lan")
+    assert (first[4], first[5], first[6], first[8]) == ("Không", 2, "Đã nộp", "Lan")
+    assert first[9:] == (2, "Trễ 2 ngày")
     assert by_agency["UBND phường Hàng Bột"][4:6] == ("Có", 1)
+    assert by_agency["UBND phường Hàng Bột"][9:] == (0, None)
     assert by_agency["Công an quận"][2:7] == (None, None, None, 0, "Chưa nộp")
     assert "Chưa nộp: 2" in status.text
 

@@ -1,4 +1,7 @@
-"""date: dd/mm/yyyy (also d/m/yy, dd-mm-yyyy, dd.mm.yyyy); stored as an ISO date."""
+"""date: dd/mm/yyyy (also d/m/yy, dd-mm-yyyy, dd.mm.yyyy; core.dates); stored as an ISO date.
+
+A day typed without its year («25/3») is the first such day the question allows (from its
+`min`, else the last one up to its `max`); without bounds the person is asked for the year."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from core.dates import last_such_day, next_such_day, read_day, resolve
 from core.fields.base import (
     BOUNDS_MISPLACED,
     FieldSpec,
@@ -17,7 +21,6 @@ from core.fields.base import (
     check_bounds,
     check_min_max,
 )
-from core.fields.parsing import parse_date_text
 from core.formatting import format_date
 from core.i18n import N_, Gettext
 
@@ -44,10 +47,22 @@ class DateType(FieldType):
         return dt.date.fromisoformat(str(raw))
 
     def parse(self, spec: FieldSpec, text: str) -> Result:
-        day = parse_date_text(text)
-        if day is None:
+        typed = read_day(text)
+        if typed is None or not typed.possible():
             return Problem("Please enter a date as dd/mm/yyyy, for example 13/12/2022.")
-        problem = check_bounds(spec.bound("min"), spec.bound("max"), day)
+        low, high = spec.bound("min"), spec.bound("max")
+        if typed.year is not None:
+            day = resolve(typed)
+        elif low is not None:
+            day = next_such_day(typed.day, typed.month, low)
+        elif high is not None:
+            day = last_such_day(typed.day, typed.month, high)
+        else:
+            return Problem("Please add the year: {day}/yyyy.",
+                           {"day": f"{typed.day:02d}/{typed.month:02d}"})
+        if day is None:  # 29/02/2023
+            return Problem("Please enter a date as dd/mm/yyyy, for example 13/12/2022.")
+        problem = check_bounds(low, high, day)
         return problem or Ok(day.isoformat())
 
     def value_text(self, _: Gettext, spec: FieldSpec, value: Any, locale: str) -> str:

@@ -4,7 +4,8 @@ Conventions (Vietnamese first):
 - integers: «1234», «1.234», «1,234», «1 234» (groups of three); «1,5» is not an integer;
 - decimals: «1.234,5», «1234,5», «1,5»; a single dot with three digits after it is a
   thousands separator (Vietnamese habit), otherwise a decimal point («1.5»);
-- dates: dd/mm/yyyy, also d/m/yy and dd-mm-yyyy or dd.mm.yyyy;
+- dates: core.dates (dd/mm/yyyy, also d/m/yy, dd-mm-yyyy, dd.mm.yyyy, and d/m without the
+  year where the question decides it);
 - yes/no: «có», «co», «Có», «c», «yes», «1» … and «không», «khong», «ko», «k», «no», «0» …,
   whatever the case and diacritics.
 """
@@ -16,6 +17,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
+from core.dates import parse_day
 from core.fields.base import FieldSpec
 
 
@@ -102,20 +104,11 @@ def parse_decimal_text(text: str) -> Decimal | None:
         return None
 
 
-_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
-
-
-def parse_date_text(text: str) -> dt.date | None:
-    match = _DATE.match(_SPACES.sub("", text))
-    if not match:
-        return None
-    day, month, year = (int(g) for g in match.groups())
-    if len(match.group(3)) == 2:
-        year += 2000
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
+def parse_date_text(text: str, *, today: dt.date | None = None, year: int | None = None
+                    ) -> dt.date | None:
+    """A typed day (core.dates: «25/3», «25/03/2022», «25-3», «25.3»). Without its year
+    the day takes `year`, else the next such day from `today`, else it is refused."""
+    return parse_day(text, today=today, year=year)
 
 
 def parse_yes_no_text(text: str) -> bool | None:
