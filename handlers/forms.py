@@ -28,7 +28,6 @@ from core.fields import field_type
 from core.fields.base import Choice, FieldType, Keyboard
 from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
-from core.lateness import Lateness
 from core.texts import days_left_text, deadline_text, esc, period_label, split_message
 from db.drafts import (
     lateness_of,
@@ -49,7 +48,7 @@ from db.models import (
 from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
-from handlers.render import type_hint, value_text
+from handlers.render import lateness_text, type_hint, value_text
 from handlers.screens import menu_for
 from scheduler.buttons import OPEN_REPORT
 
@@ -610,26 +609,6 @@ async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormSta
     t.edit_markup(question_keyboard(t, submission.id, form, new))
 
 
-def lateness_text(t: Turn, verdict: Lateness) -> str:
-    """The receipt's line on timeliness (core.lateness decides it)."""
-    _ = t._
-    if not verdict.supplement:
-        return ("⏰ " + _("Late by {n} day(s).").format(n=verdict.late_days)
-                if verdict.late_days else "🟢 " + _("On time."))
-    last = verdict.last_day(t.tz)
-    assert last is not None
-    date = format_date(last, t.locale)
-    supplement = (
-        "⏰ " + _("Supplement late by {n} day(s) (time given: until the end of {date}).").format(
-            n=verdict.supplement_late_days, date=date)
-        if verdict.supplement_late_days else
-        "🟢 " + _("Supplement on time (time given: until the end of {date}).").format(date=date))
-    if verdict.first_late_days:
-        first = "⏰ " + _("Late by {n} day(s).").format(n=verdict.first_late_days)
-        return first + "\n" + supplement
-    return supplement
-
-
 async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
                      state: FormState) -> None:
     _ = t._
@@ -690,7 +669,7 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
              _("Sent by: {name}").format(name=esc(t.member.full_name))]
     if no_report:
         lines.append(_("Recorded as: nothing to report in this period."))
-    lines.append(lateness_text(t, verdict))
+    lines.append(lateness_text(t._, verdict, t.tz, t.locale))
     if submission.version > 1:
         lines.append(_("Version {version}; earlier versions are kept.").format(
             version=submission.version))

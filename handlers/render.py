@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.fields import FIELD_TYPES
 from core.fields.base import FieldSpec
+from core.formatting import format_date
 from core.i18n import N_, Gettext
+from core.lateness import Lateness
 from core.texts import esc
 from db.models import Committee, ObligationStatus, Role
 from db.queries import member_levels
@@ -88,3 +91,22 @@ def value_text(_: Gettext, spec: FieldSpec, value: Any, locale: str = "vi") -> s
     if ftype is None:
         return esc(value)
     return ftype.value_text(_, spec, value, locale)
+
+
+def lateness_text(_: Gettext, verdict: Lateness, tz: ZoneInfo, locale: str) -> str:
+    """A report's timeliness as the receipt and the opened report show it (core.lateness
+    decides it): on time or late, and for a supplement the time the return gave."""
+    if not verdict.supplement:
+        return ("⏰ " + _("Late by {n} day(s).").format(n=verdict.late_days)
+                if verdict.late_days else "🟢 " + _("On time."))
+    last = verdict.last_day(tz)
+    assert last is not None
+    date = format_date(last, locale)
+    line = (
+        "⏰ " + _("Supplement late by {n} day(s) (time given: until the end of {date}).").format(
+            n=verdict.supplement_late_days, date=date)
+        if verdict.supplement_late_days else
+        "🟢 " + _("Supplement on time (time given: until the end of {date}).").format(date=date))
+    if verdict.first_late_days:
+        return "⏰ " + _("Late by {n} day(s).").format(n=verdict.first_late_days) + "\n" + line
+    return line

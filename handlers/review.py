@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
-from core.formatting import format_date, format_datetime
+from core.formatting import format_datetime
 from core.formengine import FormState, visible_fields
 from core.lateness import Lateness
 from core.texts import esc, period_label, split_message
@@ -40,7 +40,7 @@ from db.queries import agency_people
 from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
-from handlers.render import value_text
+from handlers.render import lateness_text, value_text
 from handlers.screens import REVIEW_MENU, REVIEW_QUEUE, menu_button
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
@@ -77,25 +77,6 @@ async def _lateness(t: Turn, submission: Submission, obligation: Obligation) -> 
     if sent_at.tzinfo is None:  # SQLite gives naive UTC back
         sent_at = sent_at.replace(tzinfo=dt.UTC)
     return await lateness_of(t.session, obligation, submission.version, sent_at, t.tz)
-
-
-def _lateness_line(t: Turn, verdict: Lateness) -> str:
-    """The opened report's line on timeliness (core.lateness decides it)."""
-    _ = t._
-    if not verdict.supplement:
-        return ("⏰ " + _("Late by {n} day(s).").format(n=verdict.late_days)
-                if verdict.late_days else "🟢 " + _("On time."))
-    last = verdict.last_day(t.tz)
-    assert last is not None
-    date = format_date(last, t.locale)
-    line = (
-        "⏰ " + _("Supplement late by {n} day(s) (time given: until the end of {date}).").format(
-            n=verdict.supplement_late_days, date=date)
-        if verdict.supplement_late_days else
-        "🟢 " + _("Supplement on time (time given: until the end of {date}).").format(date=date))
-    if verdict.first_late_days:
-        return "⏰ " + _("Late by {n} day(s).").format(n=verdict.first_late_days) + "\n" + line
-    return line
 
 
 async def show_queue(t: Turn) -> None:
@@ -156,7 +137,7 @@ async def open_submission(t: Turn, submission_id: int) -> None:
             time=format_datetime(submission.submitted_at, t.locale, t.tz)
             if submission.submitted_at else "—",
             name=esc(submitter.full_name if submitter else "?")),
-        _lateness_line(t, await _lateness(t, submission, obligation)),
+        lateness_text(t._, await _lateness(t, submission, obligation), t.tz, t.locale),
         "",
     ]
     if submission.no_report:
