@@ -26,6 +26,15 @@ class ObligationFact:
     status: str  # open | draft | submitted | accepted | returned | waived
     due_at: dt.datetime  # effective deadline
     first_submitted_at: dt.datetime | None
+    # The verdict core.lateness gave (a supplement after a return judged by the time the
+    # return gave); None: judged here by the first submission against the deadline.
+    on_time: bool | None = None
+
+    @property
+    def judged_on_time(self) -> bool:
+        if self.on_time is not None:
+            return self.on_time
+        return self.first_submitted_at is not None and self.first_submitted_at < self.due_at
 
 
 @dataclass
@@ -59,7 +68,7 @@ def completeness(facts: Iterable[ObligationFact], now: dt.datetime, tz: ZoneInfo
         out.expected += 1
         if f.status in RECEIVED and f.first_submitted_at is not None:
             out.received += 1
-            if f.first_submitted_at < f.due_at:
+            if f.judged_on_time:
                 out.on_time += 1
             else:
                 out.late += 1

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.answers import FieldSpec
 from core.calendar import WorkCalendar
+from core.fields import field_type
 from core.formengine import CheckSpec, FormSpec, FormState, effective_answers
 from core.lateness import Lateness, decide
 from db.audit import record
@@ -48,7 +49,7 @@ async def submission_spec(session: AsyncSession, submission: Submission) -> Form
 
 
 def signed_file_applied(spec: FormSpec, rule: str | None) -> FormSpec:
-    files = [f for f in spec.fields if f.type == "file"]
+    files = [f for f in spec.fields if field_type(f.type).accepts_file]
     if rule is None or len(files) != 1:
         return spec
     signed = files[0]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import lazyload
 from core.calendar import DEFAULT_TZ
 from core.fields import FIELD_TYPES
 from core.lateness import Lateness, last_day
-from core.stats import RECEIVED, Completeness, ObligationFact, completeness
+from core.stats import ObligationFact, completeness
 from db.drafts import form_spec, lateness_by_obligation
 from db.models import (
     Agency,
@@ -44,29 +44,6 @@ class ExportData:
     facts: list[ObligationFact]
     # Per obligation with a version sent: its lateness (core.lateness decides it).
     lateness: dict[int, Lateness] = field(default_factory=dict)
-
-
-def judged_completeness(facts: list[ObligationFact], lateness: dict[int, Lateness],
-                        now: dt.datetime, tz: ZoneInfo) -> Completeness:
-    """core.stats.completeness, with on time and late as core.lateness decides them: by
-    the first submission, and a supplement after a return by the time the return gave."""
-    stats = completeness(facts, now, tz)
-    stats.on_time = stats.late = 0
-    for f in facts:
-        if f.status == "waived" or f.status not in RECEIVED or f.first_submitted_at is None:
-            continue
-        if received_on_time(f, lateness):
-            stats.on_time += 1
-        else:
-            stats.late += 1
-    return stats
-
-
-def received_on_time(fact: ObligationFact, lateness: dict[int, Lateness]) -> bool:
-    verdict = lateness.get(fact.obligation_id)
-    if verdict is None:
-        return fact.first_submitted_at is not None and fact.first_submitted_at < fact.due_at
-    return verdict.on_time
 
 
 async def find_schedule(session: AsyncSession, plan_code: str, schedule_code: str
@@ -124,9 +101,10 @@ async def collect(session: AsyncSession, plan: Plan, schedule: Schedule, period_
             "answers": answers, "versions": versions or 0, "first_submitted_at": first_at,
             "submitter": submitter.full_name if submitter else None,
         })
+        verdict = lateness.get(obligation.id)
         facts.append(ObligationFact(obligation.id, agency.id, agency.display_name,
                                     obligation.status.value, obligation.effective_due_at,
-                                    first_at))
+                                    first_at, verdict.on_time if verdict else None))
     return ExportData(plan, schedule, period_key, rows, facts, lateness)
 
 
@@ -184,7 +162,7 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
         sheet.column_dimensions["A"].width = 32
         sheet.freeze_panes = "C3"
     status = book.create_sheet(title="Tình hình nộp", index=0)
-    stats = judged_completeness(data.facts, data.lateness, now, tz)
+    stats = completeness(data.facts, now, tz)
     status.append([f"{data.plan.title}"])
     status["A1"].font = bold
     status.append([f"{data.schedule.name} — kỳ {data.period_key}"])
@@ -196,15 +174,11 @@ async def build_xlsx(session: AsyncSession, data: ExportData, tz: ZoneInfo,
                    "Trạng thái", "Số biên nhận", "Người gửi", "Số ngày trễ", "Bổ sung"])
     for cell in status[status.max_row]:
         cell.font = bold
-    for r in data.rows:
+    for r, fact in zip(data.rows, data.facts, strict=True):
         o, sub = r["obligation"], r["submission"]
         first_at = r["first_submitted_at"]
         verdict = data.lateness.get(o.id)
-        if verdict is None:
-            on_time = None if first_at is None else ("Có" if first_at < o.effective_due_at
-                                                      else "Không")
-        else:
-            on_time = "Có" if verdict.on_time else "Không"
+        on_time = None if first_at is None else ("Có" if fact.judged_on_time else "Không")
         supplement = None
         if verdict is not None and verdict.supplement:
             supplement = ("Đúng hạn" if not verdict.supplement_late_days
@@ -268,11 +242,11 @@ def completeness_chart(data: ExportData, now: dt.datetime, tz: ZoneInfo) -> byte
         if fact.first_submitted_at is None or fact.status not in ("submitted", "accepted",
                                                                   "returned"):
             colours.append("#d9534f")
-        elif received_on_time(fact, data.lateness):
+        elif fact.judged_on_time:
             colours.append("#5cb85c")
         else:
             colours.append("#f0ad4e")
-    stats = judged_completeness(data.facts, data.lateness, now, tz)
+    stats = completeness(data.facts, now, tz)
     height = max(3.0, 0.28 * len(names) + 1.2)
     fig, ax = plt.subplots(figsize=(7, height), dpi=110)
     ax.barh(range(len(names)), [1] * len(names), color=colours)

@@ -18,18 +18,20 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.fields import FIELD_TYPES
 from core.formatting import format_number, format_percent
 from core.lateness import Lateness
 from core.stats import (
     AnswerFact,
     ObligationFact,
     TargetSpec,
+    completeness,
     meets,
     target_progress,
 )
 from core.texts import esc, period_label, split_message
 from db.drafts import lateness_by_obligation
-from db.export import build_xlsx, collect, completeness_chart, judged_completeness
+from db.export import build_xlsx, collect, completeness_chart
 from db.models import (
     Agency,
     Answer,
@@ -105,13 +107,15 @@ async def facts_for(t: Turn, schedule_id: int, period_key: str
         .outerjoin(first, first.c.obligation_id == Obligation.id)
         .where(Obligation.schedule_id == schedule_id, Obligation.period_key == period_key)
     )).all()
+    lateness = await lateness_by_obligation(t.session, [row[0] for row in rows], t.tz)
     out = []
     for o, short, name, first_at in rows:
         if first_at is not None and first_at.tzinfo is None:
             first_at = first_at.replace(tzinfo=dt.UTC)
+        verdict = lateness.get(o.id)
         out.append(ObligationFact(o.id, o.agency_id, short or name, o.status.value,
-                                  o.effective_due_at, first_at))
-    lateness = await lateness_by_obligation(t.session, [row[0] for row in rows], t.tz)
+                                  o.effective_due_at, first_at,
+                                  verdict.on_time if verdict else None))
     return out, lateness
 
 
@@ -130,7 +134,7 @@ async def show_status(t: Turn, schedule_id: int | None = None,
         t.send(_("This schedule has no reporting periods yet."))
         return
     facts, lateness = await facts_for(t, schedule.id, period_key)
-    stats = judged_completeness(facts, lateness, t.now, t.tz)
+    stats = completeness(facts, t.now, t.tz)
     by_status = {key: sum(1 for f in facts if f.status == key)
                  for key in ("accepted", "submitted", "returned")}
     period = period_label(_, schedule.period_type, period_key)
@@ -291,7 +295,10 @@ async def answer_facts(t: Turn, plan_id: int, include_submitted: bool) -> list[A
               & (FormField.code == Answer.field_code))
         .where(Schedule.plan_id == plan_id, Submission.state.in_(states),
                Answer.skipped.is_(False),
-               Answer.value_number.is_not(None) | (FormField.type == "choice"),
+               # Numbers count as numbers; a type whose target reads its latest text (a
+               # choice) counts by value.
+               Answer.value_number.is_not(None) | FormField.type.in_(
+                   [name for name, kind in FIELD_TYPES.items() if kind.target == "latest"]),
                Obligation.status.in_([ObligationStatus.accepted, ObligationStatus.submitted]))
     )).all()
     facts = []

@@ -411,3 +411,13 @@ def test_a_choice_has_a_latest_but_no_sum() -> None:
     assert aggregate(values, "latest") == "b"
     assert aggregate(values, "sum") is None
     assert aggregate([*values, (month_end(1), 2.0)], "sum") == 2.0
+
+
+def test_a_verdict_from_core_lateness_decides_on_time() -> None:
+    """A report first sent on time whose correction after a return came past the time the
+    return gave is late: the verdict (ObligationFact.on_time) wins over the first submission."""
+    sent = at("2022-03-10T09:00:00+07:00")  # before the last day, 12/03
+    facts = [ObligationFact(1, 101, "P. Cát Linh", "submitted", DUE, sent, on_time=False),
+             ObligationFact(2, 102, "P. Hàng Bột", "submitted", DUE, sent)]
+    stats = completeness(facts, NOW, TZ)
+    assert (stats.received, stats.on_time, stats.late) == (2, 1, 1)
