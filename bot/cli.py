@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import functools
 import json
 import logging
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.set_defaults(func=cmd_plan_validate)
     imp = plan.add_parser("import", help="import a plan file (idempotent)")
     imp.add_argument("file")
+    imp.add_argument(
+        "--chase-from", metavar="DATE",
+        help="a plan loaded in the middle of its year: reports whose last day was before "
+             "DATE (25/03/2022 or 2022-03-25) are not chased (waived; they can still be "
+             "sent). Without it, every period of the plan is chased.")
     imp.set_defaults(func=cmd_plan_import)
     cal = plan.add_parser("calendar", help="list the reporting deadlines of a plan")
     cal.add_argument("plan", help="a plan code or a plan file")
@@ -281,9 +287,31 @@ def cmd_plan_import(args: argparse.Namespace) -> int:
         print("nothing was imported", file=sys.stderr)
         return 1
     _print_problems([], spec.warnings)
-    report = asyncio.run(import_plan_file(get_settings(), spec))
+    chase_from = None
+    if args.chase_from:
+        chase_from = _cli_date(args.chase_from)
+        if chase_from is None:
+            print(f"--chase-from: {args.chase_from!r} is not a date (25/03/2022 or "
+                  "2022-03-25)", file=sys.stderr)
+            return 2
+    report = asyncio.run(import_plan_file(get_settings(), spec, chase_from=chase_from))
     print(report.summary())
+    if report.past_due and chase_from is None:
+        print(f"note: {report.past_due} open reports of this plan are already past their "
+              "deadline and will be chased as overdue from the next sweep; to start "
+              "chasing from a later day, import again with --chase-from DATE",
+              file=sys.stderr)
     return 0
+
+
+def _cli_date(text: str) -> dt.date | None:
+    """A full date as an admin types it: 25/03/2022, 25-3-2022 or 2022-03-25."""
+    from core.dates import parse_day
+
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return parse_day(text)
 
 
 @needs_schema
@@ -320,8 +348,6 @@ def cmd_plan_calendar(args: argparse.Namespace) -> int:
 
 @needs_schema
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from scheduler.sweeper import SweepResult, decision_json, run_sweep
 
     settings = get_settings()

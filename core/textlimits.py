@@ -260,3 +260,20 @@ def join_within(items: Sequence[str], budget: int, more: Callable[[int], str],
         used += add
     text = sep.join(shown) + (more_sep if shown else "") + more(len(items) - len(shown))
     return clip_html(text, budget)
+
+
+# What a phone shows of a full-width inline button before Telegram cuts it itself.
+BUTTON_LABEL = 40
+
+
+def button_label(text: str, limit: int = BUTTON_LABEL) -> str:
+    """A button's label within `limit` characters: whole words, and «…» when shortened
+    (never a word cut in the middle, unless a single word is longer than the label)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = limit - 1
+    cut = text[:room + 1].rsplit(" ", 1)[0] if " " in text[:room + 1] else ""
+    if not cut or len(cut) > room or len(cut) < room // 2:
+        cut = text[:room]
+    return cut.rstrip(" ,;:·-—(") + "…"

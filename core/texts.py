@@ -55,6 +55,31 @@ def period_label(_: Gettext, period_type: str, period_key: str) -> str:
     return _("ad hoc request")
 
 
+# A schedule's name often ends with its period's word («Báo cáo tháng», «Báo cáo quý»): the
+# period label then drops that word instead of repeating it («Báo cáo tháng 03/2022»).
+_PERIOD_WORDS = {"monthly": "tháng", "quarterly": "quý", "yearly": "năm"}
+
+
+def report_title(_: Gettext, schedule_name: str, period_type: str, period_key: str) -> str:
+    """«Báo cáo tháng 03/2022», «Báo cáo 6 tháng · 6 tháng đầu năm 2022»: the schedule's
+    name and its period, plain text (escape it), without «tháng tháng»."""
+    period = period_label(_, period_type, period_key)
+    word = _PERIOD_WORDS.get(period_type)
+    name = schedule_name.strip()
+    if word and name.lower().endswith(" " + word) and period.lower().startswith(word + " "):
+        return f"{name} {period[len(word) + 1:]}"
+    return f"{name} · {period}"
+
+
+def label_value(label: str, value: str) -> str:
+    """A question and its answer on one line: «Số vụ việc: <b>3</b>», but «Có phát sinh vụ
+    việc không? <b>Có</b>» (no colon after a question mark or a colon). `label` is escaped
+    here; `value` is HTML already."""
+    label = esc(label.strip())
+    sep = " " if label.endswith(("?", ":", "…")) else ": "
+    return f"{label}{sep}<b>{value}</b>"
+
+
 def last_day(due_at: dt.datetime, tz: ZoneInfo) -> dt.date:
     """The last local day on which a report is on time."""
     return (due_at.astimezone(tz) - dt.timedelta(microseconds=1)).date()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,7 @@ from db.models import (
     Obligation,
     ObligationStatus,
     Plan,
+    ReceiptCounter,
     Schedule,
     Submission,
     SubmissionState,
@@ -308,8 +309,18 @@ async def lateness_by_obligation(session: AsyncSession, obligations: Sequence[Ob
     return out
 
 
-def receipt_number(submission: Submission, now: dt.datetime, tz: Any) -> str:
-    return f"BC-{now.astimezone(tz):%Y}-{submission.id:05d}"
+async def receipt_number(session: AsyncSession, now: dt.datetime, tz: Any) -> str:
+    """The next receipt number of the year, BC-2026-00001: one counter row per year,
+    incremented in the sending transaction (a row lock on PostgreSQL, the single writer on
+    SQLite), so numbers follow the order of sending with no gaps — a draft takes none."""
+    year = now.astimezone(tz).year
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    await session.execute(insert(ReceiptCounter).values(year=year, last=0)
+                          .on_conflict_do_nothing(index_elements=["year"]))
+    number = await session.scalar(
+        update(ReceiptCounter).where(ReceiptCounter.year == year)
+        .values(last=ReceiptCounter.last + 1).returning(ReceiptCounter.last))
+    return f"BC-{year}-{int(number or 0):05d}"
 
 
 async def submit(
@@ -347,7 +358,7 @@ async def submit(
                                               tz)).late_days
     submission.lock_version += 1
     await session.flush()
-    submission.receipt_no = receipt_number(submission, now, tz)
+    submission.receipt_no = await receipt_number(session, now, tz)
     previous = (
         await session.scalars(
             select(Submission).where(

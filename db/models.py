@@ -617,6 +617,16 @@ class OutboxItem(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class ReceiptCounter(Base):
+    """The last receipt number given in a year: receipts are numbered without gaps
+    (BC-2026-00001, 00002, …) in the order reports are sent, whatever drafts were begun."""
+
+    __tablename__ = "receipt_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ProcessedUpdate(Base):
     """Telegram update ids already handled, written in the same transaction as the effects:
     an update that Telegram delivers again (a webhook instance died before answering 200)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.planfile import PlanSpec
@@ -17,6 +18,8 @@ from db.models import (
     Form,
     FormField,
     FormVersion,
+    Obligation,
+    ObligationStatus,
     Plan,
     Schedule,
     ScheduleAgency,
@@ -25,7 +28,7 @@ from db.models import (
     TargetField,
 )
 from db.obligations import ObligationCounts, ensure_obligations
-from db.session import make_engine, make_sessionmaker
+from db.session import make_engine, make_sessionmaker, rows_changed
 
 
 @dataclass
@@ -35,12 +38,16 @@ class ImportReport:
     updated: dict[str, int] = field(default_factory=dict)
     new_form_versions: list[str] = field(default_factory=list)
     obligations: ObligationCounts = field(default_factory=ObligationCounts)
+    # Open reports whose deadline passed before `chase_from` (import_plan), set aside.
+    not_chased: int = 0
+    # Open reports whose deadline has already passed and that the bot will chase.
+    past_due: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(
             self.created or self.updated or self.new_form_versions
-            or self.obligations.created or self.obligations.rescheduled
+            or self.obligations.created or self.obligations.rescheduled or self.not_chased
         )
 
     def count(self, bucket: dict[str, int], what: str) -> None:
@@ -60,6 +67,8 @@ class ImportReport:
             f"obligations: {self.obligations.created} created, "
             f"{self.obligations.rescheduled} rescheduled"
         )
+        if self.not_chased:
+            parts.append(f"{self.not_chased} past reports not chased (waived)")
         return "; ".join(parts)
 
 
@@ -113,7 +122,12 @@ async def _upsert(
     return existing
 
 
-async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings) -> ImportReport:
+async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings,
+                      chase_from: dt.date | None = None,
+                      now: dt.datetime | None = None) -> ImportReport:
+    """Import (or update) a plan. `chase_from`: a plan loaded in the middle of its year
+    does not chase the reports whose last day was before that day (they are waived, with
+    an audit entry, and can still be sent); None chases every period of the plan."""
     doc = spec.doc
     report = ImportReport(spec.code)
 
@@ -223,6 +237,28 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings)
     await _sync_targets(session, plan, spec, forms, schedules, report)
 
     report.obligations = await ensure_obligations(session, plan, settings.tz)
+    moment = now or dt.datetime.now(dt.UTC)
+    in_plan = select(Schedule.id).where(Schedule.plan_id == plan.id).scalar_subquery()
+    if chase_from is not None:
+        start = dt.datetime.combine(chase_from, dt.time(0, 0), settings.tz)
+        waived = await session.execute(
+            update(Obligation)
+            .where(Obligation.schedule_id.in_(in_plan),
+                   Obligation.status == ObligationStatus.open,
+                   Obligation.extended_due_at.is_(None),
+                   Obligation.due_at <= start)
+            .values(status=ObligationStatus.waived, updated_at=moment))
+        report.not_chased = rows_changed(waived)
+        if report.not_chased:
+            record(session, "plan.not_chased", actor_label="cli", committee_id=committee.id,
+                   entity=("plan", plan.id),
+                   details={"before": chase_from.isoformat(), "count": report.not_chased},
+                   now=moment)
+    report.past_due = int(await session.scalar(
+        select(func.count()).select_from(Obligation)
+        .where(Obligation.schedule_id.in_(in_plan),
+               Obligation.status == ObligationStatus.open,
+               func.coalesce(Obligation.extended_due_at, Obligation.due_at) <= moment)) or 0)
     if report.changed:
         record(session, "plan.import", actor_label="cli", committee_id=committee.id,
                entity=("plan", plan.id),
@@ -351,11 +387,12 @@ async def _sync_targets(
             report.count(report.updated, "targets")
 
 
-async def import_plan_file(settings: Settings, spec: PlanSpec) -> ImportReport:
+async def import_plan_file(settings: Settings, spec: PlanSpec,
+                           chase_from: dt.date | None = None) -> ImportReport:
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            return await import_plan(session, spec, settings)
+            return await import_plan(session, spec, settings, chase_from=chase_from)
     finally:
         await engine.dispose()
 

@@ -26,6 +26,7 @@ from handlers import (
     pending,
     review,
     status,
+    submitted,
     text,
     whoami,
 )
@@ -35,7 +36,7 @@ from handlers.guards import FloodGuard, PrivateChatGuard
 __all__ = ["CHAT_GUARD", "FALLBACK", "FEATURES", "FEATURE_MODULES", "GUARDS", "register"]
 
 FEATURE_MODULES = (onboarding, menu, forms, review, status, committee, extension, adhoc, admin,
-                   whoami)
+                   whoami, submitted)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

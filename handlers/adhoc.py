@@ -3,7 +3,9 @@
 A small wizard whose state is `member.pending_action` ({"kind": "adhoc", "step": …}):
 title → agencies (all, one kind, or a list) → form (a plan form, or quick questions typed one
 per line) → deadline → confirm. The request becomes a schedule of period type ad_hoc with
-one obligation per agency, so notices, reminders and escalation work as for any report.
+one obligation per agency, so reminders and escalation work as for any report. Its
+reporters (else heads) are told at once through the outbox, with the sweep's notice items,
+so the sweep does not announce it again (scheduler.notices).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from sqlalchemy.orm import lazyload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from core.answers import parse_date_text
 from core.collation import vi_sorted
-from core.texts import day_with_weekday, esc
+from core.dates import resolve, split_leading_day
+from core.i18n import pick_language, translator
+from core.texts import day_with_weekday, deadline_text, esc
 from db.audit import record
 from db.models import (
     Agency,
@@ -33,13 +36,17 @@ from db.models import (
     Schedule,
     ScheduleAgency,
 )
+from db.queries import agency_people
 from handlers import pending as typed
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.screens import ADHOC
+from scheduler.buttons import OPEN_REPORT
+from scheduler.notices import announced_items, enqueue, first_told
+from scheduler.sweeper import view_of
 
 MAX_QUESTIONS = 10
-_TIME = re.compile(r"^(\d{1,2})[:hg](\d{2})$")
+_TIME = re.compile(r"^(\d{1,2})[:hg](\d{2})$")  # «17:00», «17h00»
 
 
 def _cancel_row(t: Turn) -> list[InlineKeyboardButton]:
@@ -100,14 +107,20 @@ async def on_text(t: Turn, text: str) -> bool:
         _save(t, pending)
         ask_deadline(t)
     elif step == "deadline":
-        parts = text.split()
-        day = parse_date_text(parts[0]) if parts else None
-        time = _TIME.match(parts[1]) if len(parts) > 1 else None
-        if day is None or (len(parts) > 1 and time is None):
-            t.send("⚠️ " + _("Please type the deadline as dd/mm/yyyy, optionally with a time: "
-                             "20/03/2022 17:00."))
+        # One parser for typed days (core.dates): the year may be left out (the next such
+        # day from today), and a time may follow.
+        typed_day, rest = split_leading_day(text)
+        today = t.now.astimezone(t.tz).date()
+        day = resolve(typed_day, today=today) if typed_day is not None else None
+        time = _TIME.match(rest) if rest else None
+        if time and (int(time.group(1)) > 23 or int(time.group(2)) > 59):
+            time = None
+        if day is None or (rest and time is None):
+            t.send("⚠️ " + _("Please type the last day as day/month (the year may be left "
+                             "out), optionally with a time, e.g. {example} or {example} "
+                             "17:00.").format(example=_example(t)))
             return True
-        if day < t.now.astimezone(t.tz).date():
+        if day < today:
             t.send("⚠️ " + _("The new last day cannot be in the past."))
             return True
         pending.update(day=day.isoformat(),
@@ -176,9 +189,16 @@ async def _plan_form(t: Turn, form_id: int) -> Form | None:
     return form
 
 
+def _example(t: Turn) -> str:
+    """A day a week from today, as people type it: never in the past."""
+    day = t.now.astimezone(t.tz).date() + dt.timedelta(days=7)
+    return f"{day.day:02d}/{day.month:02d}"
+
+
 def ask_deadline(t: Turn) -> None:
-    t.send(t._("By when? Type the last day as dd/mm/yyyy, optionally with a time: "
-               "20/03/2022 17:00."), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+    t.send(t._("By when? Type the last day as day/month (the year may be left out), "
+               "optionally with a time, e.g. {example} or {example} 17:00.").format(
+                   example=_example(t)), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
 
 
 async def _selected_agencies(t: Turn, pending: dict[str, Any]) -> list[Agency]:
@@ -347,21 +367,62 @@ async def create(t: Turn, pending: dict[str, Any]) -> None:
     t.session.add(schedule)
     await t.session.flush()
     today = t.now.astimezone(t.tz).date()
+    obligations: list[Obligation] = []
     for agency in agencies:
         t.session.add(ScheduleAgency(schedule_id=schedule.id, agency_id=agency.id,
                                      form_id=form.id))
-        t.session.add(Obligation(
+        obligation = Obligation(
             schedule_id=schedule.id, agency_id=agency.id, subject_id=0, form_id=form.id,
             period_type="ad_hoc", period_key=f"{today.year}-{code}", period_start=today,
             period_end=day, due_at=due_local.astimezone(dt.UTC),
-        ))
+        )
+        t.session.add(obligation)
+        obligations.append(obligation)
+    await t.session.flush()
+    told = await _announce(t, plan, schedule, obligations, agencies)
     record(t.session, "adhoc.create", actor=t.member, committee_id=plan.committee_id,
            entity=("schedule", schedule.id),
            details={"title": pending["title"], "agencies": len(agencies),
-                    "due": due_local.isoformat()}, now=t.now)
+                    "due": due_local.isoformat(), "told": told}, now=t.now)
     t.member.pending_action = None
-    t.send("✅ " + _("Ad-hoc request sent to {n} agencies. They are notified at the next sweep "
-                     "and reminded like any other report.").format(n=len(agencies)))
+    sender = t.context.application.bot_data.get("sender")
+    if sender is not None and told:
+        async def wake() -> None:
+            sender.notify()
+
+        t.later(wake)
+    t.send("✅ " + _("Ad-hoc request sent to {n} agencies. {m} people were told at once; "
+                     "they are reminded like any other report.").format(n=len(agencies),
+                                                                        m=told))
+
+
+async def _announce(t: Turn, plan: Plan, schedule: Schedule, obligations: list[Obligation],
+                    agencies: list[Agency]) -> int:
+    """Tell the reporters (else the heads) of each agency at once, through the outbox, with
+    the sweep's notice item for each of them, so that the sweep does not announce the
+    request again; how many people were told."""
+    names = {a.id: a.display_name for a in agencies}
+    people = (await t.session.scalars(agency_people([a.id for a in agencies]))).all()
+    chosen = first_told(people)
+    told = 0
+    for obligation in obligations:
+        view = view_of(obligation, schedule, plan, names[obligation.agency_id])
+        items = announced_items(view, plan, t.now, t.tz)
+        for person in chosen.get(obligation.agency_id, []):
+            _ = translator(pick_language(person.language, person.telegram_language))
+            text = "\n".join([
+                "📌 " + _("<b>Ad-hoc report request:</b> {title} — due {deadline}").format(
+                    title=esc(schedule.name), deadline=deadline_text(_, obligation.due_at, t.tz)),
+                "", _("Tap the button below to answer it."),
+            ])
+            buttons = [[{"text": ("📝 " + _("Open the report"))[:60],
+                         "data": OPEN_REPORT.data(obligation.id)}]]
+            if await enqueue(t.session, person, kind="adhoc",
+                             dedupe_key=f"adhoc:{obligation.id}:{person.id}",
+                             payload={"text": text, "parse_mode": "HTML", "buttons": buttons},
+                             now=t.now, items=items) is not None:
+                told += 1
+    return told
 
 
 # ----------------------------------------------------------------------------- wiring

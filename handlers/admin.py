@@ -5,6 +5,12 @@ md (deactivate member), as (schedules), ap (pause reminders), al (audit log), ax
 typed input).
 Typed inputs wait in `member.pending_action` like every other multi-step action.
 Every change is written to the audit log and takes effect at the next sweep.
+
+Changing a schedule's deadline day shows a preview first (as:c:{schedule}:{o|a}:{nonce}
+applies it): only the periods whose deadline has not passed move, unless the admin chooses
+the past ones too; reports already sent and extensions given to one agency keep their
+deadline; the reporters (else heads) concerned are told at once through the outbox, one
+message each (scheduler.notices).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import datetime as dt
 import io
 import json
 import re
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,10 +30,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.calendar import RECURRING, plan_occurrences
 from core.collation import vi_sorted
 from core.dates import read_day, read_range, resolve, resolve_range
 from core.formatting import format_date, format_datetime
-from core.texts import esc, period_label, split_message
+from core.i18n import Gettext, pick_language, translator
+from core.texts import day_with_weekday, deadline_text, esc, last_day, period_label, split_message
 from db.audit import record
 from db.invites import create_invite, deep_link, revoke_invite
 from db.models import (
@@ -40,13 +50,15 @@ from db.models import (
     Role,
     Schedule,
 )
-from db.obligations import ensure_obligations
+from db.obligations import rule_of
+from db.queries import agency_people
 from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import member_role_name
 from scheduler.escalation_edit import escalation_with_delays
 from scheduler.messages import role_name
+from scheduler.notices import enqueue, first_told
 
 B = InlineKeyboardButton
 INVITE = callbacks.route("ai")
@@ -258,7 +270,7 @@ async def schedules(t: Turn, parts: list[str]) -> None:
         steps = ", ".join(str(s["after_days"]) for s in esc_policy.get("steps", []))
         t.send("\n".join([
             f"🗓 <b>{esc(schedule.name)}</b>",
-            _("Deadline rule: {rule}").format(rule=esc(_rule_text(schedule.due_rule))),
+            _("Deadline rule: {rule}").format(rule=esc(_rule_text(schedule.due_rule, _))),
             _("Reminders (days before): {days}").format(
                 days=", ".join(map(str, schedule.reminder_offsets or [])) or "—"),
             _("Escalation after (days): {steps}; repeat every {k} working days, {r} rounds")
@@ -270,10 +282,21 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             [B(_("Reminders"), callback_data=SCHEDULES.data("r", schedule.id)),
              B(_("Escalation"), callback_data=SCHEDULES.data("e", schedule.id))],
         ]))
+    elif action == "d" and schedule.period_type not in RECURRING:
+        t.send(_("This report has one fixed last day; change it with «One period's "
+                 "deadline»."))
     elif action == "d":
         t.member.pending_action = {"kind": "due_rule", "schedule": schedule.id}
-        t.send(_("Type the new deadline day of the month, e.g. «13» (on the 13th) or "
-                 "«trước 13» (before the 13th)."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+        t.send("\n".join([
+            f"🗓 <b>{esc(schedule.name)}</b>",
+            _("Deadline now: {rule}.").format(rule=esc(_rule_text(schedule.due_rule, _))),
+            _("Type the day of the month that is the last day for the report. For example "
+              "«15» means by the end of the 15th each month (a report sent on the 15th is on "
+              "time); «trước 15» means before the 15th, so the last day is the 14th."),
+            _("Nothing changes until you confirm.")]),
+            reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+    elif action == "c" and len(parts) == 4:
+        await _apply_due_rule(t, schedule, plan, everything=parts[2] == "a", nonce=parts[3])
     elif action == "p" and len(parts) == 2:
         keys = (await t.session.execute(
             select(Obligation.period_key, func.min(Obligation.due_at))
@@ -308,9 +331,183 @@ async def schedules(t: Turn, parts: list[str]) -> None:
 
 
 TYPED_KINDS = ("due_rule", "period_due", "reminders", "escalation", "pause")
+# «15», «ngày 15», «hết ngày 15» (the 15th is the last day); «trước 15» (the 14th is).
+DUE_DAY = re.compile(r"(trước|truoc|before)?\s*(?:hết|het)?\s*(?:ngày|ngay)?\s*(\d{1,2})")
+SHOWN_PERIODS = 6  # periods listed in a preview or a notice; then «… and N more periods»
 
 
-def _rule_text(rule: dict[str, Any] | None) -> str:
+@dataclass
+class _Moved:
+    """The reports of one period whose deadline a new due rule moves."""
+
+    period_key: str
+    old_due: dt.datetime  # aware
+    new_due: dt.datetime  # aware
+    past: bool  # the old deadline has passed
+    obligations: list[Obligation] = field(default_factory=list)
+
+    @property
+    def agencies(self) -> set[int]:
+        return {o.agency_id for o in self.obligations}
+
+
+async def _deadline_changes(t: Turn, schedule: Schedule, plan: Plan, rule: dict[str, Any]
+                            ) -> list[_Moved]:
+    """The periods whose deadline `rule` moves, with their reports not yet sent (open, draft
+    or returned) and not extended (an extension given to one agency stays), in period
+    order. Reports already sent keep the deadline they were sent against."""
+    new_rule = rule_of(period_type=schedule.period_type, cutoff_rule=schedule.cutoff_rule,
+                       due_rule=rule, holiday_rule=schedule.holiday_rule,
+                       starts_on=schedule.starts_on, plan_starts_on=plan.starts_on,
+                       plan_calendar=plan.calendar)
+    new_due = {occ.period.key: occ.deadline.due_at
+               for occ in plan_occurrences(new_rule, plan.starts_on, plan.ends_on, t.tz)}
+    rows = (await t.session.scalars(
+        select(Obligation).options(lazyload("*"))
+        .where(Obligation.schedule_id == schedule.id, Obligation.status.in_(OPEN_STATUSES),
+               Obligation.extended_due_at.is_(None))
+        .order_by(Obligation.due_at, Obligation.id))).all()
+    moved: dict[str, _Moved] = {}
+    for o in rows:
+        due = new_due.get(o.period_key)
+        if due is None or o.due_at == due:
+            continue
+        entry = moved.get(o.period_key)
+        if entry is None:
+            entry = moved[o.period_key] = _Moved(o.period_key, o.due_at, due,
+                                                 past=o.due_at <= t.now)
+        entry.obligations.append(o)
+    return sorted(moved.values(), key=lambda m: (m.old_due, m.period_key))
+
+
+def _moved_line(t: Turn, schedule: Schedule, m: _Moved) -> str:
+    _ = t._
+    return _("• {period}: last day {old} → {new} ({n} reports)").format(
+        period=esc(period_label(_, schedule.period_type, m.period_key)),
+        old=day_with_weekday(_, last_day(m.old_due, t.tz)),
+        new=day_with_weekday(_, last_day(m.new_due, t.tz)), n=len(m.obligations))
+
+
+async def _preview_due_rule(t: Turn, schedule: Schedule, plan: Plan, rule: dict[str, Any],
+                            nonce: str) -> None:
+    """What the new rule would change, and the buttons to apply it; nothing changes yet."""
+    _ = t._
+    changes = await _deadline_changes(t, schedule, plan, rule)
+    current = [m for m in changes if not m.past]
+    past = [m for m in changes if m.past]
+    lines = [
+        "🗓 " + _("<b>Change the deadline of «{schedule}»?</b>").format(
+            schedule=esc(schedule.name)),
+        _("Now: {old}. New: {new}.").format(old=esc(_rule_text(schedule.due_rule, _)),
+                                          new=esc(_rule_text(rule, _))),
+        "",
+    ]
+    if current:
+        lines.append(_("Periods not yet due ({n} reports not yet sent):").format(
+            n=sum(len(m.obligations) for m in current)))
+        lines += [_moved_line(t, schedule, m) for m in current[:SHOWN_PERIODS]]
+        if len(current) > SHOWN_PERIODS:
+            lines.append(_("… and {n} more periods.").format(n=len(current) - SHOWN_PERIODS))
+    else:
+        lines.append(_("No period that is not yet due has reports whose deadline changes."))
+    if past:
+        lines += ["", _("Periods already past: {periods} ({n} reports not yet sent). They keep "
+                        "their deadline unless you choose «Apply to past periods too».").format(
+                            periods=", ".join(
+                                esc(period_label(_, schedule.period_type, m.period_key))
+                                for m in past[:SHOWN_PERIODS])
+                            + (" …" if len(past) > SHOWN_PERIODS else ""),
+                            n=sum(len(m.obligations) for m in past))]
+    lines += ["", _("Reports already sent and deadlines extended for one agency stay as they "
+                    "are. The reporters concerned are told at once."),
+              "<i>" + _("Nothing has changed yet.") + "</i>"]
+    buttons = [[B("✅ " + _("Apply"), callback_data=SCHEDULES.data("c", schedule.id, "o", nonce))]]
+    if past:
+        buttons.append([B(_("Apply to past periods too"),
+                          callback_data=SCHEDULES.data("c", schedule.id, "a", nonce))])
+    buttons.append([B("✖ " + _("Cancel"), callback_data=CANCEL.data())])
+    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def _apply_due_rule(t: Turn, schedule: Schedule, plan: Plan, *, everything: bool,
+                          nonce: str) -> None:
+    """The confirmed change: the rule, the chosen reports' deadlines, the audit entry and
+    one message to each reporter concerned. Only the preview still waiting in the member
+    row (same schedule, same nonce) is applied: a second press or an old preview's button
+    changes nothing."""
+    _ = t._
+    assert t.member is not None
+    waiting = t.member.pending_action or {}
+    if (waiting.get("kind") != "due_rule" or waiting.get("schedule") != schedule.id
+            or waiting.get("nonce") != nonce or not isinstance(waiting.get("rule"), dict)):
+        t.stale()
+        return
+    rule = dict(waiting["rule"])
+    t.member.pending_action = None
+    changes = [m for m in await _deadline_changes(t, schedule, plan, rule)
+               if everything or not m.past]
+    for m in changes:
+        for o in m.obligations:
+            o.due_at = m.new_due.astimezone(dt.UTC)
+    old = schedule.due_rule
+    schedule.due_rule = rule
+    moved = sum(len(m.obligations) for m in changes)
+    agencies = set().union(*(m.agencies for m in changes)) if changes else set()
+    told = await _tell_reporters(t, schedule, changes, nonce)
+    _audit(t, "schedule.deadline_changed", plan.committee_id, entity=("schedule", schedule.id),
+           old=old, new=rule, scope="all" if everything else "open", change=nonce,
+           periods=[m.period_key for m in changes], obligations=moved,
+           agencies=len(agencies), told=told)
+    _wake_sender(t, told)
+    t.send("✅ " + _("Deadline changed to {rule}: {n} reports in {p} periods moved; {m} "
+                    "people were told.").format(rule=esc(_rule_text(rule, _)), n=moved,
+                                                p=len(changes), m=told))
+
+
+def _wake_sender(t: Turn, written: int) -> None:
+    """Messages were written to the outbox: the sender takes them now, after the commit,
+    not at its next poll."""
+    sender = t.context.application.bot_data.get("sender")
+    if sender is not None and written:
+        async def wake() -> None:
+            sender.notify()
+
+        t.later(wake)
+
+
+async def _tell_reporters(t: Turn, schedule: Schedule, changes: list[_Moved], nonce: str
+                          ) -> int:
+    """One message to each reporter (else head) of the agencies concerned, listing their
+    periods' old and new last day; how many people it was written for."""
+    agency_ids = set().union(*(m.agencies for m in changes)) if changes else set()
+    if not agency_ids:
+        return 0
+    people = (await t.session.scalars(agency_people(sorted(agency_ids)))).all()
+    told = 0
+    for agency_id, members in first_told(people).items():
+        periods = [m for m in changes if agency_id in m.agencies]
+        for person in members:
+            _ = translator(pick_language(person.language, person.telegram_language))
+            lines = ["📆 " + _("<b>Deadline changed</b>"), f"<b>{esc(schedule.name)}</b>"]
+            lines += [_("• {period}: now {new} (was {old})").format(
+                period=esc(period_label(_, schedule.period_type, m.period_key)),
+                new=deadline_text(_, m.new_due, t.tz), old=deadline_text(_, m.old_due, t.tz))
+                for m in periods[:SHOWN_PERIODS]]
+            if len(periods) > SHOWN_PERIODS:
+                lines.append(_("… and {n} more periods.").format(
+                    n=len(periods) - SHOWN_PERIODS))
+            lines += ["", _("Reminders follow the new deadline.")]
+            if await enqueue(t.session, person, kind="deadline",
+                             dedupe_key=f"deadline:{schedule.id}:{nonce}:{person.id}",
+                             payload={"text": "\n".join(lines), "parse_mode": "HTML"},
+                             now=t.now) is not None:
+                told += 1
+    return told
+
+
+def _rule_text(rule: dict[str, Any] | None, _: Gettext) -> str:
+    """A due rule as an admin reads it: «trước ngày 13» (the last day is the 12th) or «hết
+    ngày 15» (the 15th is the last day)."""
     if not rule:
         return "—"
     if "date" in rule:
@@ -320,8 +517,10 @@ def _rule_text(rule: dict[str, Any] | None) -> str:
             return str(rule["date"])
     if "after_cutoff_days" in rule:
         return f"+{rule['after_cutoff_days']}"
-    return ("trước ngày " if rule.get("before") else "ngày ") + str(rule.get("day")) + (
-        f" ({rule.get('month')})" if rule.get("month") not in (None, "last") else "")
+    text = (_("before day {day}") if rule.get("before") else _("by the end of day {day}")
+            ).format(day=rule.get("day"))
+    return text + (f" ({rule.get('month')})" if rule.get("month") not in (None, "last")
+                   else "")
 
 
 async def finish_typed(t: Turn, text: str) -> bool:
@@ -345,20 +544,21 @@ async def finish_typed(t: Turn, text: str) -> bool:
         t.stale()
         return True
     if kind == "due_rule":
-        match = re.fullmatch(r"(trước|truoc|before)?\s*(?:ngày\s*)?(\d{1,2})", text.lower())
+        match = DUE_DAY.fullmatch(text.lower())
         if not match or not 1 <= int(match.group(2)) <= 28:
             t.send("⚠️ " + _("Please type a day from 1 to 28, e.g. «13» or «trước 13»."))
             return True
         rule = dict(schedule.due_rule or {})
         rule.pop("after_cutoff_days", None)
+        rule.pop("date", None)
         rule.update(day=int(match.group(2)), before=bool(match.group(1)))
-        old = schedule.due_rule
-        schedule.due_rule = rule
-        counts = await ensure_obligations(t.session, plan, t.tz)
-        _audit(t, "schedule.due_rule", plan.committee_id, entity=("schedule", schedule.id),
-                     old=old, new=rule, rescheduled=counts.rescheduled)
-        t.send(_("Deadline rule changed; {n} open reports moved to the new deadline.").format(
-            n=counts.rescheduled))
+        nonce = secrets.token_hex(4)
+        # The preview waits in the member row, like any typed input: the confirm button
+        # carries the nonce, so a stale preview's button applies nothing.
+        t.member.pending_action = {"kind": "due_rule", "schedule": schedule.id,
+                                   "rule": rule, "nonce": nonce}
+        await _preview_due_rule(t, schedule, plan, rule, nonce)
+        return True
     elif kind == "period_due":
         day = _typed_day(t, text)
         if day is None:
@@ -368,11 +568,17 @@ async def finish_typed(t: Turn, text: str) -> bool:
             select(Obligation).where(Obligation.schedule_id == schedule.id,
                                      Obligation.period_key == waiting["period"],
                                      Obligation.status.in_(OPEN_STATUSES)))).all()
+        moved = [o for o in rows if o.due_at != due and o.extended_due_at is None]
+        nonce = secrets.token_hex(4)
+        told = await _tell_reporters(t, schedule, [
+            _Moved(waiting["period"], min(o.due_at for o in moved), due, past=False,
+                   obligations=moved)] if moved else [], nonce)
         for o in rows:
             o.due_at = due.astimezone(dt.UTC)
         _audit(t, "schedule.period_due", plan.committee_id,
                      entity=("schedule", schedule.id), period=waiting["period"],
-                     due=due.isoformat(), obligations=len(rows))
+                     due=due.isoformat(), obligations=len(rows), told=told, change=nonce)
+        _wake_sender(t, told)
         t.send(_("The last day of {period} is now {day} for {n} open reports.").format(
             period=esc(period_label(_, schedule.period_type, waiting["period"])),
             day=format_date(day), n=len(rows)))

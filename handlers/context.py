@@ -16,13 +16,14 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from core.clock import Clock
 from core.i18n import N_, Gettext, pick_language, translator
 from core.settings import Settings
-from core.textlimits import split_html
+from core.textlimits import clip_html, split_html
 from db.models import Member, MemberRole, ProcessedUpdate, Role
 from db.session import dialect_of, rows_changed
 from handlers.common import Context, sessions
@@ -101,6 +102,25 @@ class Turn:
 
         async def edit() -> None:
             await tolerate(query.edit_message_reply_markup(reply_markup=markup))
+
+        self.later(edit)
+
+    def mark_answered(self, answer_html: str) -> None:
+        """Show under the pressed question what was chosen («✔ Có») and remove its
+        buttons, after the commit; falls back to removing the buttons alone when the
+        message cannot be edited (too old, too long, or unchanged)."""
+        query = self.update.callback_query
+        message = query.message if query is not None else None
+        if query is None or not isinstance(message, Message) or not message.text:
+            self.edit_markup(None)
+            return
+        text = clip_html(message.text_html + "\n\n" + answer_html)
+
+        async def edit() -> None:
+            try:
+                await query.edit_message_text(text, parse_mode="HTML", reply_markup=None)
+            except TelegramError:
+                await tolerate(query.edit_message_reply_markup(reply_markup=None))
 
         self.later(edit)
 

@@ -153,7 +153,14 @@ async def finish_extension(t: Turn, text: str) -> bool:
             f"extended:{obligation.id}:{day.isoformat()}:{person.id}", "extended", 0,
             obligation.id))
         decisions.append(decision)
-    await write_decisions(t.session, decisions, {obligation.id: view}, t.now, t.tz)
+    _fresh, written = await write_decisions(t.session, decisions, {obligation.id: view},
+                                            t.now, t.tz)
+    sender = t.context.application.bot_data.get("sender")
+    if sender is not None and written:
+        async def wake() -> None:  # told at once, not at the sender's next poll
+            sender.notify()
+
+        t.later(wake)
     t.send("📆 " + _("Deadline of {agency} extended to {day}. The agency has been told.").format(
         agency=esc(agency.display_name), day=day_with_weekday(_, day)))
     return True

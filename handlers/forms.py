@@ -28,7 +28,15 @@ from core.fields import field_type
 from core.fields.base import Choice, FieldType, Keyboard
 from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
-from core.texts import days_left_text, deadline_text, esc, period_label, split_message
+from core.textlimits import button_label
+from core.texts import (
+    days_left_text,
+    deadline_text,
+    esc,
+    label_value,
+    report_title,
+    split_message,
+)
 from db.drafts import (
     lateness_of,
     load_state,
@@ -101,8 +109,8 @@ async def draft_for(t: Turn, submission_id: int) -> tuple[Submission, Obligation
 
 
 def _title(t: Turn, obligation: Obligation) -> str:
-    return (f"{esc(obligation.schedule.name)} · "
-            f"{esc(period_label(t._, obligation.period_type, obligation.period_key))}")
+    return esc(report_title(t._, obligation.schedule.name, obligation.period_type,
+                            obligation.period_key))
 
 
 def _nav_row(t: Turn, sid: int, pos: int, spec: FieldSpec, editing: bool,
@@ -134,8 +142,8 @@ def _button_label(kb: Keyboard, choice: Choice) -> str:
     if kb.one_row:  # short words side by side (Yes / No): shown whole
         return choice.label
     if kb.several:
-        return f"{'☑️' if choice.picked else '⬜'} {choice.label}"[:60]
-    return choice.label[:60]
+        return button_label(f"{'☑️' if choice.picked else '⬜'} {choice.label}")
+    return button_label(choice.label)
 
 
 def question_keyboard(t: Turn, sid: int, form: FormSpec, state: FormState) -> InlineKeyboardMarkup:
@@ -221,7 +229,7 @@ def show_review(t: Turn, submission: Submission, obligation: Obligation, form: F
             shown = "— " + _("(skipped)")
         else:
             shown = "⚠️ " + _("not answered yet")
-        lines.append(f"{number}. {esc(spec.label)}: <b>{shown}</b>")
+        lines.append(f"{number}. " + label_value(spec.label, shown))
         buttons.append(InlineKeyboardButton(f"✏️ {number}",
                                             callback_data=EDIT.data(
                                                 submission.id, form.position(spec.code))))
@@ -566,22 +574,30 @@ async def on_callback(t: Turn) -> None:
         _strip_keyboard(t)
         await apply(t, submission, obligation, form, state, engine.skip(form, state, spec.code))
     elif kind == "v":
-        _strip_keyboard(t)
         ftype = _type_of(spec)
         # A several-type's buttons toggle (t:); a v: press on one is not a button it sent.
         value = None if ftype.several else ftype.button_value(spec, ids[2])
         if value is None:
+            _strip_keyboard(t)
             t.stale()
             return
         checked = validate_value(spec, value)
+        if isinstance(checked, Ok):
+            # The question keeps what was chosen under it, as a typed answer would.
+            t.mark_answered("✔ <b>" + value_text(_, spec, checked.value, t.locale) + "</b>")
+        else:
+            _strip_keyboard(t)
         result = engine.answer(form, state, spec.code, checked.value) if isinstance(
             checked, Ok) else checked
         await apply(t, submission, obligation, form, state, result)
     elif kind == "t":
         await toggle(t, submission, form, state, spec, ids[2])
     elif kind == "d":
-        _strip_keyboard(t)
         chosen = list(state.answers.get(spec.code) or [])
+        if chosen:
+            t.mark_answered("✔ <b>" + value_text(_, spec, chosen, t.locale) + "</b>")
+        else:
+            _strip_keyboard(t)
         if not chosen:
             if spec.required:
                 show_question(t, submission, obligation, form, state,
@@ -618,7 +634,7 @@ async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, fo
                     note=_submit_problems(t, form, check, state))
         return
     verdict = await lateness_of(t.session, obligation, submission.version, t.now, t.tz)
-    lines = [_("Send the report {title} now?").format(title=_title(t, obligation))]
+    lines = [_("Send «{title}» now?").format(title=_title(t, obligation))]
     if verdict.supplement and verdict.supplement_late_days:
         lines.append(_("The time given for the supplement has passed; it will be accepted and "
                        "marked late."))

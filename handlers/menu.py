@@ -15,7 +15,15 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
 from core.i18n import SUPPORTED, translator
-from core.texts import day_with_weekday, days_left_text, deadline_text, esc, last_day, period_label
+from core.textlimits import button_label
+from core.texts import (
+    day_with_weekday,
+    days_left_text,
+    deadline_text,
+    esc,
+    last_day,
+    report_title,
+)
 from db.models import Obligation, ObligationStatus, Schedule
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
@@ -85,9 +93,9 @@ async def show_due(t: Turn) -> None:
     lines = [header, ""]
     buttons = []
     for number, o in enumerate(obligations[:MAX_LISTED], start=1):
-        period = period_label(_, o.period_type, o.period_key)
         due = o.effective_due_at
-        lines.append(f"{number}. <b>{esc(o.schedule.name)}</b> · {esc(period)}")
+        title = report_title(_, o.schedule.name, o.period_type, o.period_key)
+        lines.append(f"{number}. <b>{esc(title)}</b>")
         state = f"{STATUS_ICON[o.status]} {_(STATUS[o.status])}"
         if o.status in (ObligationStatus.submitted, ObligationStatus.accepted):
             lines.append("   " + _("Deadline: {deadline}").format(
@@ -97,8 +105,8 @@ async def show_due(t: Turn) -> None:
                 deadline=deadline_text(_, due, t.tz))
                 + f" — <b>{days_left_text(t.locale, _, due, t.now, t.tz)}</b>")
             lines.append(f"   {state}")
-        label = f"{number}. {o.schedule.name} · {period}"
-        buttons.append([InlineKeyboardButton(label[:60], callback_data=OPEN_REPORT.data(o.id))])
+        buttons.append([InlineKeyboardButton(button_label(f"{number}. {title}"),
+                                             callback_data=OPEN_REPORT.data(o.id))])
     if len(obligations) > MAX_LISTED:
         lines.append("")
         lines.append(_("… and {n} more.").format(n=len(obligations) - MAX_LISTED))
@@ -130,7 +138,7 @@ async def show_calendar(t: Turn) -> None:
     for o in rows:
         lines.append(
             f"• {day_with_weekday(_, last_day(o.effective_due_at, t.tz))} — "
-            f"{esc(o.schedule.name)} · {esc(period_label(_, o.period_type, o.period_key))}"
+            f"{esc(report_title(_, o.schedule.name, o.period_type, o.period_key))}"
         )
     lines += ["", _("<b>When you are reminded</b>")]
     seen_policies = set()

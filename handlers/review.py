@@ -1,8 +1,9 @@
 """The standing office's review queue: open a submission, accept it, or return it.
 
-Callback data: rq: (queue) · rv:{submission} (open) · ac:{submission} (accept) ·
-rt:{submission} (return: choose fields, then type the comment) · rf:{submission}:{pos}
-(toggle a field to fix) · rx: (cancel the pending return; handlers.pending owns it).
+Callback data: rq: (queue) · rv:{submission} (open; also an earlier version) ·
+ac:{submission} (accept) · rt:{submission} (return: choose fields, then type the comment) ·
+rf:{submission}:{pos} (toggle a field to fix) · rd:{submission} (what changed since the
+version before it) · rx: (cancel the pending return; handlers.pending owns it).
 Returning waits for the reviewer's next text as the comment; that wait is a row
 (`member.pending_action`), so it survives restarts like everything else.
 """
@@ -10,6 +11,7 @@ Returning waits for the reviewer's next text as the comment; that wait is a row
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -21,8 +23,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from core import callbacks
 from core.formatting import format_datetime
 from core.formengine import FormState, visible_fields
+from core.i18n import ngettext
 from core.lateness import Lateness
-from core.texts import esc, period_label, split_message
+from core.textlimits import button_label
+from core.texts import esc, period_label, report_title, split_message
 from db.audit import record
 from db.drafts import lateness_of, load_state, submission_spec
 from db.models import (
@@ -40,7 +44,7 @@ from db.queries import agency_people
 from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
-from handlers.render import lateness_text, value_text
+from handlers.render import answer_lines, lateness_text, version_changes
 from handlers.screens import REVIEW_MENU, REVIEW_QUEUE, menu_button
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
@@ -50,6 +54,7 @@ OPEN = callbacks.route("rv")
 ACCEPT = callbacks.route("ac")
 RETURN = callbacks.route("rt")
 TOGGLE = callbacks.route("rf")
+CHANGES = callbacks.route("rd")
 
 
 async def _submission_in_committee(t: Turn, submission_id: int
@@ -100,14 +105,15 @@ async def show_queue(t: Turn) -> None:
     lines = ["📥 " + _("<b>Reports waiting for review</b>"), ""]
     buttons = []
     for number, (submission, obligation, schedule, agency) in enumerate(rows[:QUEUE_LIMIT], 1):
+        title = report_title(_, schedule.name, obligation.period_type, obligation.period_key)
         period = period_label(_, obligation.period_type, obligation.period_key)
         verdict = await _lateness(t, submission, obligation)
         flag = (" " + _("supplement") if verdict.supplement else "") + (
             " ⏰" + _("late {n} d").format(n=verdict.late_days) if verdict.late_days else "")
         version = f" v{submission.version}" if submission.version > 1 else ""
-        lines.append(f"{number}. {esc(agency.display_name)} — {esc(schedule.name)} · "
-                     f"{esc(period)}{version}{flag}")
-        buttons.append([InlineKeyboardButton(f"{number}. {agency.display_name} · {period}"[:60],
+        lines.append(f"{number}. {esc(agency.display_name)} — {esc(title)}{version}{flag}")
+        buttons.append([InlineKeyboardButton(button_label(f"{number}. {agency.display_name} · "
+                                                          f"{period}"),
                                              callback_data=OPEN.data(submission.id))])
     if len(rows) > QUEUE_LIMIT:
         lines.append(_("… and more; review these first."))
@@ -127,10 +133,9 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     state: FormState = await load_state(t.session, submission)
     submitter = (await t.session.get(Member, submission.submitted_by_member_id)
                  if submission.submitted_by_member_id else None)
-    period = period_label(_, obligation.period_type, obligation.period_key)
     lines = [
         f"📄 <b>{esc(agency.name)}</b>",
-        f"{esc(schedule.name)} · {esc(period)}"
+        esc(report_title(_, schedule.name, obligation.period_type, obligation.period_key))
         + (f" — v{submission.version}" if submission.version > 1 else ""),
         _("Receipt: {receipt} · sent {time} by {name}").format(
             receipt=esc(submission.receipt_no or "—"),
@@ -143,16 +148,8 @@ async def open_submission(t: Turn, submission_id: int) -> None:
     if submission.no_report:
         lines.append(_("Recorded as: nothing to report in this period."))
     else:
-        # Numbered as the reporter saw them: among the questions actually asked. Answers are
-        # shown whole (a long one goes on in the next message; see split_message).
-        for number, spec in enumerate(visible_fields(form, state.answers), start=1):
-            if spec.code in state.answers:
-                shown = value_text(_, spec, state.answers[spec.code], t.locale)
-            elif spec.code in state.skipped:
-                shown = "— " + _("(skipped)")
-            else:
-                continue
-            lines.append(f"{number}. {esc(spec.label)}: <b>{shown}</b>")
+        # Answers are shown whole (a long one goes on in the next message).
+        lines += answer_lines(_, form, state, t.locale)
     history = (await t.session.scalars(
         select(Submission).where(Submission.obligation_id == obligation.id,
                                  Submission.id != submission.id)
@@ -162,10 +159,12 @@ async def open_submission(t: Turn, submission_id: int) -> None:
             lines.append("")
             lines.append(_("Version {version} was returned: «{comment}»").format(
                 version=old.version, comment=esc(old.review_comment)))
-    markup = InlineKeyboardMarkup([[
+    rows = [[
         InlineKeyboardButton("✅ " + _("Accept"), callback_data=ACCEPT.data(submission.id)),
         InlineKeyboardButton("↩️ " + _("Ask for changes"), callback_data=RETURN.data(submission.id)),
-    ]]) if submission.state == SubmissionState.submitted else None
+    ]] if submission.state == SubmissionState.submitted else []
+    rows += _version_buttons(t, submission, history)
+    markup = InlineKeyboardMarkup(rows) if rows else None
     chunks = split_message(lines)  # the buttons go on the last message
     for chunk in chunks[:-1]:
         t.send(chunk)
@@ -190,6 +189,47 @@ async def open_submission(t: Turn, submission_id: int) -> None:
         t.later(send_file)
 
 
+def _version_buttons(t: Turn, submission: Submission, others: Sequence[Submission]
+                     ) -> list[list[InlineKeyboardButton]]:
+    """The other sent versions of the report (to open), and what changed since the last one
+    before this version."""
+    sent = [s for s in others if s.state != SubmissionState.draft]
+    rows = [[InlineKeyboardButton(f"📄 v{s.version}", callback_data=OPEN.data(s.id))
+             for s in sent[i:i + 4]] for i in range(0, len(sent), 4)]
+    if any(s.version < submission.version for s in sent):
+        rows.append([InlineKeyboardButton("🔀 " + t._("Changes since the previous version"),
+                                          callback_data=CHANGES.data(submission.id))])
+    return rows
+
+
+async def show_changes(t: Turn, submission_id: int) -> None:
+    """Question by question, what this version changed from the sent version before it."""
+    found = await _submission_in_committee(t, submission_id)
+    if found is None:
+        return
+    submission, obligation, schedule, agency = found
+    previous = await t.session.scalar(
+        select(Submission).where(Submission.obligation_id == obligation.id,
+                                 Submission.version < submission.version,
+                                 Submission.state != SubmissionState.draft)
+        .order_by(Submission.version.desc()).limit(1))
+    if previous is None:
+        t.send(t._("This is the first version of the report: nothing to compare."))
+        return
+    title = report_title(t._, schedule.name, obligation.period_type, obligation.period_key)
+    lines = [f"📄 <b>{esc(agency.name)}</b>", esc(title), ""]
+    lines += await version_changes(t.session, t._, ngettext(t.locale), previous, submission,
+                                   t.locale)
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton(f"📄 v{previous.version}", callback_data=OPEN.data(previous.id)),
+        InlineKeyboardButton(f"📄 v{submission.version}", callback_data=OPEN.data(submission.id)),
+    ]])
+    chunks = split_message(lines)
+    for chunk in chunks[:-1]:
+        t.send(chunk)
+    t.send(chunks[-1], reply_markup=markup)
+
+
 async def accept(t: Turn, submission_id: int) -> None:
     _ = t._
     found = await _submission_in_committee(t, submission_id)
@@ -207,9 +247,9 @@ async def accept(t: Turn, submission_id: int) -> None:
     record(t.session, "submission.accept", actor=t.member, committee_id=t.member.committee_id,
            agency_id=obligation.agency_id, entity=("submission", submission.id), now=t.now)
     await notify_agency(t, obligation, schedule, agency, "accepted", submission)
-    period = period_label(_, obligation.period_type, obligation.period_key)
     t.send("✅ " + _("Accepted: {agency} — {report}.").format(
-        agency=esc(agency.display_name), report=f"{esc(schedule.name)} {esc(period)}"))
+        agency=esc(agency.display_name), report=esc(report_title(
+            _, schedule.name, obligation.period_type, obligation.period_key))))
 
 
 async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = None) -> None:
@@ -234,7 +274,7 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
     state = await load_state(t.session, submission)
     for number, spec in enumerate(visible_fields(form, state.answers), start=1):
         mark = "☑️" if spec.code in fields else "⬜"
-        rows.append([InlineKeyboardButton(f"{mark} {number}. {spec.label}"[:60],
+        rows.append([InlineKeyboardButton(button_label(f"{mark} {number}. {spec.label}"),
                                           callback_data=TOGGLE.data(
                                               submission.id, form.position(spec.code)))])
     rows.append([pending.cancel_button(t)])
@@ -327,6 +367,12 @@ async def on_open(t: Turn) -> None:
 
 
 @with_turn(role="committee")
+async def on_changes(t: Turn) -> None:
+    if ids := _submission_id(t, CHANGES):
+        await show_changes(t, ids[0])
+
+
+@with_turn(role="committee")
 async def on_accept(t: Turn) -> None:
     if ids := _submission_id(t, ACCEPT):
         await accept(t, ids[0])
@@ -349,7 +395,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
                                                        role="committee")), group=FEATURES)
     for route, handler in ((REVIEW_QUEUE, with_turn(show_queue, role="committee")),
                            (OPEN, on_open), (ACCEPT, on_accept), (RETURN, on_return),
-                           (TOGGLE, on_toggle)):
+                           (TOGGLE, on_toggle), (CHANGES, on_changes)):
         app.add_handler(CallbackQueryHandler(handler, pattern=route.pattern), group=FEATURES)
     pending.register("return", finish_return)
     menu_button(REVIEW_MENU, show_queue, allowed=lambda t: t.oversees)

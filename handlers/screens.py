@@ -24,12 +24,13 @@ ADHOC = callbacks.route("ad")  # the status screen → a new ad-hoc request: ad:
 EXTEND = callbacks.route("xl")  # the status screen → extensions: xl:{schedule}:{period}
 
 DUE = N_("Reports due")
+SENT = N_("Sent reports")
 CALENDAR = N_("Reporting calendar")
 HELP = N_("Help")
 LANGUAGE = N_("Language")
 STATUS_MENU = N_("Reporting status")
 REVIEW_MENU = N_("Review queue")
-MENU_ITEMS = (DUE, CALENDAR, HELP, LANGUAGE, STATUS_MENU, REVIEW_MENU)
+MENU_ITEMS = (DUE, SENT, CALENDAR, HELP, LANGUAGE, STATUS_MENU, REVIEW_MENU)
 USE_THE_MENU = N_("Please use the menu buttons. Tap «Reports due» to see what to send.")
 
 
@@ -57,16 +58,19 @@ def menu_action(t: Turn, text: str) -> MenuButton | None:
     return button if button is not None and button.allowed(t) else None
 
 
-def main_menu(_: Gettext, committee: bool = False) -> ReplyKeyboardMarkup:
-    """The reply keyboard; chairs, the standing office and admins also get their tools."""
-    rows = [[_(DUE), _(CALENDAR)], [_(HELP), _(LANGUAGE)]]
+def main_menu(_: Gettext, committee: bool = False, reporter: bool = False
+              ) -> ReplyKeyboardMarkup:
+    """The reply keyboard; an agency's reporting officials also see what they sent;
+    chairs, the standing office and admins also get their tools."""
+    rows = [[_(DUE), _(SENT), _(CALENDAR)] if reporter else [_(DUE), _(CALENDAR)],
+            [_(HELP), _(LANGUAGE)]]
     if committee:
         rows.insert(0, [_(STATUS_MENU), _(REVIEW_MENU)])
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
 
 
 def menu_for(t: Turn) -> ReplyKeyboardMarkup:
-    return main_menu(t._, committee=t.oversees)
+    return main_menu(t._, committee=t.oversees, reporter=t.may_report)
 
 
 def menu_item_for(text: str) -> str | None:

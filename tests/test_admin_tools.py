@@ -27,6 +27,7 @@ from db.models import (
     Obligation,
     ObligationStatus,
     OutboxItem,
+    OutboxMessage,
     Plan,
     Role,
     Schedule,
@@ -260,8 +261,12 @@ async def test_changing_the_due_rule_moves_the_open_obligations(bot: BotHarness)
     await h.press(ADMIN, f"as:d:{schedule.id}")
     wrong = await h.say(ADMIN, "ngày 31")
     assert wrong.text.startswith("⚠️")
-    changed = await h.say(ADMIN, "trước 15")
-    found = re.search(r"; (\d+) báo cáo chưa nộp được chuyển sang hạn nộp mới", changed.text)
+    preview = await h.say(ADMIN, "trước 15")
+    assert "Chưa có thay đổi nào." in preview.text, preview.text
+    assert (await thang(h)).due_rule["day"] == 13  # a preview first: nothing changed yet
+    apply = next(data for label, data in preview.buttons if label == "✅ Áp dụng")
+    changed = await h.press(ADMIN, apply)
+    found = re.search(r": (\d+) báo cáo của \d+ kỳ được chuyển sang hạn mới", changed.text)
     assert found, changed.text
     moved = int(found.group(1))
 
@@ -272,13 +277,17 @@ async def test_changing_the_due_rule_moves_the_open_obligations(bot: BotHarness)
     assert (await h.obligation("p-cat-linh", "thang", "2022-07")).due_at == at(
         "2022-07-15T00:00:00+07:00")
     assert (await h.obligation("p-hang-bot", "thang", "2022-03")).due_at == hang_bot_march.due_at
+    # January and February are past: they keep their deadline (not chosen in the preview).
+    assert (await h.obligation("p-cat-linh", "thang", "2022-01")).due_at == at(
+        "2022-01-13T00:00:00+07:00")
     open_count = await h.count(Obligation, Obligation.schedule_id == schedule.id,
-                               Obligation.status == ObligationStatus.open)
+                               Obligation.status == ObligationStatus.open,
+                               Obligation.period_key >= "2022-03")
     assert moved == open_count
-    [audit] = await audits(h, "schedule.due_rule")
+    [audit] = await audits(h, "schedule.deadline_changed")
     assert audit.entity_id == schedule.id and audit.actor_member_id == await member_id(h, ADMIN)
     assert audit.details["new"]["day"] == 15 and audit.details["old"]["day"] == 13
-    assert audit.details["rescheduled"] == moved
+    assert audit.details["obligations"] == moved
     assert (await h.member(ADMIN)).pending_action is None
     # The next sweep follows: Monday 14/03 is no longer overdue, it is the last day.
     keys = await sweep_keys(h, "2022-03-14T08:00:00+07:00", dry_run=True)
@@ -307,6 +316,11 @@ async def test_one_periods_deadline(bot: BotHarness) -> None:
     assert april.due_at == at("2022-04-13T00:00:00+07:00")
     [audit] = await audits(h, "schedule.period_due")
     assert audit.details["period"] == "2022-03" and audit.details["obligations"] == 5
+    # The reporter is told at once (the head hears of it when there is no reporter).
+    told = await h.rows(OutboxMessage, OutboxMessage.kind == "deadline")
+    assert [m.member_id for m in told] == [await member_id(h, LAN)]
+    assert "tháng 03/2022: nay là hết ngày 18/03/2022" in told[0].payload["text"]
+    assert audit.details["told"] == 1
     # Monday 14/03: a reminder, not an overdue message.
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     keys = about(await sweep_keys(h, "2022-03-14T08:00:00+07:00", dry_run=True), cl)

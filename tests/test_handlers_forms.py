@@ -136,12 +136,12 @@ async def test_every_field_type_is_read_the_way_people_type(bot: BotHarness) -> 
     intro, first = replies.texts
     assert intro.splitlines() == [
         "📋 Báo cáo của UBND phường",
-        "Báo cáo tháng · tháng 03/2022",
+        "Báo cáo tháng 03/2022",
         "Hạn nộp: hết ngày 12/03/2022 (Thứ Bảy) — còn 7 ngày",
         "Nếu trong kỳ không có nội dung phát sinh, bấm «Không phát sinh».",
     ]
     assert first.splitlines() == [
-        "Câu 1/11 · Báo cáo tháng · tháng 03/2022", "", "Số cơ sở đang quản lý",
+        "Câu 1/11 · Báo cáo tháng 03/2022", "", "Số cơ sở đang quản lý",
         "Nhập một số nguyên, ví dụ 12 hoặc 1.234.",
     ]
     submission = await draft(bot)
@@ -197,7 +197,7 @@ async def test_every_field_type_is_read_the_way_people_type(bot: BotHarness) -> 
     assert ("Định dạng được chấp nhận: pdf, doc, docx, jpg, jpeg, png; tối đa 20 MB."
             in question(replies))
     replies = await bot.send_document(LAN, "bao-cao.pdf")
-    assert replies.text.startswith("Xem lại báo cáo · Báo cáo tháng · tháng 03/2022")
+    assert replies.text.startswith("Xem lại báo cáo · Báo cáo tháng 03/2022")
 
     assert await answers(bot, sid) == {
         "co_so_quan_ly": 1234, "co_so_kiem_tra": 1200, "co_vi_pham": True,
@@ -447,7 +447,7 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
     await open_report(bot, LAN)
     replies = await bot.tap(LAN, "Không phát sinh")
     assert replies.texts == [
-        "Ghi nhận «Không phát sinh» cho Báo cáo tháng · tháng 03/2022? Trong kỳ không có nội "
+        "Ghi nhận «Không phát sinh» cho Báo cáo tháng 03/2022? Trong kỳ không có nội "
         "dung phát sinh nên báo cáo được gửi không kèm số liệu."]
     sid = (await draft(bot)).id
     assert inline_buttons(replies.last) == [("✅ Xác nhận", f"N:{march.id}"),
@@ -462,7 +462,7 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
     replies = await bot.tap(LAN, "Xác nhận")
     lines = replies.text.splitlines()
     assert lines[0] == "✅ Đã nhận báo cáo. Xin cảm ơn!"
-    assert lines[1] == "Báo cáo tháng · tháng 03/2022"
+    assert lines[1] == "Báo cáo tháng 03/2022"
     assert lines[2] == f"Số biên nhận: BC-2022-{sid:05d}"
     assert lines[3] == "Thời gian: 08:00 05/03/2022"
     assert lines[4] == "Người gửi: Lan"
@@ -535,19 +535,19 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
     sid = submission.id
     replies = await play(bot, LAN, *VALID)
     assert replies.texts[0].splitlines()[:3] == [
-        "Xem lại báo cáo · Báo cáo tháng · tháng 03/2022",
+        "Xem lại báo cáo · Báo cáo tháng 03/2022",
         "Kiểm tra từng câu trả lời. Bấm vào số thứ tự để sửa câu đó.", ""]
     assert replies.text.splitlines()[3:] == [
         "1. Số cơ sở đang quản lý: 10",
         "2. Số cơ sở đã kiểm tra: 8",
-        "3. Có phát hiện vi phạm không?: Có",
+        "3. Có phát hiện vi phạm không? Có",
         "4. Số cơ sở vi phạm: 3",
         "5. Tỷ lệ: 80%",
         "6. Kinh phí (triệu đồng): 12,5",
         "7. Hình thức tuyên truyền: Hội nghị; Loa truyền thanh",
         "8. Tự đánh giá: Khá",
         "9. Ngày họp: 15/02/2022",
-        "10. Phường không có tệ nạn mại dâm?: Không",
+        "10. Phường không có tệ nạn mại dâm? Không",
         "11. Khó khăn, đề xuất: Thiếu kinh phí",
         "12. Văn bản có chữ ký: 📎 bao-cao.pdf",
     ]
@@ -572,7 +572,7 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
     await bot.tap(LAN, "✏️ 3")
     replies = await bot.tap(LAN, "Không")
     assert "Số cơ sở vi phạm" not in replies.text
-    assert "3. Có phát hiện vi phạm không?: Không" in replies.text
+    assert "3. Có phát hiện vi phạm không? Không" in replies.text
     # …and back to «Có»: the earlier answer to question 4 is shown again.
     await bot.tap(LAN, "✏️ 3")
     replies = await bot.tap(LAN, "Có")
@@ -584,7 +584,7 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
     replies = await bot.tap(LAN, "Gửi báo cáo")
     lock = (await draft(bot)).lock_version
     assert replies.texts == [
-        "Gửi báo cáo Báo cáo tháng · tháng 03/2022 ngay bây giờ?\n"
+        "Gửi «Báo cáo tháng 03/2022» ngay bây giờ?\n"
         "Sau khi gửi, chỉ sửa được báo cáo khi cơ quan tổng hợp trả lại để bổ sung."]
     assert inline_buttons(replies.last) == [("✅ Xác nhận gửi", f"S:{sid}:{lock}"),
                                             ("« Xem lại báo cáo", f"R:{sid}")]
@@ -592,7 +592,7 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
     lines = replies.text.splitlines()
     assert lines == [
         "✅ Đã nhận báo cáo. Xin cảm ơn!",
-        "Báo cáo tháng · tháng 03/2022",
+        "Báo cáo tháng 03/2022",
         f"Số biên nhận: BC-2022-{sid:05d}",
         "Thời gian: 08:00 05/03/2022",
         "Người gửi: Lan",
@@ -618,7 +618,7 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
     assert audit.details["receipt"] == submission.receipt_no
 
     listed = await bot.say(LAN, "Báo cáo cần nộp")
-    assert "Báo cáo tháng · tháng 03/2022\n   Hạn nộp: hết ngày 12/03/2022 (Thứ Bảy) — ✅ đã nộp" \
+    assert "Báo cáo tháng 03/2022\n   Hạn nộp: hết ngày 12/03/2022 (Thứ Bảy) — ✅ đã nộp" \
         in listed.text
     replies = await bot.say(LAN, "25")  # no form open any more
     assert replies.text.startswith("Vui lòng dùng các nút trong menu.")
@@ -927,12 +927,12 @@ async def test_dong_da_ward_quarterly_report(database_url: str) -> None:
         quarter = await bot.obligation("p-van-mieu", "quy", "2022-Q1")
         listed = await bot.say(LAN, "Báo cáo cần nộp")
         # «trước ngày 13»: the 12th is a Saturday, so the last working day before it.
-        assert ("Báo cáo quý · quý I/2022\n   Hạn nộp: hết ngày 11/03/2022 (Thứ Sáu) — còn 6 "
+        assert ("Báo cáo quý I/2022\n   Hạn nộp: hết ngày 11/03/2022 (Thứ Sáu) — còn 6 "
                 "ngày\n   ⚪ chưa bắt đầu") in listed.text
         replies = await bot.press(LAN, f"o:{quarter.id}")
         assert replies.texts[0].startswith(
-            "📋 Báo cáo kết quả phòng, chống mại dâm của UBND phường\nBáo cáo quý · quý I/2022")
-        assert question(replies).startswith("Câu 1/11 · Báo cáo quý · quý I/2022")
+            "📋 Báo cáo kết quả phòng, chống mại dâm của UBND phường\nBáo cáo quý I/2022")
+        assert question(replies).startswith("Câu 1/11 · Báo cáo quý I/2022")
         assert "đang quản lý trên địa bàn phường (cơ sở)" in question(replies)
         # No inspection: «Số cơ sở phát hiện vi phạm» is not asked.
         replies = await play(bot, LAN, "12", "0")
@@ -954,7 +954,7 @@ async def test_dong_da_ward_quarterly_report(database_url: str) -> None:
         assert not [b for b in inline_buttons(replies.last) if b[0] == "Bỏ qua"]
         replies = await bot.send_document(LAN, "bao-cao-quy-1.pdf", mime_type="application/pdf")
         review = replies.text.splitlines()
-        assert review[0] == "Xem lại báo cáo · Báo cáo quý · quý I/2022"
+        assert review[0] == "Xem lại báo cáo · Báo cáo quý I/2022"
         assert len([line for line in review if re.match(r"\d+\. ", line)]) == 13
         assert review[-2:] == ["12. Khó khăn, vướng mắc và đề xuất: — (bỏ qua)",
                                "13. Văn bản báo cáo có chữ ký: 📎 bao-cao-quy-1.pdf"]

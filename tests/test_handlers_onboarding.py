@@ -10,6 +10,7 @@ import re
 import pytest
 from sqlalchemy import update
 
+from core.textlimits import button_label
 from db.models import AuditLog, Invite, Member, Obligation, ObligationStatus, Role
 from tests.support.harness import HANOI, BotHarness, inline_buttons, reply_keyboard
 
@@ -17,8 +18,10 @@ LAN = 1001  # an official of P. Cát Linh
 MAI = 1002  # a stranger, later an official of P. Hàng Bột
 ADMIN = 9001
 
-MENU_VI = ["Báo cáo cần nộp", "Lịch báo cáo", "Trợ giúp", "Ngôn ngữ"]
-MENU_EN = ["Reports due", "Reporting calendar", "Help", "Language"]
+MENU_VI = ["Báo cáo cần nộp", "Báo cáo đã gửi", "Lịch báo cáo", "Trợ giúp", "Ngôn ngữ"]
+MENU_EN = ["Reports due", "Sent reports", "Reporting calendar", "Help", "Language"]
+# Someone who does not report for an agency (an admin) has no «Báo cáo đã gửi».
+MENU_VI_NOT_REPORTING = [item for item in MENU_VI if item != "Báo cáo đã gửi"]
 
 
 # UI-only behaviour: SQLite is enough (the PostgreSQL runs cost a database each).
@@ -205,7 +208,7 @@ async def test_bot_admins_are_admins(sqlite_url: str) -> None:
         replies = await bot.say(ADMIN, "/start", first_name="Quản trị")
         assert replies.text.splitlines() == ["Xin chào Quản trị!",
                                              "Chọn một mục trong menu bên dưới."]
-        assert reply_keyboard(replies.last) == MENU_VI
+        assert reply_keyboard(replies.last) == MENU_VI_NOT_REPORTING
         member = await bot.member(ADMIN)
         assert member is not None and member.role_set == {Role.admin}
         assert member.agency_id is None
@@ -290,7 +293,7 @@ async def test_lang_switches_and_persists(bot: BotHarness) -> None:
 
 
 def entries(text: str) -> dict[str, str]:
-    """The due list as {"Báo cáo tháng · tháng 03/2022": "the lines under it"}."""
+    """The due list as {"Báo cáo tháng 03/2022": "the lines under it"}."""
     found: dict[str, str] = {}
     current = None
     for line in text.splitlines():
@@ -322,17 +325,17 @@ async def test_reports_due_lists_deadlines_days_and_status(bot: BotHarness) -> N
     assert text.startswith("Báo cáo cần nộp — P. Cát Linh\n")
     listed = entries(text)
     assert list(listed) == [
-        "Báo cáo tháng · tháng 01/2022",
-        "Báo cáo tháng · tháng 02/2022",
-        "Báo cáo tháng · tháng 03/2022",
+        "Báo cáo tháng 01/2022",
+        "Báo cáo tháng 02/2022",
+        "Báo cáo tháng 03/2022",
         "Báo cáo tụ điểm · quý I/2022",
         "Báo cáo tổng kết · báo cáo một lần năm 2022",
     ]
-    assert listed["Báo cáo tháng · tháng 01/2022"] == (
+    assert listed["Báo cáo tháng 01/2022"] == (
         "Hạn nộp: hết ngày 12/01/2022 (Thứ Tư) — quá hạn 52 ngày\n↩️ được trả lại để bổ sung\n")
-    assert listed["Báo cáo tháng · tháng 02/2022"] == (
+    assert listed["Báo cáo tháng 02/2022"] == (
         "Hạn nộp: hết ngày 12/02/2022 (Thứ Bảy) — quá hạn 21 ngày\n📝 đang soạn (bản nháp)\n")
-    assert listed["Báo cáo tháng · tháng 03/2022"] == (
+    assert listed["Báo cáo tháng 03/2022"] == (
         "Hạn nộp: hết ngày 12/03/2022 (Thứ Bảy) — còn 7 ngày\n⚪ chưa bắt đầu\n")
     assert listed["Báo cáo tụ điểm · quý I/2022"] == (
         "Hạn nộp: hết ngày 19/03/2022 (Thứ Bảy) — ✅ đã nộp\n")
@@ -343,8 +346,10 @@ async def test_reports_due_lists_deadlines_days_and_status(bot: BotHarness) -> N
 
     # One button per obligation, in the same order, opening that obligation.
     buttons = replies.buttons
+    # (a long title is shortened at a word, with «…»)
     assert [label for label, _data in buttons] == [
-        f"{n}. {title}" for n, title in enumerate(listed, start=1)]
+        button_label(f"{n}. {title}") for n, title in enumerate(listed, start=1)]
+    assert buttons[4][0] == "5. Báo cáo tổng kết · báo cáo một lần…"
     assert buttons[0][1] == f"o:{january.id}"
     assert buttons[1][1] == f"o:{february.id}"
     assert buttons[3][1] == f"o:{hotspot.id}"
@@ -356,8 +361,8 @@ async def test_due_today_and_nothing_due(sqlite_url: str) -> None:
     async with BotHarness(sqlite_url, fake_now=last_day) as bot:
         await bot.join(LAN, "p-cat-linh", first_name="Lan")
         listed = entries((await bot.say(LAN, "Báo cáo cần nộp")).text)
-        assert "hạn nộp hôm nay" in listed["Báo cáo tháng · tháng 03/2022"]
-        assert "quá hạn 59 ngày" in listed["Báo cáo tháng · tháng 01/2022"]
+        assert "hạn nộp hôm nay" in listed["Báo cáo tháng 03/2022"]
+        assert "quá hạn 59 ngày" in listed["Báo cáo tháng 01/2022"]
 
         # An agency whose reports are all waived has nothing to send.
         await bot.join(MAI, "ca", first_name="Mai")
@@ -379,9 +384,9 @@ async def test_reporting_calendar_lists_coming_deadlines(bot: BotHarness) -> Non
     lines = replies.text.splitlines()
     assert lines[0] == "Các hạn nộp sắp tới"
     assert lines[2:5] == [
-        "• 12/03/2022 (Thứ Bảy) — Báo cáo tháng · tháng 03/2022",
+        "• 12/03/2022 (Thứ Bảy) — Báo cáo tháng 03/2022",
         "• 19/03/2022 (Thứ Bảy) — Báo cáo tụ điểm · quý I/2022",
-        "• 12/04/2022 (Thứ Ba) — Báo cáo tháng · tháng 04/2022",
+        "• 12/04/2022 (Thứ Ba) — Báo cáo tháng 04/2022",
     ]
     assert "tháng 02/2022" not in replies.text  # past deadlines are not «coming»
     assert lines[-2:] == ["Theo kế hoạch:", "• trước ngày 13 hàng tháng"]

@@ -194,7 +194,7 @@ async def test_the_chat_is_rendered_with_the_reply_keyboard_and_an_etag(http: Ap
 
     ward = await http.get("/api/personas/ward/messages")
     assert [label for row in ward["reply_keyboard"] for label in row] == [
-        "Báo cáo cần nộp", "Lịch báo cáo", "Trợ giúp", "Ngôn ngữ"]
+        "Báo cáo cần nộp", "Báo cáo đã gửi", "Lịch báo cáo", "Trợ giúp", "Ngôn ngữ"]
 
 
 @module_loop

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from core.fields.base import FieldSpec, FieldType, FileInfo, Problem, Result, Settings
+from core.formatting import format_number
 from core.i18n import N_, Gettext
 from core.texts import esc
 
@@ -45,8 +46,9 @@ class FileType(FieldType):
     def hint(self, _: Gettext, spec: FieldSpec) -> str:
         # As the question has always shown it when a stored field has no accept list.
         accept = spec.settings.get("accept") or ["pdf", "doc", "docx", "jpg", "png"]
-        return _(self.hint_msgid).format(types=", ".join(accept),
-                                         mb=spec.settings.get("max_mb") or DEFAULT_MAX_MB)
+        return _(self.hint_msgid).format(
+            types=", ".join(accept),
+            mb=format_number(spec.settings.get("max_mb") or DEFAULT_MAX_MB, digits=1))
 
     def value_text(self, _: Gettext, spec: FieldSpec, value: Any, locale: str) -> str:
         if isinstance(value, dict):
