@@ -2,7 +2,8 @@
 
 Entry: /status, /targets, the «Reporting status» menu button. Callback data:
 st:{schedule}:{period} (a schedule's period) · tg: / tg:all (targets, accepted reports only or
-with submitted ones) · xp:{schedule}:{period} (Excel) · ch:{schedule}:{period} (chart).
+with submitted ones) · xp:{schedule}:{period} (Excel) · ch:{schedule}:{period} (chart) ·
+cy:{schedule}:{period} (the chart over the periods of that year).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.lateness import Lateness
 from core.stats import (
     AnswerFact,
     ObligationFact,
+    TargetProgress,
     TargetSpec,
     completeness,
     meets,
@@ -31,7 +33,14 @@ from core.stats import (
 )
 from core.texts import esc, period_label, split_message
 from db.drafts import lateness_by_obligation
-from db.export import build_xlsx, collect, completeness_chart
+from db.export import (
+    build_xlsx,
+    collect,
+    completeness_chart,
+    period_title,
+    periods_figure,
+    png,
+)
 from db.models import (
     Agency,
     Answer,
@@ -55,6 +64,7 @@ STATUS = callbacks.route("st")
 TARGETS = callbacks.route("tg")
 EXCEL = callbacks.route("xp")
 CHART = callbacks.route("ch")
+CHART_YEAR = callbacks.route("cy")
 
 
 async def committee_schedules(t: Turn) -> list[Schedule]:
@@ -239,36 +249,8 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
             per_subject=target.per_subject_kind is not None,
         )
         progress = target_progress(spec, facts, schedule_for)
-        mark = "✅" if progress.met else "⏳"
-        if spec.count_where is not None or spec.per_agency:
-            lines.append(f"{mark} {esc(target.name)}: <b>{progress.agencies_met}/"
-                         f"{progress.agencies_total}</b>" + (
-                             " " + _("(target {target})").format(
-                                 target=format_number(spec.target, t.locale))
-                             if spec.count_where is not None else ""))
-            if spec.per_agency:
-                names = {a.id: a.display_name for a in agencies.values()}
-                # Worst first: the ones the chair has to call about.
-                ranked = sorted(progress.per_agency.items(),
-                                key=lambda kv: (kv[1] is not None, kv[1] or 0))
-                for agency_id, figure in ranked[:30]:
-                    shown = "—" if figure is None else format_number(figure, t.locale)
-                    unit = "%" if spec.unit == "%" else (f" {esc(spec.unit)}" if spec.unit
-                                                        else "")
-                    ok = figure is not None and meets(figure, spec.comparison, spec.target)
-                    lines.append(f"   {'✅' if ok else '▫️'} {esc(names.get(agency_id, '?'))}: "
-                                 f"{shown}{unit if figure is not None else ''}")
-                if len(ranked) > 30:
-                    lines.append("   " + _("… and {n} more.").format(n=len(ranked) - 30))
-        else:
-            actual = ("—" if progress.actual is None
-                      else format_number(progress.actual, t.locale))
-            pct = (f" ({format_percent(progress.pct, t.locale)})"
-                   if progress.pct is not None else "")
-            unit = f" {esc(spec.unit)}" if spec.unit and spec.unit != "%" else (
-                "%" if spec.unit == "%" else "")
-            lines.append(f"{mark} {esc(target.name)}: <b>{actual}/"
-                         f"{format_number(spec.target, t.locale)}</b>{unit}{pct}")
+        names = {a.id: a.display_name for a in agencies.values()}
+        lines += target_lines(t, target.name, spec, progress, facts, names)
     toggle = InlineKeyboardButton(
         _("Include submitted reports") if not include_submitted
         else _("Accepted reports only"),
@@ -277,6 +259,61 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
     for chunk in chunks[:-1]:
         t.send(chunk)
     t.send(chunks[-1], reply_markup=InlineKeyboardMarkup([[toggle]]))
+
+
+COMPARISON_SIGNS = {">=": "", ">": "> ", "<=": "≤ ", "<": "< ", "==": "= "}
+
+
+def target_lines(t: Turn, name: str, spec: TargetSpec, progress: TargetProgress,
+                 facts: list[AnswerFact], names: dict[int, str]) -> list[str]:
+    """A target's progress as a person reads it: a figure against the target with its unit
+    («3/5 vụ án (60%)», «2 điểm chưa triệt xóa (chỉ tiêu ≤ 0)»), or «chưa có số liệu» while
+    nothing counts yet (never «—/0»)."""
+    _ = t._
+    mark = "✅" if progress.met else "⏳"
+    unit = "" if not spec.unit else "%" if spec.unit == "%" else f" {esc(spec.unit)}"
+    goal = (COMPARISON_SIGNS.get(spec.comparison, spec.comparison + " ")
+            + format_number(spec.target, t.locale) + unit)
+    head = f"{mark} {esc(name)}: "
+    if not has_figures(spec, facts):
+        return [head + _("no data yet (target {target})").format(target=goal)]
+    if spec.count_where is not None:
+        wanted = (COMPARISON_SIGNS.get(spec.comparison, spec.comparison + " ")
+                  + format_number(spec.target, t.locale))
+        return [head + f"<b>{progress.agencies_met}/{progress.agencies_total}</b>{unit} "
+                + _("(target {target})").format(target=wanted)]
+    if spec.per_agency:
+        lines = [head + _("<b>{met}/{total}</b> meet the target ({target})").format(
+            met=progress.agencies_met, total=progress.agencies_total, target=goal)]
+        # Worst first: the ones the chair has to call about.
+        ranked = sorted(progress.per_agency.items(),
+                        key=lambda kv: (kv[1] is not None, kv[1] or 0))
+        for agency_id, figure in ranked[:30]:
+            shown = (_("no data yet") if figure is None
+                     else format_number(figure, t.locale) + unit)
+            ok = figure is not None and meets(figure, spec.comparison, spec.target)
+            lines.append(f"   {'✅' if ok else '▫️'} {esc(names.get(agency_id, '?'))}: {shown}")
+        if len(ranked) > 30:
+            lines.append("   " + _("… and {n} more.").format(n=len(ranked) - 30))
+        return lines
+    if progress.actual is None:
+        return [head + _("no data yet (target {target})").format(target=goal)]
+    actual = format_number(progress.actual, t.locale)
+    if spec.comparison in (">=", ">") and spec.target:
+        pct = (f" ({format_percent(progress.pct, t.locale)})"
+               if progress.pct is not None else "")
+        return [head + f"<b>{actual}/{format_number(spec.target, t.locale)}</b>{unit}{pct}"]
+    # «At most 0 left»: a fraction of the target means nothing; the figure and the target.
+    return [head + f"<b>{actual}</b>{unit} " + _("(target {target})").format(target=goal)]
+
+
+def has_figures(spec: TargetSpec, facts: list[AnswerFact]) -> bool:
+    """Whether any answer the target reads has come in from the agencies (or subjects) it
+    covers."""
+    fields = {source["field"] for source in spec.values.values()}
+    units = set(spec.agencies)
+    return any(f.field in fields and (f.subject_id if spec.per_subject else f.agency_id)
+               in units for f in facts)
 
 
 async def answer_facts(t: Turn, plan_id: int, include_submitted: bool) -> list[AnswerFact]:
@@ -329,14 +366,19 @@ async def most_frequent_schedules(t: Turn, plan_id: int) -> dict[int, int]:
     return {form_id: schedule_id for form_id, (_rank, schedule_id) in best.items()}
 
 
-async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -> None:
-    """The .xlsx of a schedule's period (as `python -m bot export` writes it), or its chart."""
+async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,
+                      year: bool = False) -> None:
+    """The .xlsx of a schedule's period (as `python -m bot export` writes it), or its chart:
+    per kind of agency, or (`year`) over the periods of that year."""
     _ = t._
     schedule = await t.session.get(Schedule, schedule_id)
     plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
     if schedule is None or plan is None or t.member is None or (
             plan.committee_id != t.member.committee_id):
         t.stale()
+        return
+    if year:
+        await send_year_chart(t, plan, schedule, period_key)
         return
     try:
         data = await collect(t.session, plan, schedule, period_key, t.tz)
@@ -346,15 +388,48 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool) -
     chat = t.update.effective_chat
     assert chat is not None
     name = f"{plan.code}_{schedule.code}_{period_key}"
+    caption = f"{schedule.name} · {period_title(_, schedule, period_key)}"
     if chart:
         # Drawing is CPU work: keep the event loop free for other chats.
-        png = await asyncio.to_thread(completeness_chart, data, t.now, t.tz)
+        png = await asyncio.to_thread(completeness_chart, data, t.now, t.tz, t.locale)
         photo = InputFile(png, filename=f"{name}.png")
-        t.later(lambda: chat.send_photo(photo, caption=f"{schedule.name} · {period_key}"))
+        more = InlineKeyboardMarkup([[InlineKeyboardButton(
+            "📈 " + _("Periods of the year"),
+            callback_data=CHART_YEAR.data(schedule.id, period_key))]])
+        t.later(lambda: chat.send_photo(photo, caption=caption, reply_markup=more))
         return
-    content = await build_xlsx(t.session, data, t.tz, t.now)
-    t.later(lambda: chat.send_document(content, filename=f"{name}.xlsx",
-                                       caption=f"{schedule.name} · {period_key}"))
+    content = await build_xlsx(t.session, data, t.tz, t.now, t.locale)
+    t.later(lambda: chat.send_document(content, filename=f"{name}.xlsx", caption=caption))
+
+
+async def send_year_chart(t: Turn, plan: Plan, schedule: Schedule, period_key: str) -> None:
+    """Completeness and timeliness over the periods of `period_key`'s year whose deadline
+    has come (the chosen period at least)."""
+    _ = t._
+    year = period_key[:4]
+    rows = (await t.session.execute(
+        select(Obligation.period_key, func.min(Obligation.due_at))
+        .where(Obligation.schedule_id == schedule.id)
+        .group_by(Obligation.period_key).order_by(func.min(Obligation.due_at))
+    )).all()
+    keys = [key for key, due in rows if key.startswith(year) and (
+        key == period_key or _aware(due) <= t.now)]
+    if not keys:
+        t.send(_("This schedule has no reporting periods yet."))
+        return
+    periods = [(key, (await facts_for(t, schedule.id, key))[0]) for key in keys]
+    chat = t.update.effective_chat
+    assert chat is not None
+    figure = await asyncio.to_thread(periods_figure, schedule, year, periods, t.now, t.tz,
+                                     t.locale)
+    content = await asyncio.to_thread(png, figure)
+    photo = InputFile(content, filename=f"{plan.code}_{schedule.code}_{year}.png")
+    caption = f"{schedule.name} · {_('year {year}').format(year=year)}"
+    t.later(lambda: chat.send_photo(photo, caption=caption))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 # ----------------------------------------------------------------------------- wiring
@@ -377,13 +452,14 @@ async def on_targets_button(t: Turn) -> None:
 
 @with_turn(role="committee")
 async def on_export_button(t: Turn) -> None:
-    chart = CHART.matches(t.data)
-    parts = (CHART if chart else EXCEL).parse(t.data)
+    year = CHART_YEAR.matches(t.data)
+    chart = year or CHART.matches(t.data)
+    parts = (CHART_YEAR if year else CHART if chart else EXCEL).parse(t.data)
     schedule = callbacks.parse_id(parts[0]) if len(parts) >= 2 else None
     if schedule is None:
         t.stale()
         return
-    await send_export(t, schedule, parts[1], chart=chart)
+    await send_export(t, schedule, parts[1], chart=chart, year=year)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -395,7 +471,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
                     group=FEATURES)
     app.add_handler(CallbackQueryHandler(on_targets_button, pattern=TARGETS.pattern),
                     group=FEATURES)
-    for route in (EXCEL, CHART):
+    for route in (EXCEL, CHART, CHART_YEAR):
         app.add_handler(CallbackQueryHandler(on_export_button, pattern=route.pattern),
                         group=FEATURES)
     menu_button(STATUS_MENU, show_status, allowed=lambda t: t.oversees)

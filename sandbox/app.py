@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from sqlalchemy import select
 
+from db.models import Agency, Member
 from sandbox.botapi import BotApiError
 from sandbox.moments import TZ, parse_moment
 
@@ -332,11 +334,15 @@ async def api_personas(request: web.Request) -> web.Response:
     sandbox = _sandbox(request)
     read = request.app[READ_KEY]
     out = []
+    joined = await _joined_agencies(sandbox, [p.user_id for p in sandbox.personas
+                                              if p.agency is None])
     for p in sandbox.personas:
         messages = sandbox.state.chat_messages(p.user_id)
         bots = [m for m in messages if m.get("from_bot")]
         seen = read.get(p.key, 0)
-        out.append(p.public() | {
+        # A persona who had no agency shows the one they joined through an invite.
+        label = {"agency_label": joined[p.user_id]} if p.user_id in joined else {}
+        out.append(p.public() | label | {
             "unread": sum(1 for m in bots if m["message_id"] > seen),
             "preview": _preview(messages[-1] if messages else None),
             "last_time": _list_time(messages[-1]["date"], sandbox.now()) if messages else "",
@@ -344,6 +350,18 @@ async def api_personas(request: web.Request) -> web.Response:
     return _json({"personas": out, "clock": clock_json(sandbox),
                   "bot": {"name": sandbox.state.bot_first_name,
                           "username": sandbox.state.bot_username}})
+
+
+async def _joined_agencies(sandbox: Sandbox, user_ids: list[int]) -> dict[int, str]:
+    """Telegram user id -> the agency each of these people joined, if they did."""
+    if not user_ids:
+        return {}
+    async with sandbox.application.bot_data["db"]() as session:
+        rows = (await session.execute(
+            select(Member.telegram_user_id, Agency.name)
+            .join(Agency, Agency.id == Member.agency_id)
+            .where(Member.telegram_user_id.in_(user_ids), Member.active.is_(True)))).all()
+    return {int(uid): str(name) for uid, name in rows}
 
 
 async def api_messages(request: web.Request) -> web.Response:

@@ -302,7 +302,7 @@ async def _prepare_database(settings: Settings, fresh: bool) -> None:
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            await import_plan(session, load_plan(PLAN_FILE), settings)
+            await import_plan(session, load_plan(PLAN_FILE), settings, now=START_AT)
     finally:
         await engine.dispose()
 

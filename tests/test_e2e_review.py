@@ -243,14 +243,15 @@ async def test_a_returned_ward_report_is_fixed_resent_and_accepted(
         exported = await office.tap(march, "📊 Xuất Excel", lambda m: bool(m.get("document")))
         content = bot.state.file_content(exported["document"]["file_id"])
         book = load_workbook(io.BytesIO(content))
-        sheet = [tuple(r) for r in book["phuong"].iter_rows(values_only=True)]
-        rows, totals = sheet[2:-1], sheet[-1]
+        sheet = [tuple(r) for r in
+                 book["Báo cáo của UBND phường"].iter_rows(values_only=True)]
+        rows, totals = sheet[1:-1], sheet[-1]
         cat_linh = next(r for r in rows if r[0] == "UBND phường Cát Linh")
         assert cat_linh[1:4] == ("Đã tiếp nhận", 10, 9), cat_linh
         assert totals[0] == "Tổng cộng"
         for column in (2, 3):  # C: co_so_quan_ly, D: co_so_kiem_tra
             letter = "CD"[column - 2]
-            assert totals[column] == f"=SUM({letter}3:{letter}{2 + len(rows)})"
+            assert totals[column] == f"=SUM({letter}2:{letter}{1 + len(rows)})"
             assert sum(r[column] or 0 for r in rows) == (10, 9)[column - 2]
         state = [tuple(r) for r in book["Tình hình nộp"].iter_rows(values_only=True)]
         cat_linh = next(r for r in state if r[0] == "UBND phường Cát Linh")

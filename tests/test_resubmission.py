@@ -166,12 +166,13 @@ async def test_a_correction_within_the_time_the_return_gave_is_on_time(bot: BotH
     exported = await h.press(MAI, f"xp:{thang.id}:2022-03")
     [message] = [m for m in exported if m.get("document")]
     book = load_workbook(io.BytesIO(h.state.file_content(message["document"]["file_id"])))
+    cover = {r[0]: r[1] for r in book["Tổng hợp"].iter_rows(values_only=True) if r[0]}
+    assert cover["Nộp đúng hạn"] == 1  # Cát Linh only
     sheet = book["Tình hình nộp"]
-    assert sheet.cell(row=3, column=6).value == 1  # «Đúng hạn»: Cát Linh only
-    rows = {r[0].value: r for r in sheet.iter_rows(min_row=6) if r[0].value}
+    rows = {r[0].value: r for r in sheet.iter_rows(min_row=2) if r[0].value}
     cl, hb = rows["UBND phường Cát Linh"], rows["UBND phường Hàng Bột"]
     assert cl[1].value == dt.datetime(2022, 3, 11) and cl[1].number_format == "DD/MM/YYYY"
     assert [c.value for c in cl[4:6]] == ["Có", 2] and [c.value for c in cl[9:]] == [0, "Đúng hạn"]
     assert [c.value for c in hb[4:6]] == ["Không", 2]
-    assert [c.value for c in hb[9:]] == [3, "Trễ 3 ngày"]
+    assert [c.value for c in hb[9:]] == [3, "Quá hạn 3 ngày"]
     assert h.errors == []
