@@ -167,6 +167,16 @@ def _schema_problem(database_url: str) -> str | None:
     return None
 
 
+def refused_unmigrated(database_url: str) -> bool:
+    """Before going live: a database the code's schema is not in (never migrated, or behind)
+    is refused with one line saying what to run, instead of failing at the first update."""
+    problem = _schema_problem(database_url)
+    if problem is not None:
+        print(f"{problem}: run `python -m bot db upgrade` first", file=sys.stderr)
+        return True
+    return False
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     if settings.bot_token is None:
@@ -177,6 +187,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "or put BOT_TOKEN=... in a .env file next to the Makefile.",
             file=sys.stderr,
         )
+        return 2
+    if refused_unmigrated(settings.database_url):
         return 2
     from bot.app import run_polling
 
@@ -193,6 +205,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     if missing:
         print(f"webhook mode needs {', '.join(missing)}; e.g. WEBHOOK_URL=https://host/tg "
               "WEBHOOK_SECRET=<random> (see README)", file=sys.stderr)
+        return 2
+    if refused_unmigrated(settings.database_url):
         return 2
     from bot.web import run_web
 
@@ -410,7 +424,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             async with make_sessionmaker(engine)() as session:
                 plan, schedule = await find_schedule(session, args.plan, args.schedule)
-                data = await collect(session, plan, schedule, args.period)
+                data = await collect(session, plan, schedule, args.period, settings.tz)
                 return await build_xlsx(session, data, settings.tz, dt.datetime.now(dt.UTC))
         finally:
             await engine.dispose()

@@ -41,12 +41,27 @@ _SPEC_CACHE: dict[int, FormSpec] = {}  # form versions never change once written
 async def submission_spec(session: AsyncSession, submission: Submission) -> FormSpec:
     """The form a draft is answered against: its version, with the schedule's rule for the
     signed report file (a plan may require it for official reports, or leave it out)."""
-    rule = await session.scalar(
-        select(Schedule.signed_file)
+    row = (await session.execute(
+        select(Schedule.signed_file, Obligation.period_start, Obligation.period_end)
         .join(Obligation, Obligation.schedule_id == Schedule.id)
         .where(Obligation.id == submission.obligation_id)
-    )
-    return signed_file_applied(await form_spec(session, submission.form_version_id), rule)
+    )).first()
+    spec = await form_spec(session, submission.form_version_id)
+    if row is None:
+        return spec
+    rule, start, end = row
+    return period_applied(signed_file_applied(spec, rule), start, end)
+
+
+def period_applied(spec: FormSpec, start: dt.date, end: dt.date) -> FormSpec:
+    """The report's period on its date questions (settings["period"]): a day typed without
+    its year is read in the period, and the hint's example is a day of it."""
+    if not any(f.type == "date" for f in spec.fields):
+        return spec
+    period = [start.isoformat(), end.isoformat()]
+    return replace(spec, fields=tuple(
+        replace(f, settings={**f.settings, "period": period}) if f.type == "date" else f
+        for f in spec.fields))
 
 
 def signed_file_applied(spec: FormSpec, rule: str | None) -> FormSpec:

@@ -24,6 +24,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from core.collation import vi_sorted
 from core.dates import resolve, split_leading_day
 from core.i18n import pick_language, translator
+from core.textlimits import button_label
 from core.texts import day_with_weekday, deadline_text, esc
 from db.audit import record
 from db.models import (
@@ -143,7 +144,7 @@ async def ask_agencies(t: Turn) -> None:
         .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
     rows = [[InlineKeyboardButton(_("All agencies"), callback_data=ADHOC.data("all"))]]
     for kind, label, count in kinds:
-        rows.append([InlineKeyboardButton(f"{label or kind} ({count})"[:60],
+        rows.append([InlineKeyboardButton(button_label(f"{label or kind} ({count})"),
                                           callback_data=ADHOC.data("k", kind)[:64])])
     rows.append([InlineKeyboardButton(_("Choose agencies one by one"),
                                       callback_data=ADHOC.data("p"))])
@@ -157,8 +158,9 @@ async def pick_keyboard(t: Turn, chosen: list[int]) -> InlineKeyboardMarkup:
     agencies = (await t.session.scalars(
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True)))).all()
-    rows = [[InlineKeyboardButton(("☑️ " if a.id in chosen else "⬜ ") + a.display_name[:50],
-                                  callback_data=ADHOC.data("t", a.id))]
+    rows = [[InlineKeyboardButton(
+                button_label(("☑️ " if a.id in chosen else "⬜ ") + a.display_name),
+                callback_data=ADHOC.data("t", a.id))]
             for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
     rows.append([InlineKeyboardButton("✔️ " + t._("Done"), callback_data=ADHOC.data("d")),
                  *_cancel_row(t)])
@@ -172,7 +174,7 @@ async def ask_form(t: Turn) -> None:
     forms = (await t.session.scalars(
         select(Form).where(Form.plan_id == plan.id, ~Form.code.startswith("adhoc-"))
         .order_by(Form.id))).all()
-    rows = [[InlineKeyboardButton(f.title[:60], callback_data=ADHOC.data("f", f.id))]
+    rows = [[InlineKeyboardButton(button_label(f.title), callback_data=ADHOC.data("f", f.id))]
             for f in forms]
     rows.append([InlineKeyboardButton("✍️ " + _("Type a few questions"),
                                       callback_data=ADHOC.data("q"))])

@@ -35,6 +35,7 @@ from core.collation import vi_sorted
 from core.dates import read_day, read_range, resolve, resolve_range
 from core.formatting import format_date, format_datetime
 from core.i18n import Gettext, pick_language, translator
+from core.textlimits import button_label
 from core.texts import day_with_weekday, deadline_text, esc, last_day, period_label, split_message
 from db.audit import record
 from db.invites import create_invite, deep_link, revoke_invite
@@ -111,7 +112,7 @@ async def _agency_picker(t: Turn, route: callbacks.Route, kind: str | None) -> N
             select(Agency.kind, Agency.kind_label, func.count())
             .where(Agency.committee_id == committee, Agency.active.is_(True))
             .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
-        rows = [[B(f"{label or k} ({n})"[:60], callback_data=route.data("k", k)[:64])]
+        rows = [[B(button_label(f"{label or k} ({n})"), callback_data=route.data("k", k)[:64])]
                 for k, label, n in kinds]
         t.send(_("Which kind of agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
         return
@@ -119,7 +120,7 @@ async def _agency_picker(t: Turn, route: callbacks.Route, kind: str | None) -> N
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == committee, Agency.kind == kind, Agency.active.is_(True))
         )).all()
-    rows = [[B(a.display_name[:60], callback_data=route.data("a", a.id))]
+    rows = [[B(button_label(a.display_name), callback_data=route.data("a", a.id))]
             for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
     t.send(_("Which agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
 
@@ -144,7 +145,7 @@ async def invites(t: Turn, parts: list[str]) -> None:
         if picked is None or picked.committee_id != await committee_id_of(t):
             t.stale()
             return
-        rows = [[B((await _role_word(t, role, agency_id))[:60],
+        rows = [[B(button_label(await _role_word(t, role, agency_id)),
                    callback_data=INVITE.data("r", agency_id, role.value))]
                 for role in Role]
         t.send(_("Which role?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
@@ -219,7 +220,7 @@ async def members(t: Turn, parts: list[str]) -> None:
         state = _("active") if m.active else _("inactive")
         lines.append(f"• {esc(m.full_name)} — {esc(roles)} — {state}")
         if m.active:
-            rows.append([B(_("Deactivate {name}").format(name=m.full_name)[:60],
+            rows.append([B(button_label(_("Deactivate {name}").format(name=m.full_name)),
                            callback_data=DEACTIVATE.data(m.id))])
     t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 
@@ -255,7 +256,7 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             .where(Plan.committee_id == committee, Schedule.active.is_(True))
             .order_by(Plan.year.desc(), Schedule.position))).all()
         t.send(_("Which schedule?"), reply_markup=InlineKeyboardMarkup(
-            [[B(s.name[:60], callback_data=SCHEDULES.data("s", s.id))] for s in rows]
+            [[B(button_label(s.name), callback_data=SCHEDULES.data("s", s.id))] for s in rows]
             + [_cancel(t)]))
         return
     schedule = await t.session.get(Schedule, int(parts[1]))

@@ -20,6 +20,7 @@ from core import callbacks
 from core.collation import vi_sorted
 from core.dates import resolve, split_leading_day
 from core.formatting import format_date
+from core.textlimits import button_label
 from core.texts import day_with_weekday, esc, period_label
 from db.audit import record
 from db.models import (
@@ -70,7 +71,8 @@ async def list_for_extension(t: Turn, schedule_id: int, period_key: str) -> None
     if not rows:
         t.send(_("Every agency has reported for this period; nothing to extend."))
         return
-    buttons = [[InlineKeyboardButton(agency.display_name[:60], callback_data=ASK.data(o.id))]
+    buttons = [[InlineKeyboardButton(button_label(agency.display_name),
+                                     callback_data=ASK.data(o.id))]
                for o, agency in rows[:40]]
     t.send(_("Extend the deadline for which agency?"), reply_markup=InlineKeyboardMarkup(buttons))
 

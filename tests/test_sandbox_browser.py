@@ -135,6 +135,13 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             listing = await bot_after(after, "Báo cáo cần nộp — P. Cát Linh")
             q = await tap(listing, "tháng 03/2022", "Câu 1/")
 
+            # Text over Telegram's limit is refused, and what was typed stays in the box.
+            too_long = "Số liệu " * 600
+            await page.locator("#composer-input").fill(too_long)
+            await page.locator("#composer-input").press("Enter")
+            await expect(page.locator("#toast, .toast").first).to_contain_text("quá dài")
+            await expect(page.locator("#composer-input")).to_have_value(too_long)
+            await page.locator("#composer-input").fill("")
             # A wrong answer is explained, then the real answers: typed and tapped.
             await answer("mười hai", "Vui lòng nhập một số")
             await answer("12", "Câu 2/")
@@ -142,7 +149,9 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             await answer("1", "Câu 4/")
             await answer("4", "Câu 5/")
             q = await answer("0", "Câu 6/")
+            chosen = q
             q = await tap(q, "Không", "Câu 7/")
+            await expect(chosen).to_contain_text("✔ Không")
             q = await answer("0", "Câu 8/")
             q = await tap(q, "Có", "Câu 9/")
             q = await answer("0", "Câu 10/")

@@ -175,3 +175,21 @@ async def test_a_plan_loaded_mid_year_does_not_chase_the_past(database_url: str)
             plain = await import_plan(session, load_plan(DONGDA_PLAN), h.settings,
                                       now=at(1, 8))
         assert plain.past_due == 0  # everything before March is set aside already
+
+
+def test_a_date_answer_without_its_year_is_read_in_the_reports_period() -> None:
+    from core.fields.base import Ok, Problem
+    from core.fields.date import TYPE as DATE
+
+    march = FieldSpec(code="d", label="Ngày họp", type="date",
+                      settings={"period": ["2022-02-15", "2022-03-12"]})
+    assert DATE.parse(march, "15/3") == Ok("2022-03-15")
+    assert DATE.parse(march, "20/2") == Ok("2022-02-20")
+    january = FieldSpec(code="d", label="Ngày họp", type="date",
+                        settings={"period": ["2022-01-01", "2022-01-31"]})
+    assert DATE.parse(january, "20/12") == Ok("2021-12-20")
+    # The hint's example is a day of the period, never a fixed date in the past.
+    assert DATE.hint(_, march).endswith("ví dụ 12/03.")
+    # With neither bounds nor a period, the year is asked for.
+    bare = FieldSpec(code="d", label="Ngày họp", type="date")
+    assert isinstance(DATE.parse(bare, "15/3"), Problem)

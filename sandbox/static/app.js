@@ -364,16 +364,19 @@
 
   // ------------------------------------------------------------------ actions
 
+  // Returns whether the text was accepted: a refused one (too long) stays in the box.
   async function sendText(text) {
     const value = (text || "").trim();
-    if (!value || !state.active) return;
+    if (!value || !state.active) return true;
     try {
       await api("POST", `/api/personas/${encodeURIComponent(state.active)}/text`, { text: value });
       setTyping(true);
       await refreshMessages(true);
       scrollToBottom();
+      return true;
     } catch (e) {
       toast(e.message, true);
+      return false;
     }
   }
 
@@ -493,11 +496,12 @@
 
   // ------------------------------------------------------------------ wiring
 
-  ui.composer.addEventListener("submit", (ev) => {
+  ui.composer.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const text = ui.input.value;
     ui.input.value = "";
-    sendText(text);
+    // Nothing typed is lost: a message the chat refuses comes back to the box.
+    if (!(await sendText(text)) && !ui.input.value) ui.input.value = text;
   });
   ui.input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
