@@ -163,7 +163,7 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             await expect(messages.locator(".msg.user .doc-name",
                                           has_text="bao-cao-thang-03.pdf")).to_be_visible()
             review = await bot_after(after, "Xem lại báo cáo")
-            confirm = await tap(review, "Gửi báo cáo", "Gửi báo cáo")
+            confirm = await tap(review, "Gửi báo cáo", "ngay bây giờ?")
             receipt = await tap(confirm, "Xác nhận gửi", "Đã nhận báo cáo")
             await expect(receipt).to_contain_text("Đúng hạn")
             await expect(receipt).to_contain_text(re.compile(r"BC-2022-\d+"))

@@ -1,0 +1,187 @@
+"""Two working weeks of the Đống Đa plan in the sandbox, replayed from a script through the
+sandbox's own API (issue 13, «Done when»).
+
+The admin moves the monthly deadline (previewed, then confirmed); the ward sends March on
+time; the office is told it arrived and returns it; the ward corrects it within the time the
+return gave; every other agency stays silent, so the chain climbs to the chair. Then, over
+every message the people received:
+- no message to the chair is over about 1,000 characters;
+- the sweep sends each person at most one reminder, overdue notice or digest a day (the
+  office's «Báo cáo mới nhận» notices are counted apart: they answer the ward's actions);
+- the corrected report is a supplement on time on the receipt and in the office's queue.
+Nothing sleeps: every wait polls the API with a deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from bot.app import build_application, on_shutdown, on_startup, on_stop
+from db.models import Agency, Obligation, Schedule
+from sandbox.hooks import BotHooks
+from sandbox.runner import Sandbox, start_sandbox
+from tests.test_sandbox import JSON, Api, has, text_of
+
+HOOKS = BotHooks(build_application=build_application, on_startup=on_startup,
+                 on_stop=on_stop, on_shutdown=on_shutdown)
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+# The ward's March form, in order: «@» taps a button, «#» sends the signed PDF.
+WARD_ANSWERS = ["10", "8", "1", "2", "0", "@Không", "0", "@Có", "0", "@Có", "@Bỏ qua", "#"]
+CHAIR_LIMIT = 1000
+
+module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
+    path = tmp_path_factory.mktemp("replay") / "sandbox.sqlite3"
+    running = await start_sandbox(HOOKS, port=0, database_url=f"sqlite+aiosqlite:///{path}")
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+class People(Api):
+    """The personas, played through /api as the page plays them (tests.test_sandbox.Api),
+    keeping what the sweep sent each of them."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        super().__init__(session)
+        # Messages that arrived while the clock moved: what the sweep sent, per persona.
+        self.swept: dict[str, list[JSON]] = defaultdict(list)
+
+    async def press(self, key: str, message: JSON, label: str, expect: str) -> JSON:
+        data = next((b["data"] for row in message["buttons"] for b in row
+                     if label in b["text"]), None)
+        assert data is not None, (label, message["buttons"])
+        return await self.press_data(key, message["id"], data, expect)
+
+    async def press_data(self, key: str, message_id: int, data: str, expect: str) -> JSON:
+        after = await self.last_id(key)
+        pressed = await self.post(f"/api/personas/{key}/press",
+                                  {"message_id": message_id, "data": data})
+        assert pressed["answered"]
+        return await self.wait_bot(key, has(expect), after)
+
+    async def upload(self, key: str, name: str, expect: str) -> JSON:
+        after = await self.last_id(key)
+        form = aiohttp.FormData()
+        form.add_field("file", PDF, filename=name, content_type="application/pdf")
+        await self.post(f"/api/personas/{key}/upload", data=form)
+        return await self.wait_bot(key, has(expect), after)
+
+    async def clock_to(self, moment: str, keys: list[str]) -> None:
+        """Move the sandbox clock (it sweeps on the way and waits for the sender), keeping
+        what each persona received meanwhile."""
+        before = {key: await self.last_id(key) for key in keys}
+        await self.post("/api/clock/set", {"at": moment})
+        for key in keys:
+            self.swept[key] += [m for m in await self.messages(key)
+                                if m["from_bot"] and m["id"] > before[key]]
+
+
+async def schedule_id(sandbox: Sandbox, code: str) -> int:
+    async with sandbox.application.bot_data["db"]() as session:
+        found = await session.scalar(select(Schedule.id).where(Schedule.code == code))
+    assert found is not None
+    return int(found)
+
+
+async def march(sandbox: Sandbox, agency_code: str) -> Obligation:
+    async with sandbox.application.bot_data["db"]() as session:
+        found = await session.scalar(
+            select(Obligation).join(Agency, Agency.id == Obligation.agency_id)
+            .join(Schedule, Schedule.id == Obligation.schedule_id)
+            .where(Agency.code == agency_code, Schedule.code == "thang",
+                   Obligation.period_key == "2022-03"))
+    assert found is not None
+    return found
+
+
+async def send_march(people: People, sandbox: Sandbox) -> JSON:
+    obligation = await march(sandbox, "p-cat-linh")
+    listing = await people.say("ward", "Báo cáo cần nộp", "Báo cáo cần nộp")
+    step = await people.press_data("ward", listing["id"], f"o:{obligation.id}", "Câu")
+    for action in WARD_ANSWERS:
+        if action == "#":
+            step = await people.upload("ward", "bao-cao-thang-3.pdf", "Xem lại báo cáo")
+        elif action.startswith("@"):
+            step = await people.press("ward", step, action[1:], "")
+        else:
+            step = await people.say("ward", action, "")
+        assert "⚠️" not in text_of(step), (action, text_of(step))
+    confirm = await people.press("ward", step, "Gửi báo cáo", "ngay bây giờ?")
+    return await people.press("ward", confirm, "Xác nhận gửi", "Đã nhận báo cáo")
+
+
+@module_loop
+async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
+    keys = [p.key for p in sandbox.personas]
+    async with aiohttp.ClientSession(base_url=sandbox.url) as session:
+        people = People(session)
+
+        # Monday 07/03: the admin moves the monthly deadline to «hết ngày 10», previewed.
+        thang = await schedule_id(sandbox, "thang")
+        menu = await people.say("admin", "/admin", "")
+        await people.press_data("admin", menu["id"], "as:", "")
+        listed = await people.messages("admin")
+        await people.press_data("admin", listed[-1]["id"], f"as:s:{thang}", "")
+        listed = await people.messages("admin")
+        await people.press_data("admin", listed[-1]["id"], f"as:d:{thang}", "Hạn nộp hiện nay")
+        preview = await people.say("admin", "10", "Áp dụng")
+        assert "tháng 03/2022" in text_of(preview), text_of(preview)
+        ward_before = await people.last_id("ward")
+        await people.press("admin", preview, "✅ Áp dụng", "")
+        told = await people.wait_bot("ward", has("10/03/2022"), ward_before)
+        assert "hạn" in text_of(told).lower()
+
+        # Wednesday 09/03: the ward sends March, on time.
+        await people.clock_to("09/03 10:00", keys)
+        receipt = await send_march(people, sandbox)
+        assert "Đúng hạn" in text_of(receipt), text_of(receipt)
+
+        # The office is told within the hour, with a button to its queue.
+        await people.clock_to("09/03 11:30", keys)
+        arrived = [m for m in people.swept["office"] if "Báo cáo mới nhận" in text_of(m)]
+        assert arrived and "Cát Linh" in text_of(arrived[-1]), [text_of(m) for m in arrived]
+
+        # Monday 14/03: the office returns it.
+        await people.clock_to("14/03 10:00", keys)
+        queue = await people.say("office", "Báo cáo chờ tiếp nhận", "")
+        opened = await people.press("office", queue, "Cát Linh", "")
+        await people.press("office", opened, "Trả lại", "")
+        await people.say("office", "Đề nghị bổ sung số liệu câu 2.", "Đã trả lại")
+
+        # Wednesday 16/03: the ward corrects it within the five working days the return gave.
+        await people.clock_to("16/03 10:00", keys)
+        corrected = await send_march(people, sandbox)
+        assert "Bổ sung đúng hạn" in text_of(corrected), text_of(corrected)
+        queue = await people.say("office", "Báo cáo chờ tiếp nhận", "")
+        line = next(ln for ln in text_of(queue).splitlines() if "Cát Linh" in ln)
+        assert "bổ sung" in line and "quá hạn" not in line and "⏰" not in line, line
+
+        # The rest of the fortnight, one sweep each morning and one each afternoon.
+        for day in range(17, 26):
+            moment = dt.date(2022, 3, day)
+            if moment.weekday() >= 5:
+                continue
+            await people.clock_to(f"{day:02d}/03 08:05", keys)
+            await people.clock_to(f"{day:02d}/03 15:00", keys)
+
+    chair = people.swept["chair"]
+    assert chair, "the chain reached the chair within the fortnight"
+    assert all(len(text_of(m)) <= CHAIR_LIMIT for m in chair), [
+        (len(text_of(m)), text_of(m)[:200]) for m in chair if len(text_of(m)) > CHAIR_LIMIT]
+
+    for key, received in people.swept.items():
+        per_day = Counter(m["day"] for m in received if "Báo cáo mới nhận" not in text_of(m))
+        doubled = {day: n for day, n in per_day.items() if n > 1}
+        assert not doubled, (key, doubled, [(m["day"], text_of(m)[:80]) for m in received])
