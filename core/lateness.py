@@ -17,6 +17,7 @@ export and the stored `late_days` all take it from `decide`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,12 @@ def days_late(due_at: dt.datetime, at: dt.datetime, tz: Any) -> int:
     if at < due_at:
         return 0
     return max(1, (at.astimezone(tz).date() - last_day(due_at, tz)).days)
+
+
+def supplement_days(plan_defaults: Mapping[str, Any] | None) -> int:
+    """The working days a plan gives a supplement (its `defaults.supplement_working_days`)."""
+    value = (plan_defaults or {}).get("supplement_working_days")
+    return int(value) if isinstance(value, int) and value > 0 else SUPPLEMENT_WORKING_DAYS
 
 
 def supplement_due(returned_at: dt.datetime, tz: Any, calendar: WorkCalendar | None = None,

@@ -39,6 +39,7 @@ from core.fields import FIELD_TYPES, field_type
 from core.fields import base as fields
 from core.fields.base import Option
 from core.fields.file import DEFAULT_ACCEPT as DEFAULT_ACCEPT  # re-exported
+from core.lateness import SUPPLEMENT_WORKING_DAYS
 from core.yamlsource import (
     MAX_BYTES,
     LoadedYaml,
@@ -236,6 +237,9 @@ class Escalation(Strict):
     repeat_every: int = Field(5, ge=1, le=60)
     rounds: int = Field(5, ge=1, le=50)
     stop_after_plan_days: int = Field(60, ge=0, le=3650)
+    # How often leaders' digests may come: daily (at most once a working day, and only when
+    # the late reports changed) or weekly. None in the file: daily.
+    digest: Literal["daily", "weekly"] | None = None
 
     @field_validator("steps")
     @classmethod
@@ -263,6 +267,9 @@ class Defaults(Strict):
     escalation: Escalation = Field(default_factory=lambda: DEFAULT_ESCALATION.model_copy())
     # Every schedule's `holiday` unless it sets its own.
     holiday: HolidayRule = DEFAULT_HOLIDAY
+    # Working days a report returned for changes has for its supplement («bổ sung»): a
+    # correction sent within them is on time (core.lateness).
+    supplement_working_days: int = Field(SUPPLEMENT_WORKING_DAYS, ge=1, le=60)
 
 
 def _merge_settings(types: Mapping[str, fields.FieldType]) -> dict[str, Any]:

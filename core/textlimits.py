@@ -263,7 +263,7 @@ def join_within(items: Sequence[str], budget: int, more: Callable[[int], str],
 
 
 # What a phone shows of a full-width inline button before Telegram cuts it itself.
-BUTTON_LABEL = 40
+BUTTON_LABEL = 48
 
 
 def button_label(text: str, limit: int = BUTTON_LABEL) -> str:

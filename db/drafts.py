@@ -17,7 +17,7 @@ from core.answers import FieldSpec
 from core.calendar import WorkCalendar
 from core.fields import field_type
 from core.formengine import CheckSpec, FormSpec, FormState, effective_answers
-from core.lateness import Lateness, decide
+from core.lateness import Lateness, decide, supplement_days
 from db.audit import record
 from db.models import (
     Answer,
@@ -264,15 +264,18 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment
 
 
-async def _calendar(session: AsyncSession, schedule_id: int) -> WorkCalendar:
-    data = await session.scalar(
-        select(Plan.calendar).join(Schedule, Schedule.plan_id == Plan.id)
-        .where(Schedule.id == schedule_id))
-    return WorkCalendar.from_dict(data)
+async def _calendar(session: AsyncSession, schedule_id: int) -> tuple[WorkCalendar, int]:
+    """The plan's working calendar and the working days it gives a supplement."""
+    row = (await session.execute(
+        select(Plan.calendar, Plan.defaults).join(Schedule, Schedule.plan_id == Plan.id)
+        .where(Schedule.id == schedule_id))).first()
+    calendar, defaults = row if row is not None else (None, None)
+    return WorkCalendar.from_dict(calendar), supplement_days(defaults)
 
 
 def _verdict(obligation: Obligation, versions: list[Submission], version: int,
-             submitted_at: dt.datetime, tz: Any, calendar: WorkCalendar) -> Lateness:
+             submitted_at: dt.datetime, tz: Any, calendar: tuple[WorkCalendar, int]
+             ) -> Lateness:
     """The lateness of `version` sent at `submitted_at`, from the obligation's other versions:
     the first time any was sent, and the last return before it."""
     earlier = [s for s in versions if s.version < version]
@@ -282,7 +285,8 @@ def _verdict(obligation: Obligation, versions: list[Submission], version: int,
                and (t := _aware(s.reviewed_at)) is not None]
     return decide(due_at=obligation.effective_due_at, submitted_at=submitted_at, tz=tz,
                   first_submitted_at=min(sent) if sent else None,
-                  returned_at=max(returns) if returns else None, calendar=calendar)
+                  returned_at=max(returns) if returns else None, calendar=calendar[0],
+                  working_days=calendar[1])
 
 
 async def lateness_of(session: AsyncSession, obligation: Obligation, version: int,
@@ -309,7 +313,7 @@ async def lateness_by_obligation(session: AsyncSession, obligations: Sequence[Ob
             select(Submission).where(Submission.obligation_id.in_(ids),
                                      Submission.submitted_at.is_not(None)))).all():
         by_obligation.setdefault(s.obligation_id, []).append(s)
-    calendars: dict[int, WorkCalendar] = {}
+    calendars: dict[int, tuple[WorkCalendar, int]] = {}
     out: dict[int, Lateness] = {}
     for o in obligations:
         versions = by_obligation.get(o.id)

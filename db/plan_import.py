@@ -263,7 +263,7 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings,
         record(session, "plan.import", actor_label="cli", committee_id=committee.id,
                entity=("plan", plan.id),
                details={"file": spec.source, "hash": spec.source_hash,
-                        "summary": report.summary()})
+                        "summary": report.summary()}, now=moment)
     return report
 
 

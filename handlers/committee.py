@@ -1,41 +1,43 @@
 """Digest buttons for chairs and the standing office: remind everyone, details, seen.
 
 Callback data (written by the scheduler's digests): ra:{committee} remind all ·
-dd:{committee} details · ack:{committee}:{digest} seen.
+dd:{committee}[:{page}] details, paged · ack:{committee}:{digest} seen ·
+na:{committee}[:{page}] agencies nobody can be reminded at, paged.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
 from core import callbacks
-from core.collation import vi_key
 from core.formatting import format_datetime
-from core.texts import esc, period_label, split_message
+from core.i18n import ngettext
+from core.textlimits import TELEGRAM_LIMIT, clip_html
+from core.texts import esc, report_title
 from db.audit import record
-from db.models import (
-    OPEN_STATUSES,
-    Agency,
-    Committee,
-    Member,
-    Obligation,
-    Plan,
-    Role,
-    Schedule,
-)
+from db.models import Committee, Member, Plan, Role, Schedule
 from db.queries import agency_people, member_levels
 from handlers.context import COMMITTEE_ONLY, Turn, with_turn
+from handlers.errors import tolerate
 from handlers.groups import FEATURES
-from scheduler.buttons import DETAILS, REMIND_ALL, SEEN
-from scheduler.messages import last_reminders
+from scheduler import levels as escalation_levels
+from scheduler.buttons import DETAILS, ORPHANS, REMIND_ALL, SEEN
+from scheduler.messages import (
+    PAGE_SIZE,
+    Tally,
+    counts_line,
+    last_reminders,
+    late_tally,
+    role_name,
+    sees_exempt,
+)
 from scheduler.sweep import Decision, Item, ObligationView
-from scheduler.sweeper import _recipient, view_of, write_decisions
+from scheduler.sweeper import _recipient, recent_overdue, view_of, write_decisions
 
 COMMITTEE_ROLES = {Role.chair, Role.standing_office, Role.admin}
 
@@ -49,48 +51,24 @@ def may_oversee(t: Turn, committee_id: int) -> bool:
 
 
 async def sees_exempt_agencies(t: Turn, committee_id: int) -> bool:
-    """Agencies the plan only requests (court, procuracy, Front…) are never escalated above
-    the consolidating agency: only its staff (the sweep's own mapping of roles to levels,
-    db.queries.member_levels) and admins see them among the late."""
+    """Agencies the plan only requests are seen by the consolidating agency's staff and
+    admins only (scheduler.messages.sees_exempt, the digest's own rule)."""
     member = t.member
     if member is None:
         return False
-    if Role.admin in member.role_set:
-        return True
-    committee = await t.session.get(Committee, committee_id)
-    return committee is not None and "consolidating" in member_levels(
-        member.role_set, member.agency_id, committee.consolidating_id,
-        committee.standing_office_id)
+    return await sees_exempt(t.session, member.role_set, member.agency_id, committee_id)
 
 
-async def overdue_obligations(t: Turn, committee_id: int) -> list[tuple[Obligation, str, str]]:
-    """(obligation, agency name, schedule name) for every overdue report of the committee
-    that this member oversees."""
-    exempt_too = await sees_exempt_agencies(t, committee_id)
-    rows = (
-        await t.session.execute(
-            select(Obligation, Agency.short_name, Agency.name, Schedule.name, Agency.escalate)
-            .options(lazyload("*"))
-            .join(Schedule, Schedule.id == Obligation.schedule_id)
-            .join(Plan, Plan.id == Schedule.plan_id)
-            .join(Agency, Agency.id == Obligation.agency_id)
-            .where(Plan.committee_id == committee_id, Obligation.status.in_(OPEN_STATUSES),
-                   Obligation.due_at <= t.now, Schedule.active.is_(True),
-                   Agency.active.is_(True))
-        )
-    ).all()
-    out = []
-    for obligation, short, name, schedule_name, escalate in sorted(
-            rows, key=lambda row: (vi_key(row[1] or row[2]), row[0].due_at)):
-        if obligation.effective_due_at <= t.now and (escalate or exempt_too):
-            out.append((obligation, short or name, schedule_name))
-    return out
+async def tally_for(t: Turn, committee_id: int) -> Tally:
+    """The late reports and figures this member sees: the same as their digest's."""
+    return await late_tally(t.session, committee_id, t.now, t.tz,
+                            exempt_too=await sees_exempt_agencies(t, committee_id))
 
 
 @with_turn
 async def on_digest_button(t: Turn) -> None:
-    """ra:/dd:/ack: buttons, each naming the committee whose digest it came with."""
-    route = next(r for r in (REMIND_ALL, DETAILS, SEEN) if r.matches(t.data))
+    """ra:/dd:/ack:/na: buttons, each naming the committee whose digest it came with."""
+    route = next(r for r in (REMIND_ALL, DETAILS, SEEN, ORPHANS) if r.matches(t.data))
     parts = route.parse(t.data)
     committee_id = callbacks.parse_id(parts[0]) if parts else None
     if committee_id is None:
@@ -99,38 +77,73 @@ async def on_digest_button(t: Turn) -> None:
     if not may_oversee(t, committee_id):
         t.send(t._(COMMITTEE_ONLY))
         return
+    page = callbacks.parse_id(parts[1]) if len(parts) > 1 else None
     if route is REMIND_ALL:
         await remind_all(t, committee_id)
     elif route is DETAILS:
-        await details(t, committee_id)
+        await details(t, committee_id, page)
+    elif route is ORPHANS:
+        await orphans(t, committee_id, page)
     else:
         await acknowledge(t, committee_id, parts[1] if len(parts) > 1 else "")
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    for route in (REMIND_ALL, DETAILS, SEEN):
+    for route in (REMIND_ALL, DETAILS, SEEN, ORPHANS):
         app.add_handler(CallbackQueryHandler(on_digest_button, pattern=route.pattern),
                         group=FEATURES)
 
 
+def asker_role(t: Turn, committee: Committee | None) -> str | None:
+    """The plan's word for the role of the member who asks (a chair: «Trưởng Ban Chỉ đạo
+    138 quận»), the highest of their levels; None for an admin with none."""
+    member = t.member
+    if member is None or committee is None:
+        return None
+    held = member_levels(member.role_set, member.agency_id, committee.consolidating_id,
+                         committee.standing_office_id)
+    labels = {str(k): str(v) for k, v in (committee.role_labels or {}).items() if v}
+    for level in sorted(escalation_levels.with_audience("committee"), key=lambda lv: -lv.rank):
+        if level.name in held:
+            return role_name(t._, labels, level.name)
+    return None
+
+
 async def remind_all(t: Turn, committee_id: int) -> None:
-    """Queue an urgent reminder to every overdue agency now, through the outbox."""
+    """Queue an urgent reminder to every overdue agency now, through the outbox, in the name
+    of the member who asks («Comrade <name>, <role> asks your agency…»).
+
+    Never two overdue messages to one person within the hour (issue §3): a person who was
+    sent an overdue message or a nudge (about any report) within OVERDUE_WINDOW is skipped,
+    and the reply says so; the other way round, the sweep folds its overdue notice about
+    reports a nudge named within the hour into that nudge (scheduler.sweeper.write_decisions).
+    The reply counts the agencies and people actually reached, under the same figures as the
+    digest and «Details» (scheduler.messages.counts_line)."""
     _ = t._
-    rows = await overdue_obligations(t, committee_id)
-    if not rows:
+    n_ = ngettext(t.locale)
+    tally = await tally_for(t, committee_id)
+    if not tally.late:
         t.send(_("No report is overdue right now; nobody to remind."))
         return
-    agency_ids = {o.agency_id for o, _n, _s in rows}
+    agency_ids = {r.agency_id for r in tally.late}
     people = (await t.session.scalars(agency_people(agency_ids))).all()
     by_agency: dict[int, list[Member]] = defaultdict(list)
     for person in people:
         if person.agency_id is not None:  # agency_people selects by agency
             by_agency[person.agency_id].append(person)
+    told = await recent_overdue(t.session, [p.id for p in people], t.now)
+    committee = await t.session.get(Committee, committee_id)
+    extra = {"asker": t.member.full_name if t.member else "",
+             "asker_role": asker_role(t, committee)}
+    labels = {str(k): str(v) for k, v in ((committee.role_labels if committee else None)
+                                           or {}).items() if v}
     stamp = t.now.astimezone(t.tz).strftime("%Y%m%dT%H")
     decisions: dict[int, Decision] = {}
     views: dict[int, ObligationView] = {}
     plans: dict[int, Plan] = {}
-    for obligation, agency_name, _schedule_name in rows:
+    skipped: dict[int, set[int]] = defaultdict(set)  # agency -> people told within the hour
+    for report in tally.late:
+        obligation = report.obligation
         schedule = await t.session.get(Schedule, obligation.schedule_id)
         assert schedule is not None
         if schedule.plan_id not in plans:
@@ -138,66 +151,147 @@ async def remind_all(t: Turn, committee_id: int) -> None:
             assert plan is not None  # a schedule belongs to a plan (foreign key)
             plans[schedule.plan_id] = plan
         views[obligation.id] = view_of(obligation, schedule, plans[schedule.plan_id],
-                                       agency_name)
+                                       report.agency_name)
         for person in by_agency.get(obligation.agency_id, []):
-            decision = decisions.setdefault(person.id, Decision(_recipient(person), "overdue", 1))
+            if person.id in told:
+                skipped[obligation.agency_id].add(person.id)
+                continue
+            decision = decisions.setdefault(person.id, Decision(
+                _recipient(person), "overdue", 1, committee_id=committee_id,
+                extra=dict(extra), labels=labels))
             # One nudge per report, person and hour: a double tap sends nothing twice.
             decision.items.append(Item(f"nudge:{obligation.id}:{person.id}:{stamp}", "nudge", 1,
                                        obligation.id))
     _fresh, written = await write_decisions(t.session, list(decisions.values()), views,
                                             t.now, t.tz)
-    reached = {o.agency_id for o, _n, _s in rows if by_agency.get(o.agency_id)}
-    unreachable = len(agency_ids) - len(reached)
+    reached_people = {m.member_id for m in written}
+    reached = {aid for aid, members in by_agency.items()
+               if any(m.id in reached_people for m in members)}
+    skipped_people = {pid for ids in skipped.values() for pid in ids} - reached_people
+    orphan_count = len(tally.orphans)
     record(t.session, "committee.remind_all", actor=t.member, committee_id=committee_id,
-           details={"agencies": len(reached), "messages": len(written)}, now=t.now)
-    sender = t.context.application.bot_data.get("sender")
-    if sender is not None:
-        async def wake_sender() -> None:
-            sender.notify()
+           details={"agencies": len(reached), "messages": len(written),
+                    "skipped": len(skipped_people), "unreachable": orphan_count}, now=t.now)
+    if written:
+        sender = t.context.application.bot_data.get("sender")
+        if sender is not None:
+            async def wake_sender() -> None:
+                sender.notify()
 
-        t.later(wake_sender)
-    lines = ["📣 " + _("Reminder queued for {agencies} agencies ({people} people).").format(
-        agencies=len(reached), people=len(written))]
-    if not written and reached:
-        lines.append(_("They were already reminded in the last hour."))
-    if unreachable:
-        lines.append("⚠️ " + _("{n} agencies have no active member and cannot be reminded.")
-                     .format(n=unreachable))
+            t.later(wake_sender)
+    # What was done first (the chat list shows the first line), the figures after.
+    lines: list[str] = []
+    if written:
+        lines.append("📣 " + n_("Reminder queued for {people} person at {agencies} agencies.",
+                               "Reminder queued for {people} people at {agencies} agencies.",
+                               len(reached_people)).format(people=len(reached_people),
+                                                           agencies=len(reached)))
+    if skipped_people:
+        lines.append("🕐 " + n_("{n} person was sent an overdue message less than an hour ago "
+                               "and is not reminded twice.",
+                               "{n} people were sent an overdue message less than an hour "
+                               "ago and are not reminded twice.",
+                               len(skipped_people)).format(n=len(skipped_people)))
+    if orphan_count:
+        lines.append("⚠️ " + n_("{n} agency has no active member and cannot be reminded.",
+                               "{n} agencies have no active member and cannot be reminded.",
+                               orphan_count).format(n=orphan_count))
+    if not written and not skipped_people:
+        lines.append(_("Nobody could be reminded: no late agency has an active member in "
+                       "the bot."))
+    lines.append(counts_line(_, n_, tally))
     t.send("\n".join(lines))
 
 
-async def details(t: Turn, committee_id: int) -> None:
+def show_page(t: Turn, text: str, route: callbacks.Route, committee_id: int, page: int,
+              pages: int, edit: bool) -> None:
+    """A page of a paged view with «‹ Previous» / «Next ›»: a new message (pressed from the
+    digest: no page in the data), or the pressed message edited in place (a page number)."""
     _ = t._
-    rows = await overdue_obligations(t, committee_id)
-    if not rows:
+    nav = []
+    if page > 1:
+        nav.append(InlineKeyboardButton("‹ " + _("Previous"),
+                                        callback_data=route.data(committee_id, page - 1)))
+    if page < pages:
+        nav.append(InlineKeyboardButton(_("Next") + " ›",
+                                        callback_data=route.data(committee_id, page + 1)))
+    markup = InlineKeyboardMarkup([nav]) if nav else None
+    text = clip_html(text, TELEGRAM_LIMIT)
+    query = t.update.callback_query
+    if edit and query is not None and query.message is not None:
+        async def edit_page() -> None:
+            await tolerate(query.edit_message_text(text, parse_mode="HTML",
+                                                   reply_markup=markup))
+
+        t.later(edit_page)
+    else:
+        t.send(text, reply_markup=markup)
+
+
+async def details(t: Turn, committee_id: int, page: int | None = None) -> None:
+    """The late agencies in Vietnamese alphabetical order, PAGE_SIZE a page, each with its
+    late reports and days late: dd:{committee} sends page 1; ‹ / › edit it (dd:{c}:{page})."""
+    _ = t._
+    n_ = ngettext(t.locale)
+    tally = await tally_for(t, committee_id)
+    if not tally.late:
         t.send(_("No report is overdue right now."))
         return
-    agency_ids = {o.agency_id for o, _n, _s in rows}
+    groups = tally.agencies("name")
+    pages = max(1, -(-len(groups) // PAGE_SIZE))
+    current = min(max(page or 1, 1), pages)
+    shown = groups[(current - 1) * PAGE_SIZE:current * PAGE_SIZE]
+    agency_ids = {reports[0].agency_id for reports in shown}
     counts = dict((await t.session.execute(
         select(Member.agency_id, func.count()).where(Member.agency_id.in_(agency_ids),
                                                      Member.active.is_(True))
         .group_by(Member.agency_id)
     )).all())
-    last = await last_reminders(t.session, [o.id for o, _n, _s in rows])
-    by_agency: dict[int, list[tuple[Obligation, str, str]]] = defaultdict(list)
-    for row in rows:
-        by_agency[row[0].agency_id].append(row)
-    lines = ["🔎 " + _("<b>Overdue agencies in detail</b>"), ""]
-    for agency_id, entries in by_agency.items():
-        name = entries[0][1]
-        reminded = [last[o.id] for o, _n, _s in entries if last.get(o.id)]
+    last = await last_reminders(t.session, [r.obligation.id for g in shown for r in g])
+    lines = ["🔎 " + _("<b>Overdue agencies in detail</b>") + " — " + _(
+        "page {page}/{pages}").format(page=current, pages=pages), counts_line(_, n_, tally)]
+    for reports in shown:
+        agency_id = reports[0].agency_id
+        reminded = [last[r.obligation.id] for r in reports if last.get(r.obligation.id)]
         when = format_datetime(max(reminded), t.locale, t.tz) if reminded else _("never")
-        lines.append(_("<b>{agency}</b> — active members: {members}; last reminder: {when}")
-                     .format(agency=esc(name), members=counts.get(agency_id, 0), when=when))
-        for o, _n, schedule_name in entries:
-            late = max(1, (t.now.astimezone(t.tz).date()
-                           - (o.effective_due_at.astimezone(t.tz)
-                              - dt.timedelta(microseconds=1)).date()).days)
+        lines += ["", _("<b>{agency}</b> — active members: {members}; last reminder: {when}")
+                  .format(agency=esc(reports[0].agency_name),
+                          members=counts.get(agency_id, 0), when=when)]
+        for r in reports:
+            o = r.obligation
             lines.append("   • " + _("{report}: {days} days late").format(
-                report=f"{esc(schedule_name)} {esc(period_label(_, o.period_type, o.period_key))}",
-                days=late))
-    for chunk in split_message(lines):
-        t.send(chunk)
+                report=esc(report_title(_, r.schedule_name, o.period_type, o.period_key)),
+                days=r.days_late))
+    show_page(t, "\n".join(lines), DETAILS, committee_id, current, pages,
+              edit=page is not None)
+
+
+async def orphans(t: Turn, committee_id: int, page: int | None = None) -> None:
+    """The late agencies that have no active reporter or head (nobody can be reminded
+    there), PAGE_SIZE a page, with the hint to ask an admin for invites."""
+    _ = t._
+    n_ = ngettext(t.locale)
+    tally = await tally_for(t, committee_id)
+    if not tally.orphans:
+        t.send(_("Every late agency has an active member in the bot."))
+        return
+    pages = max(1, -(-len(tally.orphans) // PAGE_SIZE))
+    current = min(max(page or 1, 1), pages)
+    late: dict[int, int] = defaultdict(int)
+    for r in tally.late:
+        late[r.agency_id] += 1
+    lines = ["⚠️ " + n_("<b>{n} agency not using the bot</b>",
+                       "<b>{n} agencies not using the bot</b>",
+                       len(tally.orphans)).format(n=len(tally.orphans)) + " — " + _(
+        "page {page}/{pages}").format(page=current, pages=pages), ""]
+    for agency_id, name in tally.orphans[(current - 1) * PAGE_SIZE:current * PAGE_SIZE]:
+        lines.append("• " + n_("<b>{agency}</b>: {n} late report",
+                              "<b>{agency}</b>: {n} late reports",
+                              late[agency_id]).format(agency=esc(name), n=late[agency_id]))
+    lines += ["", _("Nobody there can be reminded. Please ask an admin to create invites for "
+                    "these agencies (/admin → Invites).")]
+    show_page(t, "\n".join(lines), ORPHANS, committee_id, current, pages,
+              edit=page is not None)
 
 
 async def acknowledge(t: Turn, committee_id: int, stamp: str) -> None:

@@ -21,7 +21,7 @@ from core.collation import vi_sorted
 from core.dates import resolve, split_leading_day
 from core.formatting import format_date
 from core.textlimits import button_label
-from core.texts import day_with_weekday, esc, period_label
+from core.texts import day_with_weekday, esc, report_title
 from db.audit import record
 from db.models import (
     OPEN_STATUSES,
@@ -88,8 +88,8 @@ async def ask_extension(t: Turn, obligation_id: int) -> None:
     t.send(_("New deadline for {agency} — {report}: type the last day and the reason, e.g. "
              "<code>{example} the head is on a work trip</code>.").format(
                  agency=esc(agency.display_name),
-                 report=f"{esc(schedule.name)} "
-                        f"{esc(period_label(_, obligation.period_type, obligation.period_key))}",
+                 report=esc(report_title(_, schedule.name, obligation.period_type,
+                                         obligation.period_key)),
                  example=_example(t)),
            reply_markup=InlineKeyboardMarkup([[pending.cancel_button(t)]]))
 

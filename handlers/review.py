@@ -45,7 +45,8 @@ from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.render import answer_lines, lateness_text, version_changes
-from handlers.screens import REVIEW_MENU, REVIEW_QUEUE, menu_button
+from handlers.screens import REVIEW_MENU, menu_button
+from scheduler.buttons import REVIEW_QUEUE
 from scheduler.sweep import Decision, Item
 from scheduler.sweeper import _recipient, view_of, write_decisions
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # Turn's module shows these screens: only its type is needed 
     from handlers.context import Turn
 
 # Buttons one feature shows and another answers: declared here, so neither imports the other.
-REVIEW_QUEUE = callbacks.route("rq")  # the status screen → the review queue: rq:
 ADHOC = callbacks.route("ad")  # the status screen → a new ad-hoc request: ad:new
 EXTEND = callbacks.route("xl")  # the status screen → extensions: xl:{schedule}:{period}
 

@@ -31,7 +31,7 @@ from core.stats import (
     meets,
     target_progress,
 )
-from core.texts import esc, period_label, split_message
+from core.texts import esc, report_title, split_message
 from db.drafts import lateness_by_obligation
 from db.export import (
     build_xlsx,
@@ -58,7 +58,8 @@ from db.models import (
 )
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
-from handlers.screens import ADHOC, EXTEND, REVIEW_QUEUE, STATUS_MENU, menu_button
+from handlers.screens import ADHOC, EXTEND, STATUS_MENU, menu_button
+from scheduler.buttons import REVIEW_QUEUE
 
 STATUS = callbacks.route("st")
 TARGETS = callbacks.route("tg")
@@ -147,10 +148,9 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     stats = completeness(facts, t.now, t.tz)
     by_status = {key: sum(1 for f in facts if f.status == key)
                  for key in ("accepted", "submitted", "returned")}
-    period = period_label(_, schedule.period_type, period_key)
     lines = [
-        "📈 " + _("<b>Reporting status</b> — {schedule} · {period}").format(
-            schedule=esc(schedule.name), period=esc(period)),
+        "📈 " + _("<b>Reporting status</b> — {report}").format(
+            report=esc(report_title(_, schedule.name, schedule.period_type, period_key))),
         "",
         _("Expected: {n}").format(n=stats.expected),
         _("Received: {n} (on time {on_time}, late {late})").format(

@@ -30,11 +30,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
-from core import callbacks
-from core.calendar import WorkCalendar
 from core.i18n import Gettext, ngettext, pick_language, translator
 from core.lateness import Lateness
-from core.texts import esc, period_label
+from core.texts import esc, report_title
 from db.drafts import lateness_by_obligation, lateness_of
 from db.models import (
     Agency,
@@ -51,7 +49,9 @@ from db.models import (
     SubmissionState,
 )
 from db.queries import member_levels
-from scheduler.sweep import CommitteeView, allowed_now
+from scheduler.buttons import REVIEW_QUEUE
+from scheduler.committees import committee_view
+from scheduler.sweep import allowed_now
 
 KIND = "arrivals"
 ARRIVALS_EVERY = dt.timedelta(hours=1)  # at most one arrivals message per person this often
@@ -60,10 +60,6 @@ FIRST_LOOKBACK = dt.timedelta(days=3)  # a person's first arrivals message goes 
 MAX_LINES = 10  # reports listed one by one; the rest are «… and N more reports»
 MAX_CHARS = 1000  # the whole text, tags included
 MAX_NAME = 60  # an agency's or a schedule's name is shortened beyond this
-
-# The button under the message. The review queue's own route (handlers.screens.REVIEW_QUEUE,
-# "rq:") is not importable from the scheduler: handlers.review answers this one too.
-REVIEW_QUEUE = callbacks.route("aq")  # an arrivals message → the review queue: aq:
 
 
 @dataclass(frozen=True)
@@ -80,31 +76,6 @@ class Arrival:
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
-def _hhmm(text: str, default: dt.time) -> dt.time:
-    try:
-        hh, mm = (int(x) for x in text.split(":"))
-        return dt.time(hh, mm)
-    except (ValueError, AttributeError):
-        return default
-
-
-def committee_view(committee: Committee, calendar: dict[str, Any] | None) -> CommitteeView:
-    """What allowed_now needs of a committee, from its plan's calendar (as the sweep's
-    snapshot reads it: scheduler.sweeper.load_snapshot)."""
-    cal = calendar or {}
-    quiet = str(cal.get("quiet_hours", "21:00-07:00")).split("-")
-    return CommitteeView(
-        id=committee.id,
-        standing_office_agency_id=committee.standing_office_id,
-        consolidating_agency_id=committee.consolidating_id,
-        calendar=WorkCalendar.from_dict(cal),
-        quiet_start=_hhmm(quiet[0], dt.time(21, 0)),
-        quiet_end=_hhmm(quiet[-1], dt.time(7, 0)),
-        pauses=tuple((dt.date.fromisoformat(a), dt.date.fromisoformat(b))
-                     for a, b in cal.get("pauses", [])),
-    )
 
 
 def reviews(member: Member, committee: Committee) -> bool:
@@ -226,9 +197,9 @@ def render(arrived: list[Arrival], locale: str) -> dict[str, Any]:
 
     lines = [header]
     for number, a in enumerate(arrived, 1):
-        period = period_label(_, a.period_type, a.period_key)
-        line = (f"{number}. {esc(_short(a.agency))} — {esc(_short(a.schedule))} · "
-                f"{esc(period)} — {esc(verdict_text(_, locale, a.verdict))}"
+        title = report_title(_, _short(a.schedule), a.period_type, a.period_key)
+        line = (f"{number}. {esc(_short(a.agency))} — {esc(title)} — "
+                f"{esc(verdict_text(_, locale, a.verdict))}"
                 + (f" · {esc(a.receipt_no)}" if a.receipt_no else ""))
         left = len(arrived) - number
         tail = ("\n" + more(left)) if left else ""
@@ -259,7 +230,7 @@ async def write_arrivals(session: AsyncSession, now: dt.datetime,
         committee = await session.get(Committee, committee_id)
         if committee is None:
             continue
-        if not allowed_now(now, committee_view(committee, await _calendar_of(
+        if not allowed_now(now, committee_view(committee.id, committee, await _calendar_of(
                 session, committee_id)), tz):
             continue
         due: list[tuple[Member, dt.datetime]] = []

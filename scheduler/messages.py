@@ -13,21 +13,36 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from core.collation import vi_key
 from core.formatting import format_date
 from core.i18n import Gettext, ngettext, translator
-from core.textlimits import TELEGRAM_LIMIT, clip_html, join_within, telegram_len
-from core.texts import days_left_text, deadline_text, esc, period_label
-from db.models import Agency, Committee, Member, OutboxItem, OutboxMessage
+from core.textlimits import TELEGRAM_LIMIT, button_label, clip_html, join_within, telegram_len
+from core.texts import days_left_text, deadline_text, esc, report_title
+from db.models import (
+    OPEN_STATUSES,
+    Agency,
+    Committee,
+    Member,
+    Obligation,
+    OutboxItem,
+    OutboxMessage,
+    Plan,
+    Schedule,
+)
+from db.queries import agency_people, member_levels
 from scheduler import levels
-from scheduler.buttons import DETAILS, OPEN_REPORT, REMIND_ALL, SEEN
-from scheduler.sweep import Decision, ObligationView, Recipient
+from scheduler.buttons import DETAILS, OPEN_REPORT, ORPHANS, REMIND_ALL, SEEN
+from scheduler.sweep import Decision, ObligationView, Recipient, last_day
 
 MAX_BUTTONS = 8
 # A person who may get both their own reminders and a digest in one sweep (the sweep joins
@@ -80,7 +95,7 @@ async def committee_labels(session: AsyncSession, committee_id: int) -> dict[str
 
 
 def button(text: str, data: str) -> dict[str, str]:
-    return {"text": text[:60], "data": data}
+    return {"text": button_label(text), "data": data}
 
 
 def personal_budget(recipient: Recipient) -> int:
@@ -130,8 +145,10 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
     }
     if decision.kind in ("accepted", "returned", "extended"):
         return render_outcome(decision, obligations, headers[decision.kind], now, tz)
-    # One message, a section per kind: overdue first, then reminders, then new periods.
-    sections = (("overdue", ("overdue", "nudge")), ("reminder", ("reminder",)),
+    headers["nudge"] = "📣 <b>" + nudge_request(_, decision.extra) + "</b>"
+    # One message, a section per kind: a leader's request first, then overdue, then
+    # reminders, then new periods.
+    sections = (("nudge", ("nudge",)), ("overdue", ("overdue",)), ("reminder", ("reminder",)),
                 ("notice", ("notice",)))
     late = [obligations[i.obligation_id] for i in decision.items
             if i.kind in ("overdue", "nudge") and i.obligation_id in obligations]
@@ -151,9 +168,9 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
             o = obligations.get(item.obligation_id or -1)
             if item.kind not in kinds or o is None:
                 continue
-            period = period_label(_, o.period_type, o.period_key)
+            title = report_title(_, o.schedule_name, o.period_type, o.period_key)
             entries.append((headers[header_kind], "\n".join([
-                f"• <b>{esc(o.schedule_name)}</b> · {esc(period)}",
+                f"• <b>{esc(title)}</b>",
                 "   " + _("Deadline: {deadline}").format(deadline=deadline_text(_, o.due_at, tz))
                 + f" — <b>{days_left_text(locale, _, o.due_at, now, tz)}</b>"]), o))
     # As many reports as fit (the most urgent first), then «… and N more.»: the buttons and
@@ -177,13 +194,27 @@ def render_personal(decision: Decision, obligations: dict[int, ObligationView],
         lines += [*head, text]
         section = header
         shown += 1
-    buttons = [[button(f"{o.schedule_name} · {period_label(_, o.period_type, o.period_key)}",
+    buttons = [[button(report_title(_, o.schedule_name, o.period_type, o.period_key),
                        OPEN_REPORT.data(o.id))] for _h, _t, o in entries[:MAX_BUTTONS]]
     if shown < len(entries):
         lines.append(more(len(entries) - shown).lstrip("\n"))
     lines += footer
     return {"text": clip_html("\n".join(lines), budget), "parse_mode": "HTML",
             "buttons": buttons}
+
+
+def nudge_request(_: Gettext, extra: dict[str, Any]) -> str:
+    """Who asks, in a nudge («Remind everyone»): «Comrade <name>, <the plan's word for their
+    role> asks your agency to send these reports now:» (Decision.extra "asker", "asker_role",
+    set by handlers.committee.remind_all). Escaped."""
+    name, role = extra.get("asker"), extra.get("asker_role")
+    if name and role:
+        return _("Comrade {name}, {role}, asks your agency to send the following reports "
+                 "now:").format(name=esc(name), role=esc(role))
+    if name or role:
+        return _("{who} asks your agency to send the following reports now:").format(
+            who=esc(_("Comrade {name}").format(name=name) if name else role))
+    return _("The steering committee asks your agency to send the following reports now:")
 
 
 def render_outcome(decision: Decision, obligations: dict[int, ObligationView], header: str,
@@ -193,8 +224,7 @@ def render_outcome(decision: Decision, obligations: dict[int, ObligationView], h
     _ = translator(locale)
     n_ = ngettext(locale)
     o = obligations[decision.items[0].obligation_id or -1]
-    period = period_label(_, o.period_type, o.period_key)
-    lines = [header, f"{esc(o.schedule_name)} · {esc(period)}"]
+    lines = [header, esc(report_title(_, o.schedule_name, o.period_type, o.period_key))]
     extra = decision.extra
     if decision.kind == "returned":
         if extra.get("comment"):
@@ -219,58 +249,221 @@ def render_outcome(decision: Decision, obligations: dict[int, ObligationView], h
             "buttons": buttons}
 
 
+# A leader's digest fits one phone screen: the counts, the few agencies most overdue, «and N
+# other agencies», the buttons. The detail view pages through the rest.
+DIGEST_TOP = 5
+DIGEST_TARGET = 1000
+NAME_CHARS = 60  # an agency's name in a digest line, at most
+BLOCKED_SHARE = 160  # the names of the members who blocked the bot, in the office's digest
+OUTSIDE_SHARE = 120  # the agencies' names in a line about a level outside the bot
+PAGE_SIZE = 10  # agencies per page of the detail view and of the list of unreachable ones
+
+
+@dataclass(frozen=True)
+class LateReport:
+    """One overdue report (open, its effective deadline passed)."""
+
+    obligation: Obligation
+    agency_id: int
+    agency_name: str
+    schedule_name: str
+    days_late: int
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The figures every view of the late reports shows (the digest, «Details», the reply to
+    «Remind everyone»), from one query (late_tally), for one person's view of a committee:
+
+    - late: the overdue reports (not received, deadline passed), `agencies` the agencies
+      they are from;
+    - received: the reports of the same periods (schedule and period of a late one) that
+      were received (sent, accepted);
+    - missing: the reports of those periods not received yet (the late ones, and any whose
+      deadline was extended and has not passed);
+    - orphans: the agencies with late reports that have no active reporter or head, so
+      nobody can be reminded there."""
+
+    late: list[LateReport]
+    received: int
+    missing: int
+    orphans: list[tuple[int, str]]
+
+    def agencies(self, order: str = "worst") -> list[list[LateReport]]:
+        """The late reports by agency: worst first ("worst": most days late, then name), or
+        in Vietnamese alphabetical order ("name")."""
+        by_agency: dict[int, list[LateReport]] = defaultdict(list)
+        for report in self.late:
+            by_agency[report.agency_id].append(report)
+        groups = list(by_agency.values())
+        if order == "name":
+            return sorted(groups, key=lambda g: vi_key(g[0].agency_name))
+        return sorted(groups, key=lambda g: (-max(r.days_late for r in g),
+                                             vi_key(g[0].agency_name)))
+
+
+def days_late(due_at: dt.datetime, now: dt.datetime, tz: ZoneInfo) -> int:
+    """Days late as the sweep counts them (scheduler.sweep._days_late)."""
+    return max(1, (now.astimezone(tz).date() - last_day(due_at, tz)).days)
+
+
+async def sees_exempt(session: AsyncSession, roles: Iterable[str | Enum],
+                      agency_id: int | None, committee_id: int) -> bool:
+    """Agencies the plan only requests (court, procuracy, Front…) are never escalated above
+    the consolidating agency: only its staff (the sweep's own mapping of roles to levels,
+    db.queries.member_levels) and admins see them among the late."""
+    names = {r.value if isinstance(r, Enum) else str(r) for r in roles}
+    if "admin" in names:
+        return True
+    committee = await session.get(Committee, committee_id)
+    return committee is not None and "consolidating" in member_levels(
+        names, agency_id, committee.consolidating_id, committee.standing_office_id)
+
+
+async def late_tally(session: AsyncSession, committee_id: int, now: dt.datetime,
+                     tz: ZoneInfo, *, exempt_too: bool) -> Tally:
+    """The committee's late reports and the figures about them (Tally), as a person who
+    sees the agencies the plan only requests (`exempt_too`) or not sees them."""
+    visible = [Agency.active.is_(True), Schedule.active.is_(True),
+               Plan.committee_id == committee_id]
+    if not exempt_too:
+        visible.append(Agency.escalate.is_(True))
+    rows = (await session.execute(
+        select(Obligation, Agency.short_name, Agency.name, Schedule.name)
+        .options(lazyload("*"))
+        .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .join(Plan, Plan.id == Schedule.plan_id)
+        .join(Agency, Agency.id == Obligation.agency_id)
+        .where(*visible, Obligation.status.in_(OPEN_STATUSES), Obligation.due_at <= now)
+    )).all()
+    late = [LateReport(o, o.agency_id, short or name, schedule_name,
+                       days_late(o.effective_due_at, now, tz))
+            for o, short, name, schedule_name in rows if o.effective_due_at <= now]
+    late.sort(key=lambda r: (vi_key(r.agency_name), r.obligation.due_at, r.obligation.id))
+    received = missing = 0
+    periods = sorted({(r.obligation.schedule_id, r.obligation.period_key) for r in late})
+    for start in range(0, len(periods), 200):
+        chunk = periods[start:start + 200]
+        counts = (await session.execute(
+            select(Obligation.status, func.count())
+            .join(Schedule, Schedule.id == Obligation.schedule_id)
+            .join(Plan, Plan.id == Schedule.plan_id)
+            .join(Agency, Agency.id == Obligation.agency_id)
+            .where(*visible, or_(*(and_(Obligation.schedule_id == sid,
+                                        Obligation.period_key == key)
+                                   for sid, key in chunk)))
+            .group_by(Obligation.status)
+        )).all()
+        for status, n in counts:
+            if status in OPEN_STATUSES:
+                missing += n
+            else:
+                received += n
+    agency_ids = {r.agency_id for r in late}
+    reachable = set((await session.scalars(
+        select(Member.agency_id).where(Member.id.in_(
+            agency_people(agency_ids).with_only_columns(Member.id))))).all()) if agency_ids \
+        else set()
+    names = {r.agency_id: r.agency_name for r in late}
+    orphans = sorted(((aid, names[aid]) for aid in agency_ids - reachable),
+                     key=lambda pair: vi_key(pair[1]))
+    return Tally(late, received, missing, orphans)
+
+
+def counts_line(_: Gettext, n_: Callable[[str, str, int], str], tally: Tally) -> str:
+    """The one line of figures, the same in the digest, «Details» and «Remind everyone»."""
+    agencies = len({r.agency_id for r in tally.late})
+    return "⏰ " + n_("Late: {reports} report at {agencies} agencies",
+                     "Late: {reports} reports at {agencies} agencies",
+                     len(tally.late)).format(reports=len(tally.late), agencies=agencies) \
+        + " · " + _("received {received} of {expected}").format(
+            received=tally.received, expected=tally.received + tally.missing) \
+        + ("" if tally.missing <= len(tally.late) else " · " + _(
+            "extended, not yet due: {n}").format(n=tally.missing - len(tally.late)))
+
+
+def agency_line(_: Gettext, name: str, count: int, worst: int) -> str:
+    """One agency in a digest: its late reports and the most days late."""
+    if len(name) > NAME_CHARS:
+        name = name[:NAME_CHARS - 1] + "…"
+    return _("• <b>{agency}</b>: {count} report(s), up to {days} days late").format(
+        agency=esc(name), count=count, days=worst)
+
+
+def sees_enrolment(recipient: Recipient) -> bool:
+    """Whether a digest tells this person about enrolment (agencies without a member,
+    members who blocked the bot): the committee's office and admins; never a chair alone,
+    who is not asked to fix enrolment."""
+    return bool(recipient.roles & {"standing_office", "admin"})
+
+
 async def render_digest(
     session: AsyncSession, decision: Decision, obligations: dict[int, ObligationView],
     now: dt.datetime, tz: ZoneInfo,
 ) -> dict[str, Any]:
-    """The consolidating agency's (or the standing office's, or a chair's) digest, built
-    within the limit: the lines about levels nobody in the bot is (the reports now due to be
-    reported there, by the plan's label, NAMES_SHARE for all of them), agencies nobody can be
-    reminded at and members who blocked the bot first (their names up to NAMES_SHARE each,
-    then «and N others»), then as many late agencies, worst first, as the rest allows, then
-    «… and N more agencies (tap «Details»)»."""
+    """A leader's digest, on one phone screen (about DIGEST_TARGET characters whatever the
+    number of agencies): the title and date, one line of figures (counts_line, the same as
+    «Details» and «Remind everyone» show), the DIGEST_TOP agencies most overdue, «and N other
+    agencies», a short line per level outside the bot the late reports are now due to be
+    reported to; for the office and admins only, the number of agencies nobody can be
+    reminded at (with a button that lists them) and of members who blocked the bot."""
     locale = decision.recipient.language
     _ = translator(locale)
     n_ = ngettext(locale)
     budget = digest_budget(decision.recipient)
     today = now.astimezone(tz).date()
-    by_agency: dict[int, list[tuple[ObligationView, int]]] = defaultdict(list)
+    committee = decision.committee_id
+    assert committee is not None  # digests are written per committee (scheduler.sweep)
+    recipient = decision.recipient
+    tally = await late_tally(session, committee, now, tz, exempt_too=await sees_exempt(
+        session, recipient.roles, recipient.agency_id, committee))
+    title = (_("<b>Weekly summary of long-overdue reports</b>") if decision.kind == "weekly"
+             else _("<b>Overdue reports</b> — digest of {date}").format(date=format_date(today)))
+    # Named: the agencies the chain has taken to this person's level by now (the sweep's
+    # lines: the desk hears of an agency its people can be told about only after its step),
+    # worst first; counted: every late agency, as «Details» and «Remind everyone» count them.
+    listed: dict[int, tuple[str, list[int]]] = {}
     for obligation_id, late in decision.lines:
         o = obligations.get(obligation_id)
         if o is not None:
-            by_agency[o.agency_id].append((o, late))
-    title = (_("<b>Weekly summary of long-overdue reports</b>") if decision.kind == "weekly"
-             else _("<b>Overdue reports</b> — digest of {date}").format(date=format_date(today)))
-    head = ["📊 " + title, _("{agencies} agencies have {reports} overdue reports.").format(
-        agencies=len(by_agency), reports=sum(len(v) for v in by_agency.values())), ""]
-    tail: list[str] = []
-    # Reports now due to be reported to a level nobody in the bot is: one line per level.
+            listed.setdefault(o.agency_id, (o.agency_name, []))[1].append(late)
+    named = sorted(listed.items(), key=lambda item: (-max(item[1][1]), vi_key(item[1][0])))
+    named = named[:DIGEST_TOP]
+    others = len({r.agency_id for r in tally.late} - {agency_id for agency_id, _v in named})
+    lines = ["📊 " + title, counts_line(_, n_, tally), ""]
+    lines += [agency_line(_, name, len(lates), max(lates)) for _id, (name, lates) in named]
+    if others:
+        lines.append(n_("and {n} other agency", "and {n} other agencies", others).format(
+            n=others))
+    # Reports now due to be reported to a level nobody in the bot is: one short line per
+    # level, with the number of agencies.
     outside: dict[tuple[int, str], list[str]] = defaultdict(list)
     for level, label, obligation_id in decision.outside:
         o = obligations.get(obligation_id)
         if o is None:
             continue
-        name = role_name(_, decision.labels, level, label)
-        key = (levels.rank(level), name)
+        key = (levels.rank(level), role_name(_, decision.labels, level, label))
         if o.agency_name not in outside[key]:
             outside[key].append(o.agency_name)
+    tail: list[str] = []
     for (_level, name), agencies in sorted(outside.items()):
-        # NAMES_SHARE for all such lines together (a plan has one or two such levels).
-        tail += ["", "⤴️ " + _("Due to be reported to {level} (outside the bot): "
-                               "{agencies}.").format(
+        # A short line: the first few agencies, then «and N other agencies».
+        tail.append("⤴️ " + _("Due to be reported to {level} (outside the bot): "
+                              "{agencies}.").format(
             level=esc(name), agencies=join_within(
-                [esc(a) for a in sorted(agencies, key=vi_key)], NAMES_SHARE // len(outside),
+                [esc(a[:NAME_CHARS]) for a in sorted(agencies, key=vi_key)], OUTSIDE_SHARE,
                 more=lambda n: n_("and {n} other agency", "and {n} other agencies",
-                                  n).format(n=n)))]
-    if decision.orphans:
-        names = sorted((await session.scalars(
-            select(Agency.name).where(Agency.id.in_(decision.orphans)))).all(), key=vi_key)
-        tail += ["", "⚠️ " + _("No active member at: {agencies}. They cannot be reminded; "
-                               "please invite someone.").format(agencies=join_within(
-                                   [esc(n) for n in names], NAMES_SHARE,
-                                   more=lambda n: n_("and {n} other agency",
-                                                     "and {n} other agencies", n).format(n=n)))]
-    if decision.blocked:
+                                  n).format(n=n))))
+    enrolment = sees_enrolment(recipient)
+    if enrolment and tally.orphans:
+        tail.append("⚠️ " + n_("{n} agency with late reports has no active member: nobody "
+                               "there can be reminded.",
+                               "{n} agencies with late reports have no active member: "
+                               "nobody there can be reminded.",
+                               len(tally.orphans)).format(n=len(tally.orphans)))
+    if enrolment and decision.blocked:
+        # Usually one or two people: their names (to ask them to unblock), then «and N
+        # other members» within BLOCKED_SHARE.
         people = (await session.execute(
             select(Member.full_name, Agency.short_name, Agency.name)
             .join(Agency, Agency.id == Member.agency_id, isouter=True)
@@ -278,31 +471,28 @@ async def render_digest(
             .order_by(Member.id)
         )).all()
         people = sorted(people, key=lambda p: (vi_key(p[2] or ""), vi_key(p[0])))
-        who = join_within([f"{esc(n)} ({esc(s or a or '?')})" for n, s, a in people],
-                          NAMES_SHARE,
-                          more=lambda n: n_("and {n} other member", "and {n} other members",
-                                            n).format(n=n))
-        tail += ["", "🚫 " + _("These members blocked the bot and no longer receive messages: "
-                               "{members}.").format(members=who)]
-    ranked = sorted(by_agency.values(), key=lambda entries: -max(late for _o, late in entries))
-    lines = []
-    for entries in ranked:
-        worst = max(late for _o, late in entries)
-        lines.append(_("• <b>{agency}</b>: {count} report(s), up to {days} days late").format(
-            agency=esc(entries[0][0].agency_name), count=len(entries), days=worst))
-    room = budget - telegram_len("\n".join(head + tail)) - 1
-    listed = join_within(
-        lines, room, sep="\n", more_sep="\n",
-        more=lambda n: _("… and {n} more agencies (tap «Details»).").format(n=n))
-    committee = decision.committee_id
+        who = join_within(
+            [f"{esc(n[:NAME_CHARS])} ({esc((s or a or '?')[:NAME_CHARS])})"
+             for n, s, a in people], BLOCKED_SHARE,
+            more=lambda n: n_("and {n} other member", "and {n} other members",
+                              n).format(n=n))
+        tail.append("🚫 " + _("These members blocked the bot and no longer receive messages: "
+                              "{members}.").format(members=who))
+    if tail:
+        lines += ["", *tail]
     stamp = today.strftime("%Y%m%d")
     buttons = [
         [button("📣 " + _("Remind everyone"), REMIND_ALL.data(committee)),
          button("🔎 " + _("Details"), DETAILS.data(committee))],
         [button("👁 " + _("Seen"), SEEN.data(committee, stamp))],
     ]
-    text = "\n".join([*head, listed, *tail]) if listed else "\n".join([*head[:-1], *tail])
-    return {"text": clip_html(text, budget), "parse_mode": "HTML", "buttons": buttons}
+    if enrolment and tally.orphans:
+        buttons.append([button("⚠️ " + n_("{n} agency not using the bot",
+                                          "{n} agencies not using the bot",
+                                          len(tally.orphans)).format(n=len(tally.orphans)),
+                               ORPHANS.data(committee))])
+    return {"text": clip_html("\n".join(lines), budget), "parse_mode": "HTML",
+            "buttons": buttons}
 
 
 async def last_reminders(session: AsyncSession, obligation_ids: list[int]) -> dict[int, Any]:

@@ -70,6 +70,9 @@ class Policy:
     # Each step's label (the plan's name for a level outside the committee), aligned with
     # `steps`; () when no step has one. Data of the plan, never a default.
     step_labels: tuple[str | None, ...] = ()
+    # How often a leader's digest may come (escalation.digest in the plan): "daily" (at most
+    # once a working day, only when what it lists changed) or "weekly" (at most once a week).
+    digest: str = "daily"
 
     @classmethod
     def from_rows(cls, reminders: Iterable[int] | None,
@@ -89,6 +92,7 @@ class Policy:
             rounds=int(esc.get("rounds", 5)),
             stop_after_plan_days=int(esc.get("stop_after_plan_days", 60)),
             step_labels=labels if any(labels) else (),
+            digest="weekly" if esc.get("digest") == "weekly" else "daily",
         )
 
     def level_after(self, role: str) -> int | None:
@@ -246,6 +250,9 @@ class Snapshot:
     by_level: dict[int, dict[str, list[Recipient]]] = field(default_factory=dict)
     # committee id -> members who blocked the bot since their last digest
     blocked: dict[int, list[int]] = field(default_factory=dict)
+    # member id -> (local day of their last digest, what it listed: digest_listing), for the
+    # digests that say only what changed (see decide: unchanged digests are skipped).
+    last_digests: dict[int, tuple[dt.date, frozenset[str]]] = field(default_factory=dict)
 
     def at(self, committee_id: int, level: str) -> list[Recipient]:
         """The active people of one committee at one level."""
@@ -532,7 +539,7 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
                 noted = set(decision.outside)
                 decision.outside += [note for note in dict.fromkeys(outside)
                                      if note not in noted]
-    decisions = list(by_person.values())
+    decisions = [d for d in by_person.values() if not _unchanged_digest(d, snapshot, now, tz)]
     for d in decisions:
         if d.kind in ("digest", "weekly") and d.committee_id is not None:
             listed_ids = {obligation_id for obligation_id, _late in d.lines}
@@ -542,6 +549,51 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
                 d.blocked = list(snapshot.blocked.get(d.committee_id, []))
     decisions.sort(key=lambda d: (d.recipient.member_id, d.kind))
     return decisions
+
+
+def _unchanged_digest(d: Decision, snapshot: Snapshot, now: dt.datetime, tz: ZoneInfo) -> bool:
+    """Whether a digest should not go out because the leader already has it.
+
+    A leader reads a digest only when something changed: a digest that lists no late report
+    (nor «outside» line) their last digest did not list (Snapshot.last_digests), while none
+    of those was received meanwhile, is skipped. So that nobody is
+    forgotten, the first digest of a new (ISO) week goes out even when unchanged. A plan whose
+    escalation says `digest: weekly` (for every report the digest lists) gets at most one
+    digest a week: the first one due in each week. A digest already written today is left to
+    the dedupe key (the same key: nothing new is sent)."""
+    if d.kind not in ("digest", "weekly") or d.committee_id is None:
+        return False
+    last = snapshot.last_digests.get(d.recipient.member_id)
+    if last is None:
+        return False
+    last_day_, last_listed = last
+    today = now.astimezone(tz).date()
+    if last_day_ >= today:
+        return False
+    new_week = last_day_.isocalendar()[:2] != today.isocalendar()[:2]
+    if new_week:
+        return False
+    by_id = {o.id: o for o in snapshot.obligations}
+    weekly = bool(d.lines) and all(
+        by_id[oid].policy.digest == "weekly" for oid, _late in d.lines if oid in by_id)
+    if weekly:
+        return True
+    # News: a late report (or an «outside» line) the last digest did not have, or one of
+    # its reports received since (no longer open). A report that only leaves the list (the
+    # Monday-only lines of long-overdue reports, scheduler.sweep's `weekly`) is no news.
+    listing = digest_listing(d.lines, d.outside)
+    received = {x for x in last_listed - listing if ":" not in x and int(x) not in by_id}
+    return not (listing - last_listed or received)
+
+
+def digest_listing(lines: Iterable[tuple[int, int]],
+                   outside: Iterable[tuple[str, str | None, int]]) -> frozenset[str]:
+    """What a digest says, to tell whether the next one has news: the late reports it lists
+    ("<obligation id>") and the reports it says are due to be reported to a level outside
+    the bot ("<level>:<obligation id>"). Stored with the digest (OutboxMessage.payload
+    "listed" and "outside", scheduler.sweeper.write_decisions)."""
+    return frozenset([str(oid) for oid, _late in lines]
+                     + [f"{level}:{oid}" for level, _label, oid in outside])
 
 
 _KIND_RANK = {"notice": 0, "reminder": 1, "overdue": 2, "digest": 3, "weekly": 3}

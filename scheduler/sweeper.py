@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from core.calendar import WorkCalendar
 from core.i18n import pick_language
+from core.lateness import supplement_days, supplement_due
 from db.audit import record
 from db.models import (
     OPEN_STATUSES,
@@ -25,14 +26,19 @@ from db.models import (
     Committee,
     Member,
     Obligation,
+    ObligationStatus,
     OutboxItem,
     OutboxMessage,
     OutboxStatus,
     Plan,
     Schedule,
+    Submission,
+    SubmissionState,
 )
 from db.queries import member_levels
 from scheduler import levels as escalation_levels
+from scheduler.arrivals import write_arrivals
+from scheduler.committees import committee_view
 from scheduler.messages import render_decision
 from scheduler.sweep import (
     CommitteeView,
@@ -49,14 +55,13 @@ _PERSONAL_RANK = {"notice": 0, "reminder": 1, "overdue": 2}
 _MESSAGE_RANK = {"notice": 0, "reminder": 1, "overdue": 2, "weekly": 3, "digest": 4}
 LOOKAHEAD_DAYS = 31  # reminders are at most this far ahead; notices this far back
 BLOCKED_NEWS_DAYS = 7
-
-
-def _hhmm(text: str, default: dt.time) -> dt.time:
-    try:
-        hh, mm = (int(x) for x in text.split(":"))
-        return dt.time(hh, mm)
-    except (ValueError, AttributeError):
-        return default
+# How far back a leader's last digest is looked up (Snapshot.last_digests): older than this,
+# the next digest goes out whatever it lists.
+LAST_DIGEST_DAYS = 14
+# Never two overdue messages to one person within this: a chair's nudge («Remind everyone»)
+# and the sweep's overdue notice about the same reports are one message (see write_decisions
+# and handlers.committee.remind_all).
+OVERDUE_WINDOW = dt.timedelta(hours=1)
 
 
 def _recipient(m: Member) -> Recipient:
@@ -97,33 +102,19 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
     committees: dict[int, CommitteeView] = {}
     obligations: list[ObligationView] = []
     plan_calendars: dict[int, dict[str, Any]] = {}
+    returned_at = await return_times(session, [o.id for o, _s, _p, _a in rows
+                                               if o.status == ObligationStatus.returned])
     for obligation, schedule, plan, agency in rows:
         plan_calendars.setdefault(plan.committee_id, plan.calendar or {})
         if plan.committee_id not in committees:
             committee = await session.get(Committee, plan.committee_id)
-            cal = plan.calendar or {}
-            quiet = str(cal.get("quiet_hours", "21:00-07:00")).split("-")
-            committees[plan.committee_id] = CommitteeView(
-                id=plan.committee_id,
-                standing_office_agency_id=committee.standing_office_id if committee else None,
-                consolidating_agency_id=committee.consolidating_id if committee else None,
-                labels=tuple(sorted(
-                    (str(role), str(label))
-                    for role, label in ((committee.role_labels or {}) if committee else {}
-                                        ).items() if label)),
-                calendar=WorkCalendar.from_dict(cal),
-                quiet_start=_hhmm(quiet[0], dt.time(21, 0)),
-                quiet_end=_hhmm(quiet[-1], dt.time(7, 0)),
-                digest_time=_hhmm(str(cal.get("digest_time", "08:00")), dt.time(8, 0)),
-                pauses=tuple(
-                    (dt.date.fromisoformat(a), dt.date.fromisoformat(b))
-                    for a, b in cal.get("pauses", [])
-                ),
-            )
+            committees[plan.committee_id] = committee_view(plan.committee_id, committee,
+                                                           plan.calendar)
         obligations.append(view_of(
             obligation, schedule, plan, agency.display_name,
             Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
             escalate=agency.escalate,
+            due_at=chase_due(obligation, returned_at.get(obligation.id), plan, tz),
         ))
     agency_ids = {o.agency_id for o in obligations}
     members: dict[int, list[Recipient]] = defaultdict(list)
@@ -168,22 +159,104 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
         ).all():
             if m.committee_id is not None:  # selected by committee
                 blocked[m.committee_id].append(m.id)
+    leaders = {r.member_id for per in by_level.values() for people in per.values()
+               for r in people}
     return Snapshot(committees=committees, obligations=obligations, members=dict(members),
                     by_level={cid: dict(people) for cid, people in by_level.items()},
-                    blocked=dict(blocked))
+                    blocked=dict(blocked),
+                    last_digests=await last_digests(session, leaders, now, tz))
+
+
+async def last_digests(session: AsyncSession, member_ids: set[int], now: dt.datetime,
+                       tz: ZoneInfo) -> dict[int, tuple[dt.date, frozenset[str]]]:
+    """member id -> (local day, what it listed: scheduler.sweep.digest_listing) of their
+    latest digest written before `now` that recorded it (OutboxMessage.payload "listed" and
+    "outside", see write_decisions)."""
+    found: dict[int, tuple[dt.date, frozenset[str]]] = {}
+    if not member_ids:
+        return found
+    rows = (await session.execute(
+        select(OutboxMessage.member_id, OutboxMessage.created_at, OutboxMessage.payload)
+        .where(OutboxMessage.kind.in_(["digest", "weekly"]),
+               OutboxMessage.member_id.in_(sorted(member_ids)),
+               OutboxMessage.created_at >= now - dt.timedelta(days=LAST_DIGEST_DAYS),
+               OutboxMessage.created_at <= now)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )).all()
+    for member_id, created_at, payload in rows:
+        listed = (payload or {}).get("listed")
+        if member_id is None or not isinstance(listed, list):
+            continue
+        outside = (payload or {}).get("outside") or []
+        found[member_id] = (created_at.astimezone(tz).date(),
+                            frozenset([str(oid) for oid in listed]
+                                      + [str(note) for note in outside]))
+    return found
+
+
+async def recent_overdue(session: AsyncSession, member_ids: list[int], now: dt.datetime,
+                         kinds: tuple[str, ...] = ("overdue", "nudge"),
+                         ) -> dict[int, dict[int, set[int]]]:
+    """member id -> outbox message id -> the reports it named, for the overdue messages
+    (`kinds` items) written to these people within OVERDUE_WINDOW before `now`."""
+    found: dict[int, dict[int, set[int]]] = {}
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), 500):
+        rows = (await session.execute(
+            select(OutboxItem.member_id, OutboxItem.outbox_id, OutboxItem.obligation_id)
+            .where(OutboxItem.kind.in_(list(kinds)),
+                   OutboxItem.member_id.in_(ids[start:start + 500]),
+                   OutboxItem.created_at > now - OVERDUE_WINDOW,
+                   OutboxItem.created_at <= now)
+        )).all()
+        for member_id, outbox_id, obligation_id in rows:
+            if member_id is not None and obligation_id is not None:
+                found.setdefault(member_id, {}).setdefault(outbox_id, set()).add(
+                    obligation_id)
+    return found
+
+
+async def return_times(session: AsyncSession, obligation_ids: list[int]
+                       ) -> dict[int, dt.datetime]:
+    """obligation id -> when the office last returned it for changes."""
+    if not obligation_ids:
+        return {}
+    rows = (await session.execute(
+        select(Submission.obligation_id, func.max(Submission.reviewed_at))
+        .where(Submission.obligation_id.in_(obligation_ids),
+               Submission.state == SubmissionState.returned)
+        .group_by(Submission.obligation_id))).all()
+    return {oid: at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+            for oid, at in rows if at is not None}
+
+
+def chase_due(obligation: Obligation, returned_at: dt.datetime | None, plan: Plan,
+              tz: ZoneInfo) -> dt.datetime:
+    """The deadline a report is chased against: its own, or, once returned for changes, the
+    end of the time the return gave when that is later (core.lateness.supplement_due; the
+    same rule that judges the correction on time), so a report sent on time and returned is
+    not called overdue while its correction is still on time."""
+    due = obligation.effective_due_at
+    if returned_at is None:
+        return due
+    return max(due, supplement_due(returned_at, tz, WorkCalendar.from_dict(plan.calendar),
+                                   supplement_days(plan.defaults)))
 
 
 def view_of(obligation: Obligation, schedule: Schedule, plan: Plan, agency_name: str,
-            policy: Policy | None = None, *, escalate: bool = True) -> ObligationView:
+            policy: Policy | None = None, *, escalate: bool = True,
+            due_at: dt.datetime | None = None) -> ObligationView:
     """The sweep's view of one obligation, for messages written outside the sweep too.
 
     `policy`: the schedule's own (reminders and escalation chain) unless given; `escalate`:
-    the agency's Agency.escalate (an overdue notice says who hears of late reports)."""
+    the agency's Agency.escalate (an overdue notice says who hears of late reports);
+    `due_at`: when it is chased against another deadline than its own (a returned report:
+    the time the return gave, `chase_due`)."""
     return ObligationView(
         id=obligation.id, committee_id=plan.committee_id, agency_id=obligation.agency_id,
         agency_name=agency_name, schedule_name=schedule.name,
         period_type=obligation.period_type, period_key=obligation.period_key,
-        period_start=obligation.period_start, due_at=obligation.effective_due_at,
+        period_start=obligation.period_start, due_at=due_at or obligation.effective_due_at,
         plan_ends_on=plan.ends_on,
         policy=policy or Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
         escalate=escalate,
@@ -216,8 +289,21 @@ async def write_decisions(
     seen = await existing_keys(session, keys)
     fresh: list[Decision] = []
     by_id = obligations
-    for decision in decisions:
-        items = [i for i in decision.items if i.dedupe_key not in seen]
+    # A chair's nudge sent within the hour already told the person these reports are late:
+    # the sweep's overdue items about the same reports are folded into that message (their
+    # dedupe keys stored against it, so no later sweep sends them) instead of a second
+    # overdue message (issue §3: never two overdue messages to one person within the hour).
+    unsaid = [[i for i in d.items if i.dedupe_key not in seen] for d in decisions]
+    overdue_to = [d.recipient.member_id for d, items in zip(decisions, unsaid, strict=True)
+                  if any(i.kind == "overdue" for i in items)]
+    nudged = await recent_overdue(session, overdue_to, now, kinds=("nudge",)) \
+        if overdue_to else {}
+    folded: list[tuple[int, int, Item]] = []  # (outbox id, member id, item)
+    for decision, items in zip(decisions, unsaid, strict=True):
+        for outbox_id, named in nudged.get(decision.recipient.member_id, {}).items():
+            covered = [i for i in items if i.kind == "overdue" and i.obligation_id in named]
+            folded += [(outbox_id, decision.recipient.member_id, i) for i in covered]
+            items = [i for i in items if i not in covered]
         if not items:
             continue
         decision.items = items
@@ -244,6 +330,14 @@ async def write_decisions(
             "parse_mode": "HTML",
             "buttons": [row for p in payloads for row in p.get("buttons", [])],
         }
+        digests = [d for d in group if d.kind in ("digest", "weekly")]
+        if digests:
+            # What the digest listed: the next one goes out only when this changes
+            # (Snapshot.last_digests, scheduler.sweep._unchanged_digest).
+            payload = {**payload, "listed": sorted(
+                {oid for d in digests for oid, _late in d.lines}),
+                "outside": sorted({f"{level}:{oid}" for d in digests
+                                   for level, _label, oid in d.outside})}
         items = [item for d in group for item in d.items]
         head = max(group, key=lambda d: _MESSAGE_RANK.get(d.kind, 0))
         message = OutboxMessage(
@@ -266,6 +360,12 @@ async def write_decisions(
          "member_id": message.member_id, "created_at": now}
         for message, items in zip(written, grouped_items, strict=True) for item in items
     ]
+    item_rows += [
+        {"dedupe_key": item.dedupe_key, "outbox_id": outbox_id, "kind": item.kind,
+         "level": item.level, "obligation_id": item.obligation_id, "member_id": member_id,
+         "created_at": now}
+        for outbox_id, member_id, item in folded
+    ]
     if item_rows:
         await session.execute(insert(OutboxItem), item_rows)
     await session.flush()
@@ -280,6 +380,9 @@ async def run_sweep(
     fresh, written = await write_decisions(
         session, decisions, {o.id: o for o in snapshot.obligations}, now, tz, dry_run
     )
+    if not dry_run:
+        # The office's «new reports» notice, at most hourly (scheduler.arrivals).
+        written = [*written, *await write_arrivals(session, now, tz)]
     if written:
         record(session, "sweep.run", actor_label="sweep", details={"messages": len(written)},
                now=now)

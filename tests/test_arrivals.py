@@ -38,7 +38,7 @@ HOA = 5006  # reporter, P. Văn Miếu
 STRANGER = 5009
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-BUTTON = ("📋 Mở danh sách chờ tiếp nhận", "aq:")
+BUTTON = ("📋 Mở danh sách chờ tiếp nhận", "rq:")
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -122,8 +122,8 @@ async def test_two_wards_are_one_message_to_each_office_member_and_once(
     assert set(told) == {MAI, THU}
     assert told[MAI] == (
         "📥 <b>Báo cáo mới nhận</b> (2)\n"
-        f"1. P. Cát Linh — Báo cáo tháng · tháng 03/2022 — đúng hạn · {cat_linh}\n"
-        f"2. P. Hàng Bột — Báo cáo tháng · tháng 03/2022 — đúng hạn · {hang_bot}")
+        f"1. P. Cát Linh — Báo cáo tháng 03/2022 — đúng hạn · {cat_linh}\n"
+        f"2. P. Hàng Bột — Báo cáo tháng 03/2022 — đúng hạn · {hang_bot}")
     assert told[THU].startswith("📥 <b>New reports received</b> (2)\n1. P. Cát Linh")
     assert "on time" in told[THU]
 
@@ -164,7 +164,7 @@ async def test_a_report_sent_at_night_is_in_the_next_working_morning(bot: BotHar
     assert set(morning) == {MAI, THU}
     assert morning[MAI] == (
         "📥 <b>Báo cáo mới nhận</b> (1)\n"
-        "1. P. Hàng Bột — Báo cáo tháng · tháng 03/2022 — đúng hạn · "
+        "1. P. Hàng Bột — Báo cáo tháng 03/2022 — đúng hạn · "
         f"{await receipt_of(h, 'p-hang-bot')}")
 
 
@@ -188,7 +188,7 @@ async def test_a_correction_after_a_return_is_a_supplement(bot: BotHarness) -> N
     told = await arrivals(h, at(14, 9, 35))
     assert told[MAI] == (
         "📥 <b>Báo cáo mới nhận</b> (1)\n"
-        "1. P. Cát Linh — Báo cáo tháng · tháng 03/2022 — bổ sung · "
+        "1. P. Cát Linh — Báo cáo tháng 03/2022 — bổ sung · "
         f"{await receipt_of(h, 'p-cat-linh')}")
     assert "supplement" in told[THU]
 

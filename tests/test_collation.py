@@ -44,14 +44,13 @@ async def test_the_chairs_overdue_details_list_agencies_in_vietnamese_order(
 
     from db.models import Committee
     from tests.support.harness import HANOI
+    from tests.support.pages import all_detail_pages
 
     async with BotHarness(database_url, plan=DONGDA_PLAN) as h:
         await h.join(ADMIN, "ldtbxh", "chair", first_name="Bình")
         committee = await h.one(Committee, Committee.code != "")
         h.set_now(dt.datetime(2022, 3, 21, 8, 0, tzinfo=HANOI))
-        details = await h.press_raw(ADMIN, h.last_message(ADMIN)["message_id"],
-                                    f"dd:{committee.id}")
-        text = details.text
+        text = await all_detail_pages(h, ADMIN, committee.id)
         assert "Ô Chợ Dừa" in text and "Phương Liên" in text, text
         assert text.index("Ô Chợ Dừa") < text.index("Phương Liên") < text.index("Văn Miếu")
 

@@ -249,7 +249,7 @@ async def test_status_counts_expected_received_on_time_late_and_missing(bot: Bot
 
     replies = await h.say(MAI, "Tình hình báo cáo")
     text = replies.text
-    assert "Tình hình nộp báo cáo — Báo cáo tháng · tháng 02/2022" in text, text
+    assert "Tình hình nộp báo cáo — Báo cáo tháng 02/2022" in text, text
     assert "Phải nộp: 4" in text  # the waived report is not expected
     assert "Đã nộp: 2 (đúng hạn 1, quá hạn 1)" in text
     assert "Đã tiếp nhận: 0 · chờ tiếp nhận: 2 · đã trả lại: 0" in text
@@ -268,7 +268,7 @@ async def test_status_counts_expected_received_on_time_late_and_missing(bot: Bot
     # «Kỳ sau»: March, not due yet.
     thang = await schedule_id(h, "thang")
     march = await h.press(MAI, f"st:{thang}:2022-03")
-    assert "Báo cáo tháng · tháng 03/2022" in march.text
+    assert "Báo cáo tháng 03/2022" in march.text
     assert "Phải nộp: 5" in march.text and "Chưa nộp: 5" in march.text
     assert "• P. Cát Linh — chưa đến hạn" in march.text
     assert ("« Kỳ trước", f"st:{thang}:2022-02") in march.buttons
@@ -280,7 +280,7 @@ async def test_status_counts_expected_received_on_time_late_and_missing(bot: Bot
     # Another schedule: the quarterly report of LĐ-TBXH and Công an quận.
     quy = await schedule_id(h, "quy")
     quarter = await h.press(MAI, f"st:{quy}:")
-    assert "Báo cáo quý · quý I/2022" in quarter.text, quarter.text
+    assert "Báo cáo quý I/2022" in quarter.text, quarter.text
     assert "Phải nộp: 2" in quarter.text
     assert {d for _t, d in quarter.buttons} >= {f"xp:{quy}:2022-Q1", f"ch:{quy}:2022-Q1",
                                                 f"xl:{quy}:2022-Q1", "tg:", "rq:", "ad:new"}
@@ -305,20 +305,20 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
 
     queue = await h.say(MAI, "Báo cáo chờ tiếp nhận")
     assert "Báo cáo chờ tiếp nhận" in queue.text
-    assert "1. P. Cát Linh — Báo cáo tháng · tháng 03/2022" in queue.text, queue.text
-    assert "2. P. Hàng Bột — Báo cáo tháng · tháng 03/2022" in queue.text
+    assert "1. P. Cát Linh — Báo cáo tháng 03/2022" in queue.text, queue.text
+    assert "2. P. Hàng Bột — Báo cáo tháng 03/2022" in queue.text
     assert [d for _t, d in queue.buttons] == [f"rv:{sub_cl.id}", f"rv:{sub_hb.id}"]
     assert (await h.say(MAI, "/review")).buttons == queue.buttons
 
     opened = await h.press(MAI, f"rv:{sub_cl.id}")
     text = opened.text
-    assert "UBND phường Cát Linh" in text and "Báo cáo tháng · tháng 03/2022" in text
+    assert "UBND phường Cát Linh" in text and "Báo cáo tháng 03/2022" in text
     assert f"Số biên nhận: {sub_cl.receipt_no}" in text and "người gửi: Lan" in text
     assert "🟢 Đúng hạn." in text
     # Numbered as the ward saw them: question 4 (violations) was not asked.
     for line in ("1. Số cơ sở đang quản lý: 12", "2. Số cơ sở đã kiểm tra: 11",
-                 "3. Có phát hiện vi phạm không?: Không", "6. Hình thức tuyên truyền: Hội nghị",
-                 "7. Tự đánh giá: Tốt", "9. Phường không có tệ nạn mại dâm?: Có",
+                 "3. Có phát hiện vi phạm không? Không", "6. Hình thức tuyên truyền: Hội nghị",
+                 "7. Tự đánh giá: Tốt", "9. Phường không có tệ nạn mại dâm? Có",
                  "11. Văn bản có chữ ký: 📎 bao-cao-thang-3.pdf"):
         assert line in text, (line, text)
     assert "4. Tỷ lệ: — (bỏ qua)" in text
@@ -334,7 +334,7 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
     assert files_in(photo) == ["photo"], photo
 
     accepted = await h.press(MAI, f"ac:{sub_cl.id}")
-    assert "Đã tiếp nhận: P. Cát Linh — Báo cáo tháng tháng 03/2022." in accepted.text
+    assert "Đã tiếp nhận: P. Cát Linh — Báo cáo tháng 03/2022." in accepted.text
     sub = await latest(h, cl)
     assert sub.state == SubmissionState.accepted
     assert sub.reviewed_by_member_id == await member_id(h, MAI)
@@ -348,7 +348,7 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
     assert message.member_id == await member_id(h, LAN)
     await delivered(h)
     assert "Báo cáo đã được tiếp nhận" in h.last_text(LAN)
-    assert "Báo cáo tháng · tháng 03/2022" in h.last_text(LAN)
+    assert "Báo cáo tháng 03/2022" in h.last_text(LAN)
     assert not any("được tiếp nhận" in t for t in h.bot_texts(HUNG))
 
     # Reviewed: gone from the queue, and a second press changes nothing.
@@ -431,7 +431,7 @@ async def test_return_with_comment_reopens_at_the_named_field_as_version_two(
 
     # The reviewer sees version 2 with the history, then accepts it.
     queue = await h.say(MAI, "Báo cáo chờ tiếp nhận")
-    assert "P. Cát Linh — Báo cáo tháng · tháng 03/2022 v2" in queue.text, queue.text
+    assert "P. Cát Linh — Báo cáo tháng 03/2022 v2" in queue.text, queue.text
     opened = await h.press(MAI, f"rv:{v2.id}")
     assert "tháng 03/2022 — v2" in opened.text
     assert "2. Số cơ sở đã kiểm tra: 9" in opened.text
@@ -554,8 +554,8 @@ async def test_sum_target_counts_monthly_reports_once(database_url: str) -> None
         assert "Phát hiện, khám phá, xử lý hình sự 05 vụ án liên quan đến hoạt động mại dâm: " \
                "3/5 vụ án (60%)" in text, text
         # The 21 wards: nobody has reported yet.
-        assert "Duy trì Mô hình phòng, chống mại dâm cấp xã tại 21 phường: 0/21 (chỉ tiêu 21)" \
-               in text
+        assert "Duy trì Mô hình phòng, chống mại dâm cấp xã tại 21 phường: chưa có số liệu " \
+               "(chỉ tiêu 21 phường)" in text
         assert h.errors == []
 
 
@@ -580,7 +580,7 @@ async def test_extension_moves_one_deadline_and_the_sweep_follows_it(bot: BotHar
     assert ("P. Cát Linh", f"ex:{cl.id}") in listing.buttons
     assert len(listing.buttons) == 5, status.text
     asked = await h.press(MAI, f"ex:{cl.id}")
-    assert "Gia hạn cho P. Cát Linh — Báo cáo tháng tháng 03/2022" in asked.text
+    assert "Gia hạn cho P. Cát Linh — Báo cáo tháng 03/2022" in asked.text
     wrong = await h.say(MAI, "20/03/2022")  # no reason
     assert wrong.text.startswith("⚠️"), wrong.text
     past = await h.say(MAI, "01/03/2022 quá khứ")
@@ -758,52 +758,55 @@ async def test_excel_export_chart_and_the_cli_write_the_same_file(
 
     thang = await schedule_id(h, "thang")
     status = await h.say(MAI, "Tình hình báo cáo")  # March is now past its deadline
-    assert "Báo cáo tháng · tháng 03/2022" in status.text, status.text
+    assert "Báo cáo tháng 03/2022" in status.text, status.text
     exported = await h.press(MAI, f"xp:{thang}:2022-03")
     [message] = [m for m in exported if m.get("document")]
     assert message["document"]["file_name"] == "mini-2022_thang_2022-03.xlsx"
     assert message["document"]["mime_type"].endswith("spreadsheetml.sheet")
     content = h.state.file_content(message["document"]["file_id"])
     sheets = sheet_values(content)
-    assert list(sheets) == ["Tình hình nộp", "chung", "phuong"], list(sheets)
+    # Sheets named by the form titles, after the cover and the status sheets.
+    assert list(sheets) == ["Tổng hợp", "Tình hình nộp", "Báo cáo chung",
+                            "Báo cáo của UBND phường"], list(sheets)
 
-    ward = sheets["phuong"]
-    assert ward[0][0] == "Báo cáo của UBND phường"
-    assert ward[1][:4] == ("Đơn vị", "Trạng thái", "1. Số cơ sở đang quản lý",
+    ward = sheets["Báo cáo của UBND phường"]
+    assert ward[0][:4] == ("Đơn vị", "Trạng thái", "1. Số cơ sở đang quản lý",
                            "2. Số cơ sở đã kiểm tra")
-    assert len(ward[1]) == 2 + 12  # a column per field
-    rows = {r[0]: r for r in ward[2:-1]}
+    assert len(ward[0]) == 2 + 12  # a column per field
+    rows = {r[0]: r for r in ward[1:-1]}
     assert set(rows) == {"UBND phường Cát Linh", "UBND phường Hàng Bột", "UBND phường Ô Chợ Dừa"}
-    assert rows["UBND phường Cát Linh"][1:4] == ("Đã nộp", 12, 7)
-    assert rows["UBND phường Hàng Bột"][1:4] == ("Đã nộp", 30, 25)
+    assert rows["UBND phường Cát Linh"][1:4] == ("Đã nộp, chờ tiếp nhận", 12, 7)
+    assert rows["UBND phường Hàng Bột"][1:4] == ("Đã nộp, chờ tiếp nhận", 30, 25)
     assert rows["UBND phường Ô Chợ Dừa"][1:4] == ("Chưa nộp", None, None)
     assert rows["UBND phường Cát Linh"][11] == "Không" and rows["UBND phường Hàng Bột"][11] == "Có"
     totals = ward[-1]
-    assert totals[:4] == ("Tổng cộng", None, "=SUM(C3:C5)", "=SUM(D3:D5)")
-    assert totals[11] == '=COUNTIF(L3:L5,"Có")'
+    assert totals[:4] == ("Tổng cộng", None, "=SUM(C2:C4)", "=SUM(D2:D4)")
+    assert totals[11] == '=COUNTIF(L2:L4,"Có")'
     # The totals cover exactly the agency rows: their sums are the sums of the answers.
     assert sum(r[2] or 0 for r in rows.values()) == 42
     assert sum(r[3] or 0 for r in rows.values()) == 32
-    common = sheets["chung"]
-    assert [r[0] for r in common[2:-1]] == ["Phòng Lao động, Thương binh và Xã hội",
+    common = sheets["Báo cáo chung"]
+    assert [r[0] for r in common[1:-1]] == ["Phòng Lao động, Thương binh và Xã hội",
                                             "Công an quận"]
-    assert common[2][2] == 4 and common[-1][2] == "=SUM(C3:C4)"
+    assert common[1][2] == 4 and common[-1][2] == "=SUM(C2:C3)"
 
+    cover = {r[0]: r[1] for r in sheets["Tổng hợp"] if r and r[0]}
+    assert (cover["Phải nộp"], cover["Đã nộp"], cover["Nộp đúng hạn"]) == (5, 3, 2)
     state = sheets["Tình hình nộp"]
-    assert state[2][:6] == ("Phải nộp", 5, "Đã nộp", 3, "Đúng hạn", 2)
-    header = state[4][:9]
+    header = state[0][:9]
     assert header == ("Đơn vị", "Hạn nộp", "Gửi lần đầu", "Gửi lần cuối", "Đúng hạn",
                       "Số lần gửi", "Trạng thái", "Số biên nhận", "Người gửi")
-    assert state[4][9:] == ("Số ngày trễ", "Bổ sung")
-    by_agency = {r[0]: r for r in state[5:]}
+    assert state[0][9:] == ("Số ngày quá hạn", "Bổ sung")
+    by_agency = {r[0]: r for r in state[1:-1]}
     first = by_agency["UBND phường Cát Linh"]
     # The last day to submit, as the bot says it («hết ngày 12/03»), in a date cell.
     assert first[1] == dt.datetime(2022, 3, 12, 0, 0)
     # The bot's clock runs on from the instant it was set to: compare to the minute.
     assert first[2].replace(second=0, microsecond=0) == dt.datetime(2022, 3, 5, 8, 0)
     assert first[3].replace(second=0, microsecond=0) == dt.datetime(2022, 3, 14, 10, 0)
-    assert (first[4], first[5], first[6], first[8]) == ("Không", 2, "Đã nộp", "Lan")
-    assert first[9:] == (2, "Trễ 2 ngày")
+    assert (first[4], first[5], first[6], first[8]) == ("Không", 2, "Đã nộp, chờ tiếp nhận",
+                                                        "Lan")
+    assert first[9:] == (2, "Quá hạn 2 ngày")
     assert by_agency["UBND phường Hàng Bột"][4:6] == ("Có", 1)
     assert by_agency["UBND phường Hàng Bột"][9:] == (0, None)
     assert by_agency["Công an quận"][2:7] == (None, None, None, 0, "Chưa nộp")
@@ -821,7 +824,12 @@ async def test_excel_export_chart_and_the_cli_write_the_same_file(
                                      "thang", "--period", "2022-03", "--out", str(out),
                                      DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
-    assert sheet_values(out.read_bytes()) == sheets
+    written = sheet_values(out.read_bytes())
+    # The same, but for the time of export on the cover.
+    assert {k: v for k, v in written.items() if k != "Tổng hợp"} == {
+        k: v for k, v in sheets.items() if k != "Tổng hợp"}
+    assert [r for r in written["Tổng hợp"] if r[0] != "Thời điểm xuất"] == [
+        r for r in sheets["Tổng hợp"] if r[0] != "Thời điểm xuất"]
     bad = await asyncio.to_thread(run_cli, "export", "--plan", "mini-2022", "--schedule", "thang",
                                   "--period", "2031-01", "--out", str(tmp_path / "x.xlsx"),
                                   DATABASE_URL=url)

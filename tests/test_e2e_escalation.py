@@ -201,6 +201,12 @@ def personal_overdue(m: JSON) -> bool:
     return text.startswith("⏰") and OVERDUE in text and "Báo cáo tháng" in text
 
 
+def chairs_nudge(m: JSON) -> bool:
+    text = m.get("text") or ""
+    return text.startswith("📣 Đồng chí Bình, Trưởng Ban Chỉ đạo 138 quận đề nghị đơn vị gửi "
+                           "ngay các báo cáo sau:") and "Báo cáo tháng" in text
+
+
 def digest_of(day: str) -> Predicate:
     return text_has(OVERDUE, f"tổng hợp ngày {day}")
 
@@ -260,17 +266,18 @@ async def test_ward_is_reminded_escalated_nudged_and_stops_after_submitting(
         assert WARD in digest["text"], digest["text"]
         assert any(REMIND_ALL in text for text in buttons(digest)), buttons(digest)
         await outbox_drained(path)
-        await chats.next(OFFICE, digest_of("19/01/2022"))
+        # The office's digest lists what it listed on 17/01: no news, no digest (issue §2).
         await chats.nothing_new(REPORTER, HEAD, CHAIR, OFFICE)
 
         # 5. The chair taps «Nhắc tất cả»: confirmation, and the ward is nudged at once.
         remind_all = next(d for text, d in buttons(digest).items() if REMIND_ALL in text)
         query = await chats.press(CHAIR, digest, remind_all)
         confirmation = await chats.next(CHAIR, text_has("Đã xếp lịch gửi nhắc tới"))
-        assert "Đã xếp lịch gửi nhắc tới 1 đơn vị (2 người)" in confirmation["text"], \
+        assert "Đã xếp lịch gửi nhắc tới 2 người của 1 đơn vị." in confirmation["text"], \
             confirmation["text"]
         assert (await bot.client.callback(query))["answered"]
-        nudges = {user: await chats.next(user, personal_overdue) for user in (REPORTER, HEAD)}
+        # The nudge says who asks, in the plan's words for the chair (issue §3).
+        nudges = {user: await chats.next(user, chairs_nudge) for user in (REPORTER, HEAD)}
         await outbox_drained(path)
         await chats.nothing_new(OFFICE)
 
@@ -304,6 +311,9 @@ async def test_ward_is_reminded_escalated_nudged_and_stops_after_submitting(
         for user in (OFFICE, CHAIR):
             digest = await chats.next(user, digest_of("20/01/2022"))
             assert WARD not in digest["text"], digest["text"]
+        # The office is told the ward's report arrived (issue 13 §4), with its queue.
+        arrived = await chats.next(OFFICE, text_has("Báo cáo mới nhận"))
+        assert WARD in arrived["text"] and "BC-2022-" in arrived["text"], arrived["text"]
         await outbox_drained(path)
         await chats.nothing_new(REPORTER, HEAD, OFFICE, CHAIR)
     assert items_about(path, oid) == before

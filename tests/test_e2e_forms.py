@@ -341,7 +341,7 @@ async def test_official_fills_the_ward_monthly_form_with_mistakes_and_sends_it(
 
         # Send, confirm, receipt.
         confirm = await me.press(review, button(review, "✅ Gửi báo cáo"),
-                                 until=lambda m: "Gửi báo cáo" in m["text"] and "ngay" in m["text"])
+                                 until=lambda m: "ngay bây giờ?" in m["text"])
         assert "Báo cáo tháng 03/2022" in confirm["text"]
         receipt = await me.press(confirm, button(confirm, "✅ Xác nhận gửi"),
                                  until=lambda m: "Đã nhận báo cáo" in m["text"])
@@ -465,7 +465,7 @@ async def test_bot_killed_in_the_middle_of_a_form_resumes_from_the_database(
                      f"5. {LABELS['nguoi_xu_phat_hc']}: 7"):
             assert line in text, text
         confirm = await me.press(review, button(review, "✅ Gửi báo cáo"),
-                                 until=lambda m: "Gửi báo cáo" in m["text"] and "ngay" in m["text"])
+                                 until=lambda m: "ngay bây giờ?" in m["text"])
         receipt = await me.press(confirm, button(confirm, "✅ Xác nhận gửi"),
                                  until=lambda m: "Đã nhận báo cáo" in m["text"])
         assert "BC-" in receipt["text"] and "Đúng hạn" in receipt["text"], receipt["text"]

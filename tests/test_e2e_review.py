@@ -190,7 +190,7 @@ async def test_a_returned_ward_report_is_fixed_resent_and_accepted(
 
         # The standing office opens it and returns it, naming question 2.
         queue = await office.say("Báo cáo chờ tiếp nhận", lambda m: bool(buttons(m)))
-        assert "P. Cát Linh — Báo cáo tháng · tháng 03/2022" in queue["text"], queue["text"]
+        assert "P. Cát Linh — Báo cáo tháng 03/2022" in queue["text"], queue["text"]
         opened = await office.press(queue, f"rv:{v1['id']}", has("Số biên nhận"))
         assert "2. Số cơ sở đã kiểm tra: 8" in opened["text"], opened["text"]
         asking = await office.tap(opened, "↩️ Trả lại để bổ sung", has("Trả lại báo cáo"))

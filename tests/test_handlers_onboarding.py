@@ -349,7 +349,6 @@ async def test_reports_due_lists_deadlines_days_and_status(bot: BotHarness) -> N
     # (a long title is shortened at a word, with «…»)
     assert [label for label, _data in buttons] == [
         button_label(f"{n}. {title}") for n, title in enumerate(listed, start=1)]
-    assert buttons[4][0] == "5. Báo cáo tổng kết · báo cáo một lần…"
     assert buttons[0][1] == f"o:{january.id}"
     assert buttons[1][1] == f"o:{february.id}"
     assert buttons[3][1] == f"o:{hotspot.id}"

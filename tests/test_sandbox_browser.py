@@ -182,6 +182,11 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             digest = bot_messages.filter(has_text="tổng hợp ngày 21/03/2022")
             await expect(digest).to_be_visible()
             await expect(digest).to_contain_text("Công an quận")
+            # Two hours on (the police was told it is overdue at 08:00: a nudge within the
+            # hour would be a second overdue message, and is held back).
+            await page.locator("#clock-input").fill("21/03 10:00")
+            await page.locator("#clock-go").click()
+            await expect(page.locator("#clock-label")).to_contain_text("21/03/2022 10:00")
             police_before = len(sandbox.state.chat_messages(9002))
             await tap(digest, "Nhắc tất cả", "Đã xếp lịch gửi nhắc tới")
 

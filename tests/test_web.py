@@ -495,7 +495,7 @@ async def fill_ward_form(me: WebhookUser, code: str,
             await after_answer(code_)
     review = q
     confirm = await me.press(review, button(review, "✅ Gửi báo cáo"),
-                             until=lambda m: "Gửi báo cáo" in m["text"] and "ngay" in m["text"])
+                             until=lambda m: "ngay bây giờ?" in m["text"])
     receipt = await me.press(confirm, button(confirm, "✅ Xác nhận gửi"),
                              until=lambda m: "Đã nhận báo cáo" in m["text"])
     assert "BC-" in receipt["text"] and "Đúng hạn" in receipt["text"], receipt["text"]

@@ -15,16 +15,19 @@ Nothing sleeps: every wait polls the API with a deadline.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from bot.app import build_application, on_shutdown, on_startup, on_stop
-from db.models import Agency, Obligation, Schedule
+from db.invites import create_invite, find_agency
+from db.models import Agency, AuditLog, Obligation, Role, Schedule
 from sandbox.hooks import BotHooks
 from sandbox.runner import Sandbox, start_sandbox
 from tests.test_sandbox import JSON, Api, has, text_of
@@ -78,9 +81,10 @@ class People(Api):
         await self.post(f"/api/personas/{key}/upload", data=form)
         return await self.wait_bot(key, has(expect), after)
 
-    async def clock_to(self, moment: str, keys: list[str]) -> None:
+    async def clock_to(self, sandbox: Sandbox, moment: str, keys: list[str]) -> None:
         """Move the sandbox clock (it sweeps on the way and waits for the sender), keeping
-        what each persona received meanwhile."""
+        what each persona received meanwhile; what actions sent at once is delivered first."""
+        await sandbox.wait_outbox_idle()
         before = {key: await self.last_id(key) for key in keys}
         await self.post("/api/clock/set", {"at": moment})
         for key in keys:
@@ -104,6 +108,16 @@ async def march(sandbox: Sandbox, agency_code: str) -> Obligation:
                    Obligation.period_key == "2022-03"))
     assert found is not None
     return found
+
+
+async def correct_march(people: People, sandbox: Sandbox) -> JSON:
+    """Open the returned report (it opens at the review, the answers kept) and send it."""
+    obligation = await march(sandbox, "p-cat-linh")
+    listing = await people.say("ward", "Báo cáo cần nộp", "Báo cáo cần nộp")
+    review = await people.press_data("ward", listing["id"], f"o:{obligation.id}",
+                                     "Xem lại báo cáo")
+    confirm = await people.press("ward", review, "Gửi báo cáo", "ngay bây giờ?")
+    return await people.press("ward", confirm, "Xác nhận gửi", "Đã nhận báo cáo")
 
 
 async def send_march(people: People, sandbox: Sandbox) -> JSON:
@@ -144,25 +158,25 @@ async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
         assert "hạn" in text_of(told).lower()
 
         # Wednesday 09/03: the ward sends March, on time.
-        await people.clock_to("09/03 10:00", keys)
+        await people.clock_to(sandbox, "09/03 10:00", keys)
         receipt = await send_march(people, sandbox)
         assert "Đúng hạn" in text_of(receipt), text_of(receipt)
 
         # The office is told within the hour, with a button to its queue.
-        await people.clock_to("09/03 11:30", keys)
+        await people.clock_to(sandbox, "09/03 11:30", keys)
         arrived = [m for m in people.swept["office"] if "Báo cáo mới nhận" in text_of(m)]
         assert arrived and "Cát Linh" in text_of(arrived[-1]), [text_of(m) for m in arrived]
 
         # Monday 14/03: the office returns it.
-        await people.clock_to("14/03 10:00", keys)
+        await people.clock_to(sandbox, "14/03 10:00", keys)
         queue = await people.say("office", "Báo cáo chờ tiếp nhận", "")
         opened = await people.press("office", queue, "Cát Linh", "")
         await people.press("office", opened, "Trả lại", "")
         await people.say("office", "Đề nghị bổ sung số liệu câu 2.", "Đã trả lại")
 
         # Wednesday 16/03: the ward corrects it within the five working days the return gave.
-        await people.clock_to("16/03 10:00", keys)
-        corrected = await send_march(people, sandbox)
+        await people.clock_to(sandbox, "16/03 10:00", keys)
+        corrected = await correct_march(people, sandbox)
         assert "Bổ sung đúng hạn" in text_of(corrected), text_of(corrected)
         queue = await people.say("office", "Báo cáo chờ tiếp nhận", "")
         line = next(ln for ln in text_of(queue).splitlines() if "Cát Linh" in ln)
@@ -173,8 +187,29 @@ async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
             moment = dt.date(2022, 3, day)
             if moment.weekday() >= 5:
                 continue
-            await people.clock_to(f"{day:02d}/03 08:05", keys)
-            await people.clock_to(f"{day:02d}/03 15:00", keys)
+            await people.clock_to(sandbox, f"{day:02d}/03 08:05", keys)
+            await people.clock_to(sandbox, f"{day:02d}/03 15:00", keys)
+
+        # The office prints March: the workbook opens on its cover sheet, the corrected
+        # report counted on time; the chart names the period in words.
+        march_view = await people.say("office", "/status", "Tình hình nộp báo cáo")
+        datas = {b["data"] for row in march_view["buttons"] for b in row}
+        if f"xp:{thang}:2022-03" not in datas:  # another period shown first: go to March
+            march_view = await people.press_data("office", march_view["id"],
+                                                 f"st:{thang}:2022-03", "tháng 03/2022")
+        after = await people.last_id("office")
+        await people.press_data("office", march_view["id"], f"xp:{thang}:2022-03", "")
+        sent = await people.wait_bot("office", lambda m: bool(m.get("document")), after)
+        async with session.get(f"/api/files/{sent['document']['file_id']}") as resp:
+            book = load_workbook(io.BytesIO(await resp.read()))
+        assert book.sheetnames[0] == "Tổng hợp", book.sheetnames
+        cover = "\n".join(str(c.value) for row in book["Tổng hợp"].iter_rows() for c in row
+                           if c.value is not None)
+        assert "Tháng 03/2022" in cover, cover
+        after = await people.last_id("office")
+        await people.press_data("office", march_view["id"], f"ch:{thang}:2022-03", "")
+        chart = await people.wait_bot("office", lambda m: bool(m.get("photo")), after)
+        assert "03/2022" in text_of(chart) or "03/2022" in (chart.get("caption") or ""), chart
 
     chair = people.swept["chair"]
     assert chair, "the chain reached the chair within the fortnight"
@@ -185,3 +220,23 @@ async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
         per_day = Counter(m["day"] for m in received if "Báo cáo mới nhận" not in text_of(m))
         doubled = {day: n for day, n in per_day.items() if n > 1}
         assert not doubled, (key, doubled, [(m["day"], text_of(m)[:80]) for m in received])
+
+
+@module_loop
+async def test_the_newcomer_is_shown_under_the_agency_joined_and_audit_uses_the_clock(
+        sandbox: Sandbox) -> None:
+    async with sandbox.application.bot_data["db"]() as session, session.begin():
+        agency = await find_agency(session, "p-hang-bot", "dongda-2022")
+        created = await create_invite(session, agency, Role.reporter, dt.timedelta(days=7),
+                                      actor_label="test", now=sandbox.now())
+    async with aiohttp.ClientSession(base_url=sandbox.url) as session:
+        people = People(session)
+        before = {p["key"]: p for p in (await people.get("/api/personas"))["personas"]}
+        assert before["newcomer"]["agency_label"] == "chưa thuộc đơn vị nào"
+        await people.say("newcomer", f"/start {created.code}", "Chào mừng")
+        after = {p["key"]: p for p in (await people.get("/api/personas"))["personas"]}
+        assert after["newcomer"]["agency_label"] == "UBND phường Hàng Bột"
+    # Everything the sandbox audits is on its own clock (2022), the plan's import included.
+    async with sandbox.application.bot_data["db"]() as session:
+        years = set((await session.scalars(select(func.extract("year", AuditLog.at)))).all())
+    assert {int(y) for y in years} == {2022}, years
