@@ -176,3 +176,44 @@ async def test_a_correction_within_the_time_the_return_gave_is_on_time(bot: BotH
     assert [c.value for c in hb[4:6]] == ["Không", 2]
     assert [c.value for c in hb[9:]] == [3, "Quá hạn 3 ngày"]
     assert h.errors == []
+
+
+@SQLITE_ONLY
+async def test_a_returned_report_is_chased_against_the_time_the_return_gave(
+        bot: BotHarness) -> None:
+    """Sent on time, returned after the last day: the sweep does not call it overdue while
+    the correction is still on time (to the end of Monday 21/03), and reminds against that
+    day; after it, the report is overdue again."""
+    from scheduler.sweeper import load_snapshot
+
+    h = bot
+    await send_march(h, LAN, "p-cat-linh")
+    h.set_now(at(14, 9))
+    await return_it(h, "p-cat-linh", "Bổ sung số cơ sở vi phạm")
+    march = await h.obligation("p-cat-linh", "thang", "2022-03")
+    async with h.session() as session:
+        snapshot = await load_snapshot(session, at(15, 8), HANOI)
+    [view] = [o for o in snapshot.obligations if o.id == march.id]
+    assert view.due_at == dt.datetime(2022, 3, 22, 0, 0, tzinfo=HANOI)  # end of 21/03
+    assert view.due_at > march.due_at
+
+
+@SQLITE_ONLY
+async def test_the_plan_sets_the_working_days_a_supplement_has(database_url: str,
+                                                              tmp_path) -> None:
+    """`defaults.supplement_working_days: 2`: returned on Monday 14/03, a correction on
+    Thursday 17/03 is a day late."""
+    text = DONGDA_PLAN.read_text(encoding="utf-8").replace(
+        "defaults:\n", "defaults:\n  supplement_working_days: 2\n", 1)
+    plan = tmp_path / "dongda-2.yaml"
+    plan.write_text(text, encoding="utf-8")
+    async with BotHarness(database_url, plan=plan, send_per_chat_seconds=0) as h:
+        await h.join(LAN, "p-cat-linh", "reporter", first_name="Lan")
+        await h.join(MAI, "ldtbxh", "standing_office", first_name="Mai")
+        await send_march(h, LAN, "p-cat-linh")
+        h.set_now(at(14, 9))
+        await return_it(h, "p-cat-linh", "Bổ sung số cơ sở vi phạm")
+        h.set_now(at(17, 10))
+        receipt = await correct(h, LAN, "p-cat-linh")
+        assert "hạn bổ sung: hết ngày 16/03/2022" in receipt.text, receipt.text
+        assert (await latest(h, "p-cat-linh")).late_days == 1
