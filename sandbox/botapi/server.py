@@ -12,54 +12,29 @@ from aiohttp import web
 from sandbox.botapi.errors import JSON
 from sandbox.botapi.http_api import create_app
 from sandbox.botapi.state import BotApiState
+from sandbox.localserver import LocalServer
 
 
-class StandInServer:
+class StandInServer(LocalServer):
     """Runs :func:`create_app` on a local port (``port=0`` picks a free one)."""
 
     def __init__(self, state: BotApiState | None = None) -> None:
+        super().__init__()
         self.state = state if state is not None else BotApiState()
-        self._runner: web.AppRunner | None = None
-        self.host = "127.0.0.1"
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        if self._runner is None:
-            raise RuntimeError("server not started")
-        return f"http://{self.host}:{self.port}"
+    def app(self) -> web.Application:
+        return create_app(self.state)
+
+    def opening(self) -> None:
+        self.state._closing = False
+
+    async def closing(self) -> None:
+        self.state.shutdown()  # let pending long polls answer [] instead of hanging shutdown
 
     @property
     def bot_kwargs(self) -> JSON:
         """Keyword arguments for ``telegram.Bot`` / ``ApplicationBuilder`` URLs."""
         return {"base_url": f"{self.url}/bot", "base_file_url": f"{self.url}/file/bot"}
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self.state._closing = False
-        # handler_cancellation: a client dropping a long poll must not leave a waiter behind.
-        self._runner = web.AppRunner(
-            create_app(self.state), handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.host = host
-        self.port = int(self._runner.addresses[0][1])
-        return self.port
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
-        self.state.shutdown()  # let pending long polls answer [] instead of hanging shutdown
-        await self._runner.cleanup()
-        self._runner = None
-
-    async def __aenter__(self) -> StandInServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 async def _serve_forever(args: argparse.Namespace) -> None:

@@ -1,0 +1,192 @@
+"""Choices as a numbered list, for a channel without buttons (Zalo). Pure functions.
+
+Where Telegram shows buttons, such a channel gets the same choices as lines under the text
+(«1. Có», «2. Không»), and the person answers by typing:
+
+* :func:`render_numbered` — the message and the flat list of choices it offers (what the
+  database keeps as the last list sent to the chat);
+* :func:`match_reply` — which of those choices a typed reply names: by its number («2»,
+  « 2. », «số 2»), by its label whatever the case, diacritics and punctuation («co», «CÓ»,
+  «Có.» for «Có»), or by the whole line copied back («2. Không»). The answer is one of
+  :class:`Picked`, :class:`OutOfRange`, :class:`Ambiguous`, :class:`NotAChoice`.
+
+Whether the stored list is still current (stale) is the caller's to decide: it knows when
+the list was sent and what was asked since.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from core.fields.parsing import MAX_DIGITS, fold
+
+ZALO_LIMIT = 2000  # characters in a Zalo text message
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One choice: its label as a button would show it, and the data a press would carry."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """The reply names `choice`, the `number`-th (from 1) of the list."""
+
+    choice: Choice
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfRange:
+    """The reply is a number, but not one from 1 to `count`."""
+
+    number: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """The reply is the label of several choices; `numbers` (from 1) tells them apart."""
+
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotAChoice:
+    """The reply names no choice: it is typed text (an answer, a command …)."""
+
+
+NOT_A_CHOICE = NotAChoice()
+
+Reply: TypeAlias = Picked | OutOfRange | Ambiguous | NotAChoice
+
+# Leading characters a button label may start with that a numbered line does not need:
+# emoji and other symbols, marks without a letter, spaces, invisible formatting, bullets.
+# Not «+», «<», «-» or «$»: «< 5 người», «-1» mean something.
+_MARKER_CATEGORIES = frozenset({"So", "Sk", "Mn", "Mc", "Me", "Zs", "Zl", "Zp", "Cc", "Cf", "Co"})
+_BULLETS = frozenset("•‣◦⁃∙·")
+_ARROWS = ((0x2190, 0x21FF), (0x27F0, 0x27FF), (0x2900, 0x297F))  # «← Quay lại»
+_NUMBER = re.compile(rf"(?:chon\s*)?(?:so\s*)?#?\s*([0-9]{{1,{MAX_DIGITS}}})\s*[.):!?]*")
+_LINE = re.compile(rf"(?:so\s*)?#?\s*([0-9]{{1,{MAX_DIGITS}}})\s*[.):]\s+(.+)")
+_ENDS = re.compile(r"^[\W_]+|[\W_]+$")
+_VARIATION_SELECTORS = str.maketrans("", "", "\ufe0e\ufe0f")
+
+
+def _is_marker(ch: str) -> bool:
+    code = ord(ch)
+    return (ch in _BULLETS or unicodedata.category(ch) in _MARKER_CATEGORIES
+            or any(low <= code <= high for low, high in _ARROWS))
+
+
+def shown_label(label: str) -> str:
+    """A label as its numbered line shows it: on one line, without the emoji or bullets it
+    starts with («✅ Có» → «Có»), unless nothing else would be left («👍» stays)."""
+    label = " ".join(line.strip() for line in label.strip().splitlines())
+    start = 0
+    while start < len(label) and _is_marker(label[start]):
+        start += 1
+    return label[start:] if start < len(label) else label
+
+
+def normalise(text: str) -> str:
+    """The form labels and replies are compared in: no leading emoji, lowercase, without
+    diacritics (core.fields.parsing.fold), without punctuation around it. «Có.» → «co»."""
+    folded = fold(shown_label(text)).translate(_VARIATION_SELECTORS)
+    return _ENDS.sub("", folded) or folded
+
+
+def reply_number(reply: str) -> int | None:
+    """The number a reply consists of: «2», « 2. », «2)», «số 2», «#2», «chọn 2» → 2."""
+    match = _NUMBER.fullmatch(fold(reply))
+    return int(match.group(1)) if match else None
+
+
+def _flatten(choices: Sequence[Sequence[Choice]] | Sequence[Choice]) -> list[Choice]:
+    flat: list[Choice] = []
+    for item in choices:
+        if isinstance(item, Choice):
+            flat.append(item)
+        else:
+            flat.extend(item)
+    return flat
+
+
+def _shorten(text: str, room: int) -> str:
+    """`text` within `room` characters, «…» included: cut after a whole word where that
+    keeps at least half of the room, never between a letter and its combining mark."""
+    keep = room - len(ELLIPSIS)
+    while keep > 0 and unicodedata.combining(text[keep]):
+        keep -= 1
+    space = max(text.rfind(" ", 0, keep + 1), text.rfind("\n", 0, keep + 1))
+    if space >= keep // 2 and space > 0:
+        keep = space
+    return text[:keep].rstrip(" \n,;:·-—(") + ELLIPSIS
+
+
+def render_numbered(text: str, choices: Sequence[Sequence[Choice]] | Sequence[Choice], *,
+                    limit: int = ZALO_LIMIT) -> tuple[str, list[Choice]]:
+    """The message offering `choices` (rows of buttons, or one row) as a numbered list under
+    `text` and a blank line, within `limit` characters, and the choices in that order.
+
+    Only the text is shortened (ending with «…») when the whole is too long; ValueError when
+    the list alone does not fit. The choices come back as given, labels included."""
+    flat = _flatten(choices)
+    text = text.rstrip()
+    if not flat:
+        if len(text) > limit:
+            text = _shorten(text, limit) if limit >= len(ELLIPSIS) else ""
+        return text, flat
+    listing = "\n".join(f"{n}. {shown_label(c.label)}".rstrip() for n, c in enumerate(flat, 1))
+    if not text:
+        if len(listing) > limit:
+            raise ValueError(f"{len(flat)} choices take {len(listing)} characters > {limit}")
+        return listing, flat
+    separator = "\n\n"
+    room = limit - len(listing) - len(separator)
+    if len(text) > room:
+        if room < len(ELLIPSIS):
+            raise ValueError(f"{len(flat)} choices take {len(listing)} characters, "
+                             f"no room for the text within {limit}")
+        text = _shorten(text, room)
+    return text + separator + listing, flat
+
+
+def match_reply(reply: str, offered: Sequence[Choice]) -> Reply:
+    """Which of `offered` (the last list sent) a typed reply names.
+
+    A number from 1 to n picks by position, before any label; then a label equal to the
+    reply (normalise) picks it, or is Ambiguous when several are; then a line copied back
+    («2. Không») picks its choice (Ambiguous when number and label disagree). Another
+    number is OutOfRange; anything else, and any reply when nothing is offered, is
+    NotAChoice."""
+    if not offered:
+        return NOT_A_CHOICE
+    number = reply_number(reply)
+    if number is not None and 1 <= number <= len(offered):
+        return Picked(offered[number - 1], number)
+    wanted = normalise(reply)
+    if wanted:
+        numbers = tuple(n for n, c in enumerate(offered, 1) if normalise(c.label) == wanted)
+        if len(numbers) == 1:
+            return Picked(offered[numbers[0] - 1], numbers[0])
+        if numbers:
+            return Ambiguous(numbers)
+    line = _LINE.fullmatch(fold(reply))
+    if line and 1 <= (n := int(line.group(1))) <= len(offered):
+        rest = normalise(line.group(2))
+        if rest == normalise(offered[n - 1].label):
+            return Picked(offered[n - 1], n)
+        others = {k for k, c in enumerate(offered, 1) if normalise(c.label) == rest}
+        if others:  # «2. Có» where «Có» is the first: which one is meant?
+            return Ambiguous(tuple(sorted({n, *others})))
+    if number is not None:
+        return OutOfRange(number, len(offered))
+    return NOT_A_CHOICE
