@@ -36,6 +36,17 @@ class Choice:
     data: str
 
 
+# Rows of choices, as a screen offers them (a row: buttons side by side on Telegram).
+Choices: TypeAlias = Sequence[Sequence[Choice]]
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """The main menu: rows of labels a person taps (or types) at any time."""
+
+    rows: tuple[tuple[str, ...], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Picked:
     """The reply names `choice`, the `number`-th (from 1) of the list."""

@@ -16,10 +16,17 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from core.choices import Choices, Menu
 from core.clock import Clock
 from core.i18n import N_, Gettext, pick_language, translator
 from core.settings import Settings
@@ -124,11 +131,19 @@ class Turn:
 
         self.later(edit)
 
-    def send(self, text: str, **kwargs: Any) -> None:
+    def send(self, text: str, choices: Choices | None = None, menu: Menu | None = None,
+             **kwargs: Any) -> None:
+        """Say `text`, with `choices` under it (rows of Choice: buttons on Telegram) or the
+        main `menu` (Menu: the reply keyboard on Telegram). Features say what to show; how
+        is this adapter's (telegram_markup)."""
         kwargs.setdefault("parse_mode", "HTML")
         chat = self.update.effective_chat
         if chat is None:  # nowhere to answer (the chat guard drops these before any feature)
             return
+        if choices is not None:
+            kwargs["reply_markup"] = telegram_markup(choices)
+        elif menu is not None:
+            kwargs["reply_markup"] = reply_keyboard(menu)
         # The last guard against Telegram's limit: a screen built too long goes out in
         # several valid messages, its buttons under the last one, instead of a 400.
         pieces = split_html(text) if kwargs["parse_mode"] == "HTML" else [text]
@@ -138,6 +153,41 @@ class Turn:
                 n == len(pieces) and markup is not None) else kwargs
             self.outgoing.append(functools.partial(chat.send_message, piece, **extra))
 
+    def edit_choices(self, choices: Choices | None) -> None:
+        """Replace the pressed message's choices (None removes them)."""
+        self.edit_markup(telegram_markup(choices) if choices else None)
+
+    def edit(self, text: str, choices: Choices | None = None) -> None:
+        """Replace the pressed message (a page turned): its text and choices, after the
+        commit; a message that cannot be edited gets the new screen as a new message."""
+        query = self.update.callback_query
+        if query is None or query.message is None:
+            self.send(text, choices=choices)
+            return
+        markup = telegram_markup(choices) if choices else None
+
+        async def edit() -> None:
+            await tolerate(query.edit_message_text(text, parse_mode="HTML",
+                                                   reply_markup=markup))
+
+        self.later(edit)
+
+    def send_file(self, content: bytes, filename: str, caption: str | None = None) -> None:
+        """A file the person downloads (a workbook, a CSV)."""
+        chat = self.update.effective_chat
+        if chat is not None:
+            self.later(lambda: chat.send_document(content, filename=filename, caption=caption,
+                                                  parse_mode="HTML"))
+
+    def send_picture(self, content: bytes, caption: str | None = None,
+                     choices: Choices | None = None) -> None:
+        """A picture (a chart), with choices under it."""
+        chat = self.update.effective_chat
+        if chat is not None:
+            markup = telegram_markup(choices) if choices else None
+            self.later(lambda: chat.send_photo(content, caption=caption, parse_mode="HTML",
+                                               reply_markup=markup))
+
     def later(self, action: Callable[[], Awaitable[Any]]) -> None:
         self.outgoing.append(action)
 
@@ -145,6 +195,20 @@ class Turn:
         query = self.update.callback_query
         if query is not None:
             self.outgoing.append(lambda: query.answer(text, show_alert=alert))
+
+
+def telegram_markup(choices: Choices | None) -> InlineKeyboardMarkup | None:
+    """Choices as Telegram buttons: one row of buttons per row of choices."""
+    if not choices:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.data)
+                                  for c in row] for row in choices if row])
+
+
+def reply_keyboard(menu: Menu) -> ReplyKeyboardMarkup:
+    """The main menu as Telegram's persistent reply keyboard."""
+    return ReplyKeyboardMarkup([list(row) for row in menu.rows], resize_keyboard=True,
+                               is_persistent=True)
 
 
 def clock_of(context: Context) -> Clock:

@@ -34,7 +34,7 @@ async def on_unknown_command(t: Turn) -> None:
 async def on_other(t: Turn) -> None:
     """Stickers, voice notes, locations…: say what is expected instead."""
     if not await pending.remind_form(t):
-        t.send(t._(screens.USE_THE_MENU), reply_markup=screens.menu_for(t))
+        t.send(t._(screens.USE_THE_MENU), menu=screens.menu_for(t))
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -478,15 +478,15 @@ async def cancel(t: Turn) -> None:
     if t.member is not None and t.member.pending_action:
         # A committee action waiting for typed input (a return, an extension, …).
         t.member.pending_action = None
-        t.send(_("Cancelled; the report stays as it was."), reply_markup=menu_for(t))
+        t.send(_("Cancelled; the report stays as it was."), menu=menu_for(t))
         return
     if t.member is not None:
         t.member.active_submission_id = None
     if had_draft:
         t.send(_("Stopped. Your draft is saved; open the report again to continue."),
-               reply_markup=menu_for(t))
+               menu=menu_for(t))
     else:
-        t.send(_("Nothing to cancel."), reply_markup=menu_for(t))
+        t.send(_("Nothing to cancel."), menu=menu_for(t))
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -689,7 +689,7 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
     if submission.version > 1:
         lines.append(_("Version {version}; earlier versions are kept.").format(
             version=submission.version))
-    t.send("\n".join(lines), reply_markup=menu_for(t))
+    t.send("\n".join(lines), menu=menu_for(t))
 
 
 async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:
@@ -742,7 +742,7 @@ async def on_file(t: Turn) -> None:
     found = file_info_from(t.update)
     if found is None or not await on_file_answer(t, *found):
         t.send(t._("A file is only needed when a report asks for it. Open «Reports due» "
-                   "to continue a report."), reply_markup=menu_for(t))
+                   "to continue a report."), menu=menu_for(t))
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -196,7 +196,7 @@ async def set_language(t: Turn) -> None:
     t.locale, t._ = code, translator(code)
     text = t._("Language set to English.") if code == "en" else t._("Language set to Vietnamese.")
     if t.bound:
-        t.send(text, reply_markup=menu_for(t))
+        t.send(text, menu=menu_for(t))
     else:
         t.send(text)
 

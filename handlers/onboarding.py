@@ -50,7 +50,7 @@ async def start(t: Turn, code: str | None) -> None:
     if agency is not None:
         lines.append(_("Agency: {agency}").format(agency=esc(agency.name)))
     lines.append(_("Choose an item from the menu below."))
-    t.send("\n".join(lines), reply_markup=menu_for(t))
+    t.send("\n".join(lines), menu=menu_for(t))
 
 
 async def redeem(t: Turn, code: str) -> None:
@@ -105,7 +105,7 @@ async def redeem(t: Turn, code: str) -> None:
                                       await t.session.get(Committee, agency.committee_id),
                                       agency.id)))
         + "\n\n" + _("Tap «Reports due» to see what your agency has to send."),
-        reply_markup=menu_for(t),
+        menu=menu_for(t),
     )
 
 

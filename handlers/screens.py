@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram import ReplyKeyboardMarkup
-
 from core import callbacks
+from core.choices import Menu
 from core.i18n import N_, Gettext, translator
 
 if TYPE_CHECKING:  # Turn's module shows these screens: only its type is needed here
@@ -57,18 +56,17 @@ def menu_action(t: Turn, text: str) -> MenuButton | None:
     return button if button is not None and button.allowed(t) else None
 
 
-def main_menu(_: Gettext, committee: bool = False, reporter: bool = False
-              ) -> ReplyKeyboardMarkup:
+def main_menu(_: Gettext, committee: bool = False, reporter: bool = False) -> Menu:
     """The reply keyboard; an agency's reporting officials also see what they sent;
     chairs, the standing office and admins also get their tools."""
     rows = [[_(DUE), _(SENT), _(CALENDAR)] if reporter else [_(DUE), _(CALENDAR)],
             [_(HELP), _(LANGUAGE)]]
     if committee:
         rows.insert(0, [_(STATUS_MENU), _(REVIEW_MENU)])
-    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+    return Menu(tuple(tuple(row) for row in rows))
 
 
-def menu_for(t: Turn) -> ReplyKeyboardMarkup:
+def menu_for(t: Turn) -> Menu:
     return main_menu(t._, committee=t.oversees, reporter=t.may_report)
 
 
@@ -111,4 +109,4 @@ async def show_help(t: Turn) -> None:
     if not t.bound:
         t.send(stranger_welcome(t._))
         return
-    t.send(help_text(t._), reply_markup=menu_for(t))
+    t.send(help_text(t._), menu=menu_for(t))

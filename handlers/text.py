@@ -24,7 +24,7 @@ async def on_text(t: Turn) -> None:
     if screens.menu_item_for(message.text) is None and await pending.complete(t, message.text):
         return
     if not await pending.answer_form(t, message.text):
-        t.send(t._(screens.USE_THE_MENU), reply_markup=screens.menu_for(t))
+        t.send(t._(screens.USE_THE_MENU), menu=screens.menu_for(t))
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
