@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from core.choices import Choice
 from core.collation import vi_sorted
 from core.dates import resolve, split_leading_day
 from core.i18n import pick_language, translator
@@ -50,8 +50,8 @@ MAX_QUESTIONS = 10
 _TIME = re.compile(r"^(\d{1,2})[:hg](\d{2})$")  # «17:00», «17h00»
 
 
-def _cancel_row(t: Turn) -> list[InlineKeyboardButton]:
-    return [typed.cancel_button(t)]
+def _cancel_row(t: Turn) -> list[Choice]:
+    return [typed.cancel_choice(t)]
 
 
 async def _plan(t: Turn) -> Plan | None:
@@ -70,7 +70,7 @@ async def start(t: Turn) -> None:
     t.member.pending_action = {"kind": "adhoc", "step": "title"}
     t.send("📨 " + _("<b>New ad-hoc request</b>\nType its title, e.g. «Báo cáo nhanh tình hình "
                      "tụ điểm sau Tết».")
-           , reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+           , choices=[_cancel_row(t)])
 
 
 def _pending(t: Turn) -> dict[str, Any] | None:
@@ -142,29 +142,26 @@ async def ask_agencies(t: Turn) -> None:
         select(Agency.kind, Agency.kind_label, func.count())
         .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True))
         .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
-    rows = [[InlineKeyboardButton(_("All agencies"), callback_data=ADHOC.data("all"))]]
+    rows = [[Choice(_("All agencies"), ADHOC.data("all"))]]
     for kind, label, count in kinds:
-        rows.append([InlineKeyboardButton(button_label(f"{label or kind} ({count})"),
-                                          callback_data=ADHOC.data("k", kind)[:64])])
-    rows.append([InlineKeyboardButton(_("Choose agencies one by one"),
-                                      callback_data=ADHOC.data("p"))])
+        rows.append([Choice(button_label(f"{label or kind} ({count})"),
+                            ADHOC.data("k", kind)[:64])])
+    rows.append([Choice(_("Choose agencies one by one"), ADHOC.data("p"))])
     rows.append(_cancel_row(t))
-    t.send(_("Which agencies must answer?"), reply_markup=InlineKeyboardMarkup(rows))
+    t.send(_("Which agencies must answer?"), choices=rows)
 
 
-async def pick_keyboard(t: Turn, chosen: list[int]) -> InlineKeyboardMarkup:
+async def pick_keyboard(t: Turn, chosen: list[int]) -> list[list[Choice]]:
     plan = await _plan(t)
     assert plan is not None
     agencies = (await t.session.scalars(
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == plan.committee_id, Agency.active.is_(True)))).all()
-    rows = [[InlineKeyboardButton(
-                button_label(("☑️ " if a.id in chosen else "⬜ ") + a.display_name),
-                callback_data=ADHOC.data("t", a.id))]
+    rows = [[Choice(button_label(("☑️ " if a.id in chosen else "⬜ ") + a.display_name),
+                    ADHOC.data("t", a.id))]
             for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
-    rows.append([InlineKeyboardButton("✔️ " + t._("Done"), callback_data=ADHOC.data("d")),
-                 *_cancel_row(t)])
-    return InlineKeyboardMarkup(rows)
+    rows.append([Choice("✔️ " + t._("Done"), ADHOC.data("d")), *_cancel_row(t)])
+    return rows
 
 
 async def ask_form(t: Turn) -> None:
@@ -174,12 +171,10 @@ async def ask_form(t: Turn) -> None:
     forms = (await t.session.scalars(
         select(Form).where(Form.plan_id == plan.id, ~Form.code.startswith("adhoc-"))
         .order_by(Form.id))).all()
-    rows = [[InlineKeyboardButton(button_label(f.title), callback_data=ADHOC.data("f", f.id))]
-            for f in forms]
-    rows.append([InlineKeyboardButton("✍️ " + _("Type a few questions"),
-                                      callback_data=ADHOC.data("q"))])
+    rows = [[Choice(button_label(f.title), ADHOC.data("f", f.id))] for f in forms]
+    rows.append([Choice("✍️ " + _("Type a few questions"), ADHOC.data("q"))])
     rows.append(_cancel_row(t))
-    t.send(_("Which form should they fill in?"), reply_markup=InlineKeyboardMarkup(rows))
+    t.send(_("Which form should they fill in?"), choices=rows)
 
 
 async def _plan_form(t: Turn, form_id: int) -> Form | None:
@@ -200,7 +195,7 @@ def _example(t: Turn) -> str:
 def ask_deadline(t: Turn) -> None:
     t.send(t._("By when? Type the last day as day/month (the year may be left out), "
                "optionally with a time, e.g. {example} or {example} 17:00.").format(
-                   example=_example(t)), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+                   example=_example(t)), choices=[_cancel_row(t)])
 
 
 async def _selected_agencies(t: Turn, pending: dict[str, Any]) -> list[Agency]:
@@ -233,9 +228,9 @@ async def ask_confirm(t: Turn, pending: dict[str, Any]) -> None:
             esc(a.display_name) for a in agencies[:8]) + (" …" if len(agencies) > 8 else ""),
         _("Form: {form}").format(form=form_text),
         _("Deadline: {deadline}").format(deadline=when),
-    ]), reply_markup=InlineKeyboardMarkup([[
-        InlineKeyboardButton("✅ " + _("Send request"), callback_data=ADHOC.data("ok")),
-        *_cancel_row(t)]]))
+    ]), choices=[[
+        Choice("✅ " + _("Send request"), ADHOC.data("ok")),
+        *_cancel_row(t)]])
 
 
 @with_turn(role="committee")
@@ -258,7 +253,7 @@ async def on_callback(t: Turn) -> None:
         pending.update(agencies=[], step="pick")
         _save(t, pending)
         t.send(_("Tick the agencies, then Done."),
-               reply_markup=await pick_keyboard(t, []))
+               choices=await pick_keyboard(t, []))
         return
     elif action == "t" and len(parts) > 2 and parts[2].isdigit():
         chosen = list(pending.get("agencies") or [])
@@ -267,7 +262,7 @@ async def on_callback(t: Turn) -> None:
             *chosen, agency_id]
         pending["agencies"] = chosen
         _save(t, pending)
-        t.edit_markup(await pick_keyboard(t, chosen))
+        t.edit_choices(await pick_keyboard(t, chosen))
         return
     elif action == "d":
         if not pending.get("agencies"):
@@ -287,7 +282,7 @@ async def on_callback(t: Turn) -> None:
         _save(t, pending)
         t.send(_("Type the questions, one per line (at most {n}). End a line with «(số)» for a "
                  "number or «(có/không)» for a yes/no question; other lines take text.")
-               .format(n=MAX_QUESTIONS), reply_markup=InlineKeyboardMarkup([_cancel_row(t)]))
+               .format(n=MAX_QUESTIONS), choices=[_cancel_row(t)])
         return
     elif action == "ok" and pending.get("step") == "confirm":
         await create(t, pending)

@@ -26,11 +26,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
 from core.calendar import RECURRING, plan_occurrences
+from core.choices import Choice
 from core.collation import vi_sorted
 from core.dates import read_day, read_range, resolve, resolve_range
 from core.formatting import format_date, format_datetime
@@ -61,7 +61,6 @@ from scheduler.escalation_edit import escalation_with_delays
 from scheduler.messages import role_name
 from scheduler.notices import enqueue, first_told
 
-B = InlineKeyboardButton
 INVITE = callbacks.route("ai")
 REVOKE = callbacks.route("ar")
 MEMBERS = callbacks.route("am")
@@ -88,20 +87,20 @@ async def _role_word(t: Turn, role: Role, agency_id: int | None) -> str:
     return member_role_name(t._, role, committee, agency_id)
 
 
-def _cancel(t: Turn) -> list[InlineKeyboardButton]:
-    return [pending.cancel_button(t, CANCEL)]
+def _cancel(t: Turn) -> list[Choice]:
+    return [pending.cancel_choice(t, CANCEL)]
 
 
 async def show_admin_menu(t: Turn) -> None:
     _ = t._
-    t.send("⚙️ " + _("<b>Administration</b>"), reply_markup=InlineKeyboardMarkup([
-        [B("🔗 " + _("Invite someone"), callback_data=INVITE.data()),
-         B("🚫 " + _("Revoke invites"), callback_data=REVOKE.data())],
-        [B("👥 " + _("Members"), callback_data=MEMBERS.data()),
-         B("🗓 " + _("Deadlines and reminders"), callback_data=SCHEDULES.data())],
-        [B("⏸ " + _("Pause reminders"), callback_data=PAUSES.data()),
-         B("📜 " + _("Audit log"), callback_data=AUDIT.data())],
-    ]))
+    t.send("⚙️ " + _("<b>Administration</b>"), choices=[
+        [Choice("🔗 " + _("Invite someone"), INVITE.data()),
+         Choice("🚫 " + _("Revoke invites"), REVOKE.data())],
+        [Choice("👥 " + _("Members"), MEMBERS.data()),
+         Choice("🗓 " + _("Deadlines and reminders"), SCHEDULES.data())],
+        [Choice("⏸ " + _("Pause reminders"), PAUSES.data()),
+         Choice("📜 " + _("Audit log"), AUDIT.data())],
+    ])
 
 
 async def _agency_picker(t: Turn, route: callbacks.Route, kind: str | None) -> None:
@@ -112,17 +111,17 @@ async def _agency_picker(t: Turn, route: callbacks.Route, kind: str | None) -> N
             select(Agency.kind, Agency.kind_label, func.count())
             .where(Agency.committee_id == committee, Agency.active.is_(True))
             .group_by(Agency.kind, Agency.kind_label).order_by(Agency.kind))).all()
-        rows = [[B(button_label(f"{label or k} ({n})"), callback_data=route.data("k", k)[:64])]
+        rows = [[Choice(button_label(f"{label or k} ({n})"), route.data("k", k)[:64])]
                 for k, label, n in kinds]
-        t.send(_("Which kind of agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+        t.send(_("Which kind of agency?"), choices=[*rows, _cancel(t)])
         return
     agencies = (await t.session.scalars(
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == committee, Agency.kind == kind, Agency.active.is_(True))
         )).all()
-    rows = [[B(button_label(a.display_name), callback_data=route.data("a", a.id))]
+    rows = [[Choice(button_label(a.display_name), route.data("a", a.id))]
             for a in vi_sorted(agencies, key=lambda a: a.display_name)[:60]]
-    t.send(_("Which agency?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+    t.send(_("Which agency?"), choices=[*rows, _cancel(t)])
 
 
 def _audit(t: Turn, action: str, committee_id: int | None, agency_id: int | None = None,
@@ -145,10 +144,10 @@ async def invites(t: Turn, parts: list[str]) -> None:
         if picked is None or picked.committee_id != await committee_id_of(t):
             t.stale()
             return
-        rows = [[B(button_label(await _role_word(t, role, agency_id)),
-                   callback_data=INVITE.data("r", agency_id, role.value))]
+        rows = [[Choice(button_label(await _role_word(t, role, agency_id)),
+                   INVITE.data("r", agency_id, role.value))]
                 for role in Role]
-        t.send(_("Which role?"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+        t.send(_("Which role?"), choices=[*rows, _cancel(t)])
     elif parts[0] == "r":
         agency = await t.session.get(Agency, int(parts[1]))
         if agency is None or agency.committee_id != await committee_id_of(t):
@@ -187,9 +186,9 @@ async def revoke_invites(t: Turn, parts: list[str]) -> None:
     if not active:
         t.send(_("No active invites."))
         return
-    rows = [[B(f"#{i.id} {i.agency.display_name} · {await _role_word(t, i.role, i.agency_id)}"
-               [:60], callback_data=REVOKE.data(i.id))] for i in active]
-    t.send(_("Tap an invite to revoke it:"), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+    rows = [[Choice(f"#{i.id} {i.agency.display_name} · {await _role_word(t, i.role, i.agency_id)}"
+               [:60], REVOKE.data(i.id))] for i in active]
+    t.send(_("Tap an invite to revoke it:"), choices=[*rows, _cancel(t)])
 
 
 # ----------------------------------------------------------------------------- members
@@ -220,9 +219,9 @@ async def members(t: Turn, parts: list[str]) -> None:
         state = _("active") if m.active else _("inactive")
         lines.append(f"• {esc(m.full_name)} — {esc(roles)} — {state}")
         if m.active:
-            rows.append([B(button_label(_("Deactivate {name}").format(name=m.full_name)),
-                           callback_data=DEACTIVATE.data(m.id))])
-    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+            rows.append([Choice(button_label(_("Deactivate {name}").format(name=m.full_name)),
+                           DEACTIVATE.data(m.id))])
+    t.send("\n".join(lines), choices=rows or None)
 
 
 async def deactivate(t: Turn, parts: list[str]) -> None:
@@ -233,9 +232,9 @@ async def deactivate(t: Turn, parts: list[str]) -> None:
         return
     if len(parts) < 2 or parts[1] != "y":
         t.send(_("Deactivate {name}? They will no longer receive or send reports.").format(
-            name=esc(member.full_name)), reply_markup=InlineKeyboardMarkup([[
-                B("✅ " + _("Confirm"), callback_data=DEACTIVATE.data(member.id, "y")),
-                *_cancel(t)]]))
+            name=esc(member.full_name)), choices=[[
+                Choice("✅ " + _("Confirm"), DEACTIVATE.data(member.id, "y")),
+                *_cancel(t)]])
         return
     member.active = False
     member.inactive_reason = "revoked"
@@ -255,8 +254,8 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             select(Schedule).options(lazyload("*")).join(Plan, Plan.id == Schedule.plan_id)
             .where(Plan.committee_id == committee, Schedule.active.is_(True))
             .order_by(Plan.year.desc(), Schedule.position))).all()
-        t.send(_("Which schedule?"), reply_markup=InlineKeyboardMarkup(
-            [[B(button_label(s.name), callback_data=SCHEDULES.data("s", s.id))] for s in rows]
+        t.send(_("Which schedule?"), choices=(
+            [[Choice(button_label(s.name), SCHEDULES.data("s", s.id))] for s in rows]
             + [_cancel(t)]))
         return
     schedule = await t.session.get(Schedule, int(parts[1]))
@@ -277,12 +276,12 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             _("Escalation after (days): {steps}; repeat every {k} working days, {r} rounds")
             .format(steps=steps or "—", k=esc_policy.get("repeat_every", "—"),
                     r=esc_policy.get("rounds", "—")),
-        ]), reply_markup=InlineKeyboardMarkup([
-            [B(_("Change the deadline day"), callback_data=SCHEDULES.data("d", schedule.id)),
-             B(_("One period's deadline"), callback_data=SCHEDULES.data("p", schedule.id))],
-            [B(_("Reminders"), callback_data=SCHEDULES.data("r", schedule.id)),
-             B(_("Escalation"), callback_data=SCHEDULES.data("e", schedule.id))],
-        ]))
+        ]), choices=[
+            [Choice(_("Change the deadline day"), SCHEDULES.data("d", schedule.id)),
+             Choice(_("One period's deadline"), SCHEDULES.data("p", schedule.id))],
+            [Choice(_("Reminders"), SCHEDULES.data("r", schedule.id)),
+             Choice(_("Escalation"), SCHEDULES.data("e", schedule.id))],
+        ])
     elif action == "d" and schedule.period_type not in RECURRING:
         t.send(_("This report has one fixed last day; change it with «One period's "
                  "deadline»."))
@@ -295,7 +294,7 @@ async def schedules(t: Turn, parts: list[str]) -> None:
               "«15» means by the end of the 15th each month (a report sent on the 15th is on "
               "time); «trước 15» means before the 15th, so the last day is the 14th."),
             _("Nothing changes until you confirm.")]),
-            reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+            choices=[_cancel(t)])
     elif action == "c" and len(parts) == 4:
         await _apply_due_rule(t, schedule, plan, everything=parts[2] == "a", nonce=parts[3])
     elif action == "p" and len(parts) == 2:
@@ -303,22 +302,22 @@ async def schedules(t: Turn, parts: list[str]) -> None:
             select(Obligation.period_key, func.min(Obligation.due_at))
             .where(Obligation.schedule_id == schedule.id)
             .group_by(Obligation.period_key).order_by(func.min(Obligation.due_at)))).all()
-        periods = [[B(period_label(_, schedule.period_type, k)[:60],
-                      callback_data=SCHEDULES.data("p", schedule.id, k)[:64])]
+        periods = [[Choice(period_label(_, schedule.period_type, k)[:60],
+                      SCHEDULES.data("p", schedule.id, k)[:64])]
                    for k, _d in keys if _d is not None]
         t.send(_("Which period?"),
-               reply_markup=InlineKeyboardMarkup([*periods[:40], _cancel(t)]))
+               choices=[*periods[:40], _cancel(t)])
     elif action == "p":
         t.member.pending_action = {"kind": "period_due", "schedule": schedule.id,
                                    "period": parts[2]}
         t.send(_("Type the new last day for this period as day/month (the year may be left "
                  "out), e.g. {example}.").format(example=format_date(_today(t) + dt.timedelta(
                      days=7))),
-               reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+               choices=[_cancel(t)])
     elif action == "r":
         t.member.pending_action = {"kind": "reminders", "schedule": schedule.id}
         t.send(_("Type the reminder days before the last day, e.g. «7, 3, 1, 0» (0 = the "
-                 "morning of the last day)."), reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+                 "morning of the last day)."), choices=[_cancel(t)])
     elif action == "e":
         t.member.pending_action = {"kind": "escalation", "schedule": schedule.id}
         record = await t.session.get(Committee, committee)
@@ -328,7 +327,7 @@ async def schedules(t: Turn, parts: list[str]) -> None:
         t.send(_("Type five numbers: days late before {reporter} and {head}, then "
                  "{consolidating}, then {chair} are told; working days between rounds; "
                  "rounds. E.g. «1 3 7 5 5».").format(**names),
-               reply_markup=InlineKeyboardMarkup([_cancel(t)]))
+               choices=[_cancel(t)])
 
 
 TYPED_KINDS = ("due_rule", "period_due", "reminders", "escalation", "pause")
@@ -422,12 +421,12 @@ async def _preview_due_rule(t: Turn, schedule: Schedule, plan: Plan, rule: dict[
     lines += ["", _("Reports already sent and deadlines extended for one agency stay as they "
                     "are. The reporters concerned are told at once."),
               "<i>" + _("Nothing has changed yet.") + "</i>"]
-    buttons = [[B("✅ " + _("Apply"), callback_data=SCHEDULES.data("c", schedule.id, "o", nonce))]]
+    buttons = [[Choice("✅ " + _("Apply"), SCHEDULES.data("c", schedule.id, "o", nonce))]]
     if past:
-        buttons.append([B(_("Apply to past periods too"),
-                          callback_data=SCHEDULES.data("c", schedule.id, "a", nonce))])
-    buttons.append([B("✖ " + _("Cancel"), callback_data=CANCEL.data())])
-    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+        buttons.append([Choice(_("Apply to past periods too"),
+                          SCHEDULES.data("c", schedule.id, "a", nonce))])
+    buttons.append([Choice("✖ " + _("Cancel"), CANCEL.data())])
+    t.send("\n".join(lines), choices=buttons)
 
 
 async def _apply_due_rule(t: Turn, schedule: Schedule, plan: Plan, *, everything: bool,
@@ -655,9 +654,9 @@ async def pauses(t: Turn, parts: list[str]) -> None:
     for plan, index, (start, end) in current:
         first, last = format_date(_as_date(start)), format_date(_as_date(end))
         lines.append(f"• {first} – {last}")
-        rows.append([B(_("Remove {start} – {end}").format(start=first, end=last)[:60],
-                       callback_data=PAUSES.data("x", plan.id, index))])
-    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([*rows, _cancel(t)]))
+        rows.append([Choice(_("Remove {start} – {end}").format(start=first, end=last)[:60],
+                       PAUSES.data("x", plan.id, index))])
+    t.send("\n".join(lines), choices=[*rows, _cancel(t)])
 
 
 def _today(t: Turn) -> dt.date:
@@ -754,8 +753,7 @@ async def audit_log(t: Turn, limit: int = 20, agency_code: str | None = None,
                              f"{entry.entity_type or ''}:{entry.entity_id or ''}",
                              json.dumps(entry.details, ensure_ascii=False, default=str)])
         content = buffer.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM
-        chat = t.update.effective_chat
-        t.later(lambda: chat.send_document(content, filename="audit-log.csv"))  # type: ignore[union-attr]
+        t.send_file(content, "audit-log.csv")
         return
     if not rows:
         t.send(_("The audit log is empty."))
@@ -769,8 +767,8 @@ async def audit_log(t: Turn, limit: int = 20, agency_code: str | None = None,
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup([[
-        B("⬇️ " + _("Export CSV"), callback_data=AUDIT.data("csv"))]]))
+    t.send(chunks[-1], choices=[[
+        Choice("⬇️ " + _("Export CSV"), AUDIT.data("csv"))]])
 
 
 # ----------------------------------------------------------------------------- wiring

@@ -11,10 +11,10 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
 from core import callbacks
+from core.choices import Choice
 from core.formatting import format_datetime
 from core.i18n import ngettext
 from core.textlimits import TELEGRAM_LIMIT, clip_html
@@ -23,7 +23,6 @@ from db.audit import record
 from db.models import Committee, Member, Plan, Role, Schedule
 from db.queries import agency_people, member_levels
 from handlers.context import COMMITTEE_ONLY, Turn, with_turn
-from handlers.errors import tolerate
 from handlers.groups import FEATURES
 from scheduler import levels as escalation_levels
 from scheduler.buttons import DETAILS, ORPHANS, REMIND_ALL, SEEN
@@ -210,22 +209,15 @@ def show_page(t: Turn, text: str, route: callbacks.Route, committee_id: int, pag
     _ = t._
     nav = []
     if page > 1:
-        nav.append(InlineKeyboardButton("‹ " + _("Previous"),
-                                        callback_data=route.data(committee_id, page - 1)))
+        nav.append(Choice("‹ " + _("Previous"), route.data(committee_id, page - 1)))
     if page < pages:
-        nav.append(InlineKeyboardButton(_("Next") + " ›",
-                                        callback_data=route.data(committee_id, page + 1)))
-    markup = InlineKeyboardMarkup([nav]) if nav else None
+        nav.append(Choice(_("Next") + " ›", route.data(committee_id, page + 1)))
+    choices = [nav] if nav else None
     text = clip_html(text, TELEGRAM_LIMIT)
-    query = t.update.callback_query
-    if edit and query is not None and query.message is not None:
-        async def edit_page() -> None:
-            await tolerate(query.edit_message_text(text, parse_mode="HTML",
-                                                   reply_markup=markup))
-
-        t.later(edit_page)
+    if edit:  # a message that cannot be edited gets the page as a new message (Turn.edit)
+        t.edit(text, choices=choices)
     else:
-        t.send(text, reply_markup=markup)
+        t.send(text, choices=choices)
 
 
 async def details(t: Turn, committee_id: int, page: int | None = None) -> None:
@@ -298,5 +290,5 @@ async def acknowledge(t: Turn, committee_id: int, stamp: str) -> None:
     _ = t._
     record(t.session, "digest.ack", actor=t.member, committee_id=committee_id,
            details={"digest": stamp}, now=t.now)
-    t.edit_markup(None)  # seen: the digest's buttons go
+    t.edit_choices(None)  # seen: the digest's buttons go
     t.send("👁 " + _("Noted: you have seen this digest."))

@@ -179,6 +179,26 @@ class Turn:
             self.later(lambda: chat.send_document(content, filename=filename, caption=caption,
                                                   parse_mode="HTML"))
 
+    def send_attachment(self, stored: str, name: str | None, mime: str | None) -> None:
+        """A file a person sent (stored by the channel's own reference), shown back: a
+        picture as a picture, anything else as a file; one line saying so if the channel
+        no longer has it."""
+        chat = self.update.effective_chat
+        if chat is None:
+            return
+        missing = self._("The attachment {name} could not be shown.").format(name=name or "")
+
+        async def send() -> None:
+            try:
+                if mime and mime.startswith("image/"):
+                    await chat.send_photo(stored, caption=name)
+                else:
+                    await chat.send_document(stored, caption=name)
+            except TelegramError:
+                await chat.send_message(missing)
+
+        self.later(send)
+
     def send_picture(self, content: bytes, caption: str | None = None,
                      choices: Choices | None = None) -> None:
         """A picture (a chart), with choices under it."""

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler
 
 from core import callbacks
+from core.choices import Choice
 from core.collation import vi_sorted
 from core.dates import resolve, split_leading_day
 from core.formatting import format_date
@@ -71,10 +71,9 @@ async def list_for_extension(t: Turn, schedule_id: int, period_key: str) -> None
     if not rows:
         t.send(_("Every agency has reported for this period; nothing to extend."))
         return
-    buttons = [[InlineKeyboardButton(button_label(agency.display_name),
-                                     callback_data=ASK.data(o.id))]
+    buttons = [[Choice(button_label(agency.display_name), ASK.data(o.id))]
                for o, agency in rows[:40]]
-    t.send(_("Extend the deadline for which agency?"), reply_markup=InlineKeyboardMarkup(buttons))
+    t.send(_("Extend the deadline for which agency?"), choices=buttons)
 
 
 async def ask_extension(t: Turn, obligation_id: int) -> None:
@@ -91,7 +90,7 @@ async def ask_extension(t: Turn, obligation_id: int) -> None:
                  report=esc(report_title(_, schedule.name, obligation.period_type,
                                          obligation.period_key)),
                  example=_example(t)),
-           reply_markup=InlineKeyboardMarkup([[pending.cancel_button(t)]]))
+           choices=[[pending.cancel_choice(t)]])
 
 
 def _today(t: Turn) -> dt.date:

@@ -18,14 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from core import callbacks
 from core import formengine as engine
 from core.answers import FieldSpec, FileInfo, Ok, Problem, check_file, parse, validate_value
+from core.choices import Choice, Choices
 from core.fields import field_type
-from core.fields.base import Choice, FieldType, Keyboard
+from core.fields.base import Choice as KeyChoice
+from core.fields.base import FieldType, Keyboard
 from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
 from core.textlimits import button_label
@@ -114,15 +116,14 @@ def _title(t: Turn, obligation: Obligation) -> str:
 
 
 def _nav_row(t: Turn, sid: int, pos: int, spec: FieldSpec, editing: bool,
-             first: bool) -> list[Any]:
+             first: bool) -> list[Choice]:
     _ = t._
-    row = [] if first else [InlineKeyboardButton("« " + _("Back"),
-                                                 callback_data=BACK.data(sid, pos))]
+    row = [] if first else [Choice("« " + _("Back"), BACK.data(sid, pos))]
     if not spec.required:
-        row.append(InlineKeyboardButton(_("Skip"), callback_data=SKIP.data(sid, pos)))
+        row.append(Choice(_("Skip"), SKIP.data(sid, pos)))
     if editing:
-        row.append(InlineKeyboardButton(_("Review"), callback_data=REVIEW_ROUTE.data(sid)))
-    row.append(InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(sid)))
+        row.append(Choice(_("Review"), REVIEW_ROUTE.data(sid)))
+    row.append(Choice(_("Cancel"), CANCEL.data(sid)))
     return row
 
 
@@ -138,7 +139,7 @@ def _type_of(spec: FieldSpec) -> FieldType:
         return _UNKNOWN_TYPE
 
 
-def _button_label(kb: Keyboard, choice: Choice) -> str:
+def _button_label(kb: Keyboard, choice: KeyChoice) -> str:
     if kb.one_row:  # short words side by side (Yes / No): shown whole
         return choice.label
     if kb.several:
@@ -146,24 +147,22 @@ def _button_label(kb: Keyboard, choice: Choice) -> str:
     return button_label(choice.label)
 
 
-def question_keyboard(t: Turn, sid: int, form: FormSpec, state: FormState) -> InlineKeyboardMarkup:
+def question_keyboard(t: Turn, sid: int, form: FormSpec, state: FormState) -> list[list[Choice]]:
     _ = t._
     spec = form.field(state.current)  # type: ignore[arg-type]
     pos = form.position(spec.code)
-    rows: list[list[Any]] = []
+    rows: list[list[Choice]] = []
     kb = _type_of(spec).keyboard(_, spec, state.answers.get(spec.code))
     if kb is not None:
         press = TOGGLE if kb.several else VALUE
-        buttons = [InlineKeyboardButton(_button_label(kb, choice),
-                                        callback_data=press.data(sid, pos, choice.key))
+        buttons = [Choice(_button_label(kb, choice), press.data(sid, pos, choice.key))
                    for choice in kb.choices]
         rows += [buttons] if kb.one_row else [[button] for button in buttons]
         if kb.done:
-            rows.append([InlineKeyboardButton("✔️ " + _("Done"),
-                                              callback_data=DONE.data(sid, pos))])
+            rows.append([Choice("✔️ " + _("Done"), DONE.data(sid, pos))])
     first = engine.progress(form, state)[0] == 1
     rows.append(_nav_row(t, sid, pos, spec, state.editing, first))
-    return InlineKeyboardMarkup(rows)
+    return rows
 
 
 def question_text(t: Turn, obligation: Obligation, form: FormSpec, state: FormState) -> str:
@@ -206,7 +205,7 @@ def show_question(t: Turn, submission: Submission, obligation: Obligation, form:
     text = question_text(t, obligation, form, state)
     if note:
         text = f"{note}\n\n{text}"
-    t.send(text, reply_markup=question_keyboard(t, submission.id, form, state))
+    t.send(text, choices=question_keyboard(t, submission.id, form, state))
 
 
 def show_review(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
@@ -230,18 +229,17 @@ def show_review(t: Turn, submission: Submission, obligation: Obligation, form: F
         else:
             shown = "⚠️ " + _("not answered yet")
         lines.append(f"{number}. " + label_value(spec.label, shown))
-        buttons.append(InlineKeyboardButton(f"✏️ {number}",
-                                            callback_data=EDIT.data(
-                                                submission.id, form.position(spec.code))))
+        buttons.append(Choice(f"✏️ {number}",
+                              EDIT.data(submission.id, form.position(spec.code))))
     rows = [buttons[i:i + 5] for i in range(0, len(buttons), 5)]
     rows.append([
-        InlineKeyboardButton("✅ " + _("Send report"), callback_data=SUBMIT.data(submission.id)),
-        InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(submission.id)),
+        Choice("✅ " + _("Send report"), SUBMIT.data(submission.id)),
+        Choice(_("Cancel"), CANCEL.data(submission.id)),
     ])
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(rows))
+    t.send(chunks[-1], choices=rows)
 
 
 def question_number(form: FormSpec, state: FormState | None, code: str) -> int:
@@ -284,7 +282,7 @@ def _format_param(value: Any) -> str:
 
 def _strip_keyboard(t: Turn) -> None:
     """Remove the buttons of the message that was pressed, so old questions stay inert."""
-    t.edit_markup(None)
+    t.edit_choices(None)
 
 
 # ----------------------------------------------------------------------------- actions
@@ -360,12 +358,11 @@ async def open_report(t: Turn, obligation_id: int) -> None:
     answered = len(state.answers) + len(state.skipped)
     if answered and state.current != REVIEW and not opened.created:
         notes.append(_("Continuing where you left off."))
-    markup = None
+    choices: Choices | None = None
     if form.allow_no_report and not state.answers:
         intro.append(_("If nothing happened in this period, tap «Nothing to report»."))
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-            _("Nothing to report"), callback_data=NO_REPORT.data(obligation.id))]])
-    t.send("\n".join(intro + notes), reply_markup=markup)
+        choices = [[Choice(_("Nothing to report"), NO_REPORT.data(obligation.id))]]
+    t.send("\n".join(intro + notes), choices=choices)
     show_question(t, submission, obligation, form, state)
 
 
@@ -622,7 +619,7 @@ async def toggle(t: Turn, submission: Submission, form: FormSpec, state: FormSta
     new = replace(state, answers=answers)
     # Saved at once, but the question stays until «Done».
     await save_state(t.session, submission, state, new, t.member, t.now)
-    t.edit_markup(question_keyboard(t, submission.id, form, new))
+    t.edit_choices(question_keyboard(t, submission.id, form, new))
 
 
 async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
@@ -641,13 +638,11 @@ async def ask_submit(t: Turn, submission: Submission, obligation: Obligation, fo
     elif not verdict.on_time and not verdict.supplement:
         lines.append(_("The deadline has passed; the report will be accepted and marked late."))
     lines.append(_("After sending, changes need the standing office to return the report."))
-    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup([[
-        InlineKeyboardButton("✅ " + _("Confirm and send"),
-                             callback_data=SUBMIT_NOW.data(submission.id,
-                                                           submission.lock_version)),
-        InlineKeyboardButton("« " + _("Back to review"),
-                             callback_data=REVIEW_ROUTE.data(submission.id)),
-    ]]))
+    t.send("\n".join(lines), choices=[[
+        Choice("✅ " + _("Confirm and send"),
+               SUBMIT_NOW.data(submission.id, submission.lock_version)),
+        Choice("« " + _("Back to review"), REVIEW_ROUTE.data(submission.id)),
+    ]])
 
 
 def _submit_problems(t: Turn, form: FormSpec, check: engine.SubmitCheck,
@@ -711,11 +706,10 @@ async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:
     if not confirmed:
         t.send(_("Record «Nothing to report» for {title}? Nothing happened in this period, "
                  "so no figures will be sent.").format(title=_title(t, obligation)),
-               reply_markup=InlineKeyboardMarkup([[
-                   InlineKeyboardButton("✅ " + _("Confirm"),
-                                        callback_data=NO_REPORT_NOW.data(obligation.id)),
-                   InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(submission.id)),
-               ]]))
+               choices=[[
+                   Choice("✅ " + _("Confirm"), NO_REPORT_NOW.data(obligation.id)),
+                   Choice(_("Cancel"), CANCEL.data(submission.id)),
+               ]])
         return
     state = await load_state(t.session, submission)
     await do_submit(t, submission, obligation, form, state, no_report=True)

@@ -10,10 +10,10 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.choices import Choice
 from core.i18n import SUPPORTED, translator
 from core.textlimits import button_label
 from core.texts import (
@@ -105,14 +105,13 @@ async def show_due(t: Turn) -> None:
                 deadline=deadline_text(_, due, t.tz))
                 + f" — <b>{days_left_text(t.locale, _, due, t.now, t.tz)}</b>")
             lines.append(f"   {state}")
-        buttons.append([InlineKeyboardButton(button_label(f"{number}. {title}"),
-                                             callback_data=OPEN_REPORT.data(o.id))])
+        buttons.append([Choice(button_label(f"{number}. {title}"), OPEN_REPORT.data(o.id))])
     if len(obligations) > MAX_LISTED:
         lines.append("")
         lines.append(_("… and {n} more.").format(n=len(obligations) - MAX_LISTED))
     lines.append("")
     lines.append(_("Tap a report to open it."))
-    t.send("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+    t.send("\n".join(lines), choices=buttons)
 
 
 async def show_calendar(t: Turn) -> None:
@@ -174,15 +173,15 @@ async def show_calendar(t: Turn) -> None:
     t.send("\n".join(lines))
 
 
-def language_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("🇻🇳 Tiếng Việt", callback_data=LANG.data("vi")),
-        InlineKeyboardButton("🇬🇧 English", callback_data=LANG.data("en")),
-    ]])
+def language_keyboard() -> list[list[Choice]]:
+    return [[
+        Choice("🇻🇳 Tiếng Việt", LANG.data("vi")),
+        Choice("🇬🇧 English", LANG.data("en")),
+    ]]
 
 
 async def ask_language(t: Turn) -> None:
-    t.send(t._("Choose your language:"), reply_markup=language_keyboard())
+    t.send(t._("Choose your language:"), choices=language_keyboard())
 
 
 @with_turn(members_only=False)

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import InlineKeyboardButton
 from telegram.ext import Application, CallbackQueryHandler
 
 from core import callbacks
+from core.choices import Choice
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 
@@ -65,8 +65,9 @@ async def remind_form(t: Turn) -> bool:
     return remind is not None and await remind(t)
 
 
-def cancel_button(t: Turn, route: callbacks.Route = CANCEL) -> InlineKeyboardButton:
-    return InlineKeyboardButton(t._("Cancel"), callback_data=route.data())
+def cancel_choice(t: Turn, route: callbacks.Route = CANCEL) -> Choice:
+    """The «Cancel» of a typed input, as a choice to put in a row."""
+    return Choice(t._("Cancel"), route.data())
 
 
 def cancel(t: Turn) -> None:

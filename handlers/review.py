@@ -16,11 +16,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.choices import Choice
 from core.formatting import format_datetime
 from core.formengine import FormState, visible_fields
 from core.i18n import ngettext
@@ -113,15 +112,14 @@ async def show_queue(t: Turn) -> None:
             " ⏰" + _("late {n} d").format(n=verdict.late_days) if verdict.late_days else "")
         version = f" v{submission.version}" if submission.version > 1 else ""
         lines.append(f"{number}. {esc(agency.display_name)} — {esc(title)}{version}{flag}")
-        buttons.append([InlineKeyboardButton(button_label(f"{number}. {agency.display_name} · "
-                                                          f"{period}"),
-                                             callback_data=OPEN.data(submission.id))])
+        buttons.append([Choice(button_label(f"{number}. {agency.display_name} · {period}"),
+                               OPEN.data(submission.id))])
     if len(rows) > QUEUE_LIMIT:
         lines.append(_("… and more; review these first."))
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(buttons))
+    t.send(chunks[-1], choices=buttons)
 
 
 async def open_submission(t: Turn, submission_id: int) -> None:
@@ -161,45 +159,30 @@ async def open_submission(t: Turn, submission_id: int) -> None:
             lines.append(_("Version {version} was returned: «{comment}»").format(
                 version=old.version, comment=esc(old.review_comment)))
     rows = [[
-        InlineKeyboardButton("✅ " + _("Accept"), callback_data=ACCEPT.data(submission.id)),
-        InlineKeyboardButton("↩️ " + _("Ask for changes"), callback_data=RETURN.data(submission.id)),
+        Choice("✅ " + _("Accept"), ACCEPT.data(submission.id)),
+        Choice("↩️ " + _("Ask for changes"), RETURN.data(submission.id)),
     ]] if submission.state == SubmissionState.submitted else []
     rows += _version_buttons(t, submission, history)
-    markup = InlineKeyboardMarkup(rows) if rows else None
     chunks = split_message(lines)  # the buttons go on the last message
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=markup)
+    t.send(chunks[-1], choices=rows or None)
     files = (await t.session.scalars(
         select(Attachment).where(Attachment.submission_id == submission.id))).all()
-    chat = t.update.effective_chat
-    if chat is None:  # nowhere to show them (updates without a chat are dropped earlier)
-        return
     for f in files:
-        async def send_file(file_id: str = f.telegram_file_id, name: str | None = f.file_name,
-                            mime: str | None = f.mime_type) -> None:
-            try:
-                if mime and mime.startswith("image/"):
-                    await chat.send_photo(file_id, caption=name)
-                else:
-                    await chat.send_document(file_id, caption=name)
-            except TelegramError:
-                await chat.send_message(
-                    t._("The attachment {name} could not be shown.").format(name=name or ""))
-
-        t.later(send_file)
+        t.send_attachment(f.telegram_file_id, f.file_name, f.mime_type)
 
 
 def _version_buttons(t: Turn, submission: Submission, others: Sequence[Submission]
-                     ) -> list[list[InlineKeyboardButton]]:
+                     ) -> list[list[Choice]]:
     """The other sent versions of the report (to open), and what changed since the last one
     before this version."""
     sent = [s for s in others if s.state != SubmissionState.draft]
-    rows = [[InlineKeyboardButton(f"📄 v{s.version}", callback_data=OPEN.data(s.id))
+    rows = [[Choice(f"📄 v{s.version}", OPEN.data(s.id))
              for s in sent[i:i + 4]] for i in range(0, len(sent), 4)]
     if any(s.version < submission.version for s in sent):
-        rows.append([InlineKeyboardButton("🔀 " + t._("Changes since the previous version"),
-                                          callback_data=CHANGES.data(submission.id))])
+        rows.append([Choice("🔀 " + t._("Changes since the previous version"),
+                            CHANGES.data(submission.id))])
     return rows
 
 
@@ -221,14 +204,14 @@ async def show_changes(t: Turn, submission_id: int) -> None:
     lines = [f"📄 <b>{esc(agency.name)}</b>", esc(title), ""]
     lines += await version_changes(t.session, t._, ngettext(t.locale), previous, submission,
                                    t.locale)
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(f"📄 v{previous.version}", callback_data=OPEN.data(previous.id)),
-        InlineKeyboardButton(f"📄 v{submission.version}", callback_data=OPEN.data(submission.id)),
-    ]])
+    choices = [[
+        Choice(f"📄 v{previous.version}", OPEN.data(previous.id)),
+        Choice(f"📄 v{submission.version}", OPEN.data(submission.id)),
+    ]]
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=markup)
+    t.send(chunks[-1], choices=choices)
 
 
 async def accept(t: Turn, submission_id: int) -> None:
@@ -271,20 +254,19 @@ async def start_return(t: Turn, submission_id: int, toggle_pos: int | None = Non
         code = form.fields[toggle_pos].code
         fields = [f for f in fields if f != code] if code in fields else [*fields, code]
     t.member.pending_action = {"kind": "return", "submission": submission.id, "fields": fields}
-    rows = []
+    rows: list[list[Choice]] = []
     state = await load_state(t.session, submission)
     for number, spec in enumerate(visible_fields(form, state.answers), start=1):
         mark = "☑️" if spec.code in fields else "⬜"
-        rows.append([InlineKeyboardButton(button_label(f"{mark} {number}. {spec.label}"),
-                                          callback_data=TOGGLE.data(
-                                              submission.id, form.position(spec.code)))])
-    rows.append([pending.cancel_button(t)])
+        rows.append([Choice(button_label(f"{mark} {number}. {spec.label}"),
+                            TOGGLE.data(submission.id, form.position(spec.code)))])
+    rows.append([pending.cancel_choice(t)])
     text = (_("Returning the report of {agency}. Tick the questions to fix (optional), then "
               "<b>type your comment</b> as a message.").format(agency=esc(agency.display_name)))
     if toggle_pos is not None and t.update.callback_query is not None:
-        t.edit_markup(InlineKeyboardMarkup(rows))
+        t.edit_choices(rows)
         return
-    t.send(text, reply_markup=InlineKeyboardMarkup(rows))
+    t.send(text, choices=rows)
 
 
 async def finish_return(t: Turn, comment: str) -> bool:

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.choices import Choice
 from core.fields import FIELD_TYPES
 from core.formatting import format_number, format_percent
 from core.lateness import Lateness
@@ -176,29 +176,25 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     index = keys.index(period_key)
     nav = []
     if index > 0:
-        nav.append(InlineKeyboardButton("« " + _("Previous period"),
-                                        callback_data=STATUS.data(schedule.id, keys[index - 1])))
+        nav.append(Choice("« " + _("Previous period"),
+                          STATUS.data(schedule.id, keys[index - 1])))
     if index + 1 < len(keys):
-        nav.append(InlineKeyboardButton(_("Next period") + " »",
-                                        callback_data=STATUS.data(schedule.id, keys[index + 1])))
+        nav.append(Choice(_("Next period") + " »", STATUS.data(schedule.id, keys[index + 1])))
     rows = [nav] if nav else []
     others = [s for s in schedules if s.id != schedule.id][:6]
     for i in range(0, len(others), 2):
-        rows.append([InlineKeyboardButton(s.name[:30], callback_data=STATUS.data(s.id, ""))
-                     for s in others[i:i + 2]])
+        rows.append([Choice(s.name[:30], STATUS.data(s.id, "")) for s in others[i:i + 2]])
     here = (schedule.id, period_key)
-    rows.append([InlineKeyboardButton("📊 " + _("Excel"), callback_data=EXCEL.data(*here)),
-                 InlineKeyboardButton("🖼 " + _("Chart"), callback_data=CHART.data(*here)),
-                 InlineKeyboardButton("⏳ " + _("Extend"), callback_data=EXTEND.data(*here))])
-    rows.append([InlineKeyboardButton("🎯 " + _("Targets"), callback_data=TARGETS.data()),
-                 InlineKeyboardButton("📥 " + _("Review queue"),
-                                      callback_data=REVIEW_QUEUE.data()),
-                 InlineKeyboardButton("📨 " + _("Ad-hoc request"),
-                                      callback_data=ADHOC.data("new"))])
+    rows.append([Choice("📊 " + _("Excel"), EXCEL.data(*here)),
+                 Choice("🖼 " + _("Chart"), CHART.data(*here)),
+                 Choice("⏳ " + _("Extend"), EXTEND.data(*here))])
+    rows.append([Choice("🎯 " + _("Targets"), TARGETS.data()),
+                 Choice("📥 " + _("Review queue"), REVIEW_QUEUE.data()),
+                 Choice("📨 " + _("Ad-hoc request"), ADHOC.data("new"))])
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(rows))
+    t.send(chunks[-1], choices=rows)
 
 
 async def show_targets(t: Turn, include_submitted: bool = False) -> None:
@@ -251,14 +247,14 @@ async def show_targets(t: Turn, include_submitted: bool = False) -> None:
         progress = target_progress(spec, facts, schedule_for)
         names = {a.id: a.display_name for a in agencies.values()}
         lines += target_lines(t, target.name, spec, progress, facts, names)
-    toggle = InlineKeyboardButton(
+    toggle = Choice(
         _("Include submitted reports") if not include_submitted
         else _("Accepted reports only"),
-        callback_data=TARGETS.data("all") if not include_submitted else TARGETS.data())
+        TARGETS.data("all") if not include_submitted else TARGETS.data())
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup([[toggle]]))
+    t.send(chunks[-1], choices=[[toggle]])
 
 
 COMPARISON_SIGNS = {">=": "", ">": "> ", "<=": "≤ ", "<": "< ", "==": "= "}
@@ -385,21 +381,18 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,
     except LookupError:
         t.send(_("This schedule has no reporting periods yet."))
         return
-    chat = t.update.effective_chat
-    assert chat is not None
     name = f"{plan.code}_{schedule.code}_{period_key}"
-    caption = f"{schedule.name} · {period_title(_, schedule, period_key)}"
+    # Captions go out as HTML (Turn.send_file, send_picture): the names are escaped.
+    caption = esc(f"{schedule.name} · {period_title(_, schedule, period_key)}")
     if chart:
         # Drawing is CPU work: keep the event loop free for other chats.
-        png = await asyncio.to_thread(completeness_chart, data, t.now, t.tz, t.locale)
-        photo = InputFile(png, filename=f"{name}.png")
-        more = InlineKeyboardMarkup([[InlineKeyboardButton(
-            "📈 " + _("Periods of the year"),
-            callback_data=CHART_YEAR.data(schedule.id, period_key))]])
-        t.later(lambda: chat.send_photo(photo, caption=caption, reply_markup=more))
+        picture = await asyncio.to_thread(completeness_chart, data, t.now, t.tz, t.locale)
+        more = [[Choice("📈 " + _("Periods of the year"),
+                        CHART_YEAR.data(schedule.id, period_key))]]
+        t.send_picture(picture, caption=caption, choices=more)
         return
     content = await build_xlsx(t.session, data, t.tz, t.now, t.locale)
-    t.later(lambda: chat.send_document(content, filename=f"{name}.xlsx", caption=caption))
+    t.send_file(content, f"{name}.xlsx", caption=caption)
 
 
 async def send_year_chart(t: Turn, plan: Plan, schedule: Schedule, period_key: str) -> None:
@@ -418,14 +411,11 @@ async def send_year_chart(t: Turn, plan: Plan, schedule: Schedule, period_key: s
         t.send(_("This schedule has no reporting periods yet."))
         return
     periods = [(key, (await facts_for(t, schedule.id, key))[0]) for key in keys]
-    chat = t.update.effective_chat
-    assert chat is not None
     figure = await asyncio.to_thread(periods_figure, schedule, year, periods, t.now, t.tz,
                                      t.locale)
     content = await asyncio.to_thread(png, figure)
-    photo = InputFile(content, filename=f"{plan.code}_{schedule.code}_{year}.png")
-    caption = f"{schedule.name} · {_('year {year}').format(year=year)}"
-    t.later(lambda: chat.send_photo(photo, caption=caption))
+    caption = esc(f"{schedule.name} · {_('year {year}').format(year=year)}")
+    t.send_picture(content, caption=caption)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
+from core.choices import Choice
 from core.formatting import format_datetime
 from core.i18n import N_, ngettext
 from core.lateness import Lateness
@@ -114,21 +114,20 @@ async def show_submitted(t: Turn, page: int = 0) -> None:
                          .replace("\n", "\n   "))
         lines.append("   " + n_("Sent {n} time", "Sent {n} times", len(versions)).format(
             n=len(versions)))
-        buttons.append([InlineKeyboardButton(button_label(f"{number}. {title}"),
-                                             callback_data=OPEN.data(latest.id))])
+        buttons.append([Choice(button_label(f"{number}. {title}"), OPEN.data(latest.id))])
     if pages > 1:
         lines.append("")
         lines.append(_("Page {page} of {pages}").format(page=page + 1, pages=pages))
         nav = []
         if page > 0:
-            nav.append(InlineKeyboardButton("‹", callback_data=PAGE.data(page - 1)))
+            nav.append(Choice("‹", PAGE.data(page - 1)))
         if page < pages - 1:
-            nav.append(InlineKeyboardButton("›", callback_data=PAGE.data(page + 1)))
+            nav.append(Choice("›", PAGE.data(page + 1)))
         buttons.append(nav)
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(buttons))
+    t.send(chunks[-1], choices=buttons)
 
 
 # ----------------------------------------------------------------------------- one report
@@ -195,16 +194,16 @@ async def open_version(t: Turn, submission_id: int) -> None:
             mark = " ◀️" if v.id == submission.id else ""
             lines.append(f"v{v.version} · {esc(v.receipt_no or '—')} · {_status(t, v)}{mark}")
     others = [v for v in versions if v.id != submission.id]
-    rows = [[InlineKeyboardButton(f"📄 v{v.version}", callback_data=OPEN.data(v.id))
+    rows = [[Choice(f"📄 v{v.version}", OPEN.data(v.id))
              for v in others[i:i + 4]] for i in range(0, len(others), 4)]
     if any(v.version < submission.version for v in versions):
-        rows.append([InlineKeyboardButton("🔀 " + _("Compare with the previous version"),
-                                          callback_data=CHANGES.data(submission.id))])
-    rows.append([InlineKeyboardButton("‹ " + _("All sent reports"), callback_data=PAGE.data(0))])
+        rows.append([Choice("🔀 " + _("Compare with the previous version"),
+                            CHANGES.data(submission.id))])
+    rows.append([Choice("‹ " + _("All sent reports"), PAGE.data(0))])
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=InlineKeyboardMarkup(rows))
+    t.send(chunks[-1], choices=rows)
 
 
 async def show_changes(t: Turn, submission_id: int) -> None:
@@ -222,14 +221,14 @@ async def show_changes(t: Turn, submission_id: int) -> None:
     lines = [f"📨 <b>{esc(title)}</b>", ""]
     lines += await version_changes(t.session, t._, ngettext(t.locale), previous, submission,
                                    t.locale)
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(f"📄 v{previous.version}", callback_data=OPEN.data(previous.id)),
-        InlineKeyboardButton(f"📄 v{submission.version}", callback_data=OPEN.data(submission.id)),
-    ]])
+    choices = [[
+        Choice(f"📄 v{previous.version}", OPEN.data(previous.id)),
+        Choice(f"📄 v{submission.version}", OPEN.data(submission.id)),
+    ]]
     chunks = split_message(lines)
     for chunk in chunks[:-1]:
         t.send(chunk)
-    t.send(chunks[-1], reply_markup=markup)
+    t.send(chunks[-1], choices=choices)
 
 
 # ----------------------------------------------------------------------------- wiring

@@ -125,3 +125,29 @@ async def test_a_failing_feature_is_reported_once_and_goes_no_further(
     # and the fallback group did not answer the update a second time.
     assert [type(e) for e in bot.errors] == [RuntimeError]
     assert len(replies) == 1 and "Xin lỗi" in replies.text, replies.texts
+
+
+OUTPUT_TYPES = ("InlineKeyboardButton", "InlineKeyboardMarkup", "ReplyKeyboardMarkup",
+                "InputFile", "InputMedia")
+OUTPUT_CALLS = ("edit_message_text", "edit_message_reply_markup", "send_document",
+                "send_photo", "send_message")
+
+
+def test_features_say_what_to_show_and_only_the_adapter_says_how() -> None:
+    """Issue 14 step 1: features offer choices (core.choices.Choice), menus, files and
+    pictures through Turn; only handlers/context.py builds Telegram's buttons and calls
+    its send and edit methods, so a second channel renders the same screens its own way."""
+    folder = Path(__file__).resolve().parent.parent / "handlers"
+    found = []
+    # context.py is the adapter; errors.py and guards.py answer before any Turn exists
+    # (the error policy and the private-chat guard), per channel like the adapter.
+    for path in sorted(folder.glob("*.py")):
+        if path.name in ("context.py", "errors.py", "guards.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("telegram"):
+                found += [(path.name, a.name) for a in node.names if a.name in OUTPUT_TYPES]
+            if isinstance(node, ast.Attribute) and node.attr in OUTPUT_CALLS:
+                found.append((path.name, node.attr))
+    assert not found, found
