@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.zalo import zalo_server  # noqa: F401  (a fixture for every test module)
+
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"
 MINI_PLAN = ROOT / "tests" / "data" / "mini-plan.yaml"

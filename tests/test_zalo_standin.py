@@ -24,16 +24,7 @@ from sandbox.zaloapi import (
     ZaloApiState,
     ZaloStandInServer,
 )
-
-TOKEN = "1234567890:test-SECRET_token"
-USER = "6ede9afa66b88fe6d6a9"
-SECRET = "s3cret-token"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ZaloStandInServer]:
-    async with ZaloStandInServer(ZaloApiState(token=TOKEN, allow_http_webhook=True)) as srv:
-        yield srv
+from tests.support.zalo import SECRET, TOKEN, USER
 
 
 @pytest.fixture
@@ -44,13 +35,13 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 async def call(
     http: aiohttp.ClientSession,
-    server: ZaloStandInServer,
+    zalo_server: ZaloStandInServer,
     method: str,
     token: str = TOKEN,
     **params: Any,
 ) -> tuple[int, dict[str, Any]]:
     """POST a JSON body like the real adapter; returns (HTTP status, decoded body)."""
-    async with http.post(f"{server.url}/bot{token}/{method}", json=params) as response:
+    async with http.post(f"{zalo_server.url}/bot{token}/{method}", json=params) as response:
         return response.status, await response.json()
 
 
@@ -84,8 +75,8 @@ class Receiver:
 # ----- identity and the envelope ------------------------------------------------------------
 
 
-async def test_get_me(server: ZaloStandInServer, http: aiohttp.ClientSession) -> None:
-    status, body = await call(http, server, "getMe")
+async def test_get_me(zalo_server: ZaloStandInServer, http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, zalo_server, "getMe")
     assert status == 200
     assert body == {
         "ok": True,
@@ -98,18 +89,20 @@ async def test_get_me(server: ZaloStandInServer, http: aiohttp.ClientSession) ->
     }
 
 
-async def test_bad_token_is_401(server: ZaloStandInServer, http: aiohttp.ClientSession) -> None:
+async def test_bad_token_is_401(
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
+) -> None:
     for token in ("1234567890:wrong", "not-a-token"):
-        status, body = await call(http, server, "getMe", token=token)
+        status, body = await call(http, zalo_server, "getMe", token=token)
         assert status == 401
         assert body == {"ok": False, "error_code": 401, "description": "Unauthorized"}
-    assert server.state.calls("getMe")[-1]["error_code"] == 401
+    assert zalo_server.state.calls("getMe")[-1]["error_code"] == 401
 
 
 async def test_method_names_are_case_sensitive(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    status, body = await call(http, server, "getme")
+    status, body = await call(http, zalo_server, "getme")
     assert (status, body["ok"], body["error_code"]) == (400, False, 400)
 
 
@@ -124,11 +117,11 @@ async def test_errors_can_come_with_http_200(http: aiohttp.ClientSession) -> Non
 
 
 async def test_text_arrives_through_get_updates(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
     before_ms = int(time.time() * 1000)
-    server.state.user_sends_text(USER, "Xin chào", display_name="Ted")
-    status, body = await call(http, server, "getUpdates", timeout="1")
+    zalo_server.state.user_sends_text(USER, "Xin chào", display_name="Ted")
+    status, body = await call(http, zalo_server, "getUpdates", timeout="1")
     assert status == 200 and body["ok"] is True
     update = body["result"]  # one update object, not a list
     assert update["event_name"] == EVENT_TEXT
@@ -138,17 +131,17 @@ async def test_text_arrives_through_get_updates(
     assert message["chat"] == {"id": USER, "chat_type": "PRIVATE"}
     assert isinstance(message["message_id"], str) and len(message["message_id"]) == 20
     assert before_ms <= message["date"] <= int(time.time() * 1000)  # milliseconds
-    assert server.state.pending_updates() == []
+    assert zalo_server.state.pending_updates() == []
 
 
 async def test_long_poll_wakes_when_a_user_writes(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    poll = asyncio.create_task(call(http, server, "getUpdates", timeout="5"))
+    poll = asyncio.create_task(call(http, zalo_server, "getUpdates", timeout="5"))
     # Yield until the poll is parked on the server's Event (no timed sleep involved).
-    while not server.state.waiting_polls:  # noqa: ASYNC110
+    while not zalo_server.state.waiting_polls:  # noqa: ASYNC110
         await asyncio.sleep(0)
-    server.state.user_sends_image(USER, "https://example.com/a.jpg", caption="ảnh")
+    zalo_server.state.user_sends_image(USER, "https://example.com/a.jpg", caption="ảnh")
     status, body = await asyncio.wait_for(poll, 2)
     assert status == 200
     message = body["result"]["message"]
@@ -158,10 +151,10 @@ async def test_long_poll_wakes_when_a_user_writes(
 
 
 async def test_empty_long_poll_is_408(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
     started = time.monotonic()
-    status, body = await call(http, server, "getUpdates", timeout="1")
+    status, body = await call(http, zalo_server, "getUpdates", timeout="1")
     waited = time.monotonic() - started
     assert status == 408
     assert body == {"ok": False, "error_code": 408, "description": "Request timeout"}
@@ -169,10 +162,10 @@ async def test_empty_long_poll_is_408(
 
 
 async def test_unsupported_update_may_lack_a_message(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    server.state.user_sends_unsupported(USER, bare=True)
-    _, body = await call(http, server, "getUpdates", timeout=1)  # a number is accepted too
+    zalo_server.state.user_sends_unsupported(USER, bare=True)
+    _, body = await call(http, zalo_server, "getUpdates", timeout=1)  # a number is accepted too
     assert body["result"] == {"event_name": EVENT_UNSUPPORTED}
 
 
@@ -180,83 +173,88 @@ async def test_unsupported_update_may_lack_a_message(
 
 
 async def test_send_message_appears_in_the_transcript(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    server.state.user_sends_text(USER, "/start")
-    status, body = await call(http, server, "sendMessage", chat_id=USER, text="Chào bạn!")
+    zalo_server.state.user_sends_text(USER, "/start")
+    status, body = await call(http, zalo_server, "sendMessage", chat_id=USER, text="Chào bạn!")
     assert status == 200
     assert set(body["result"]) == {"message_id", "date"}
-    transcript = server.state.chat_messages(USER)
+    transcript = zalo_server.state.chat_messages(USER)
     assert [(m["from_bot"], m.get("text")) for m in transcript] == [
         (False, "/start"),
         (True, "Chào bạn!"),
     ]
     assert transcript[1]["message_id"] == body["result"]["message_id"]
 
-    status, body = await call(http, server, "sendChatAction", chat_id=USER, action="typing")
+    status, body = await call(http, zalo_server, "sendChatAction", chat_id=USER, action="typing")
     assert (status, body) == (200, {"ok": True})  # no result at all, as documented
     status, _ = await call(
-        http, server, "sendPhoto", chat_id=USER, photo="https://example.com/p.png", caption="x"
+        http, zalo_server, "sendPhoto", chat_id=USER, photo="https://example.com/p.png", caption="x"
     )
     assert status == 200
-    status, _ = await call(http, server, "sendSticker", chat_id=USER, sticker="abc")
+    status, _ = await call(http, zalo_server, "sendSticker", chat_id=USER, sticker="abc")
     assert status == 200
-    kinds = [m["kind"] for m in server.state.bot_messages(USER)]
+    kinds = [m["kind"] for m in zalo_server.state.bot_messages(USER)]
     assert kinds == ["text", "photo", "sticker"]
 
 
 async def test_text_over_2000_characters_is_refused(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    server.state.add_user(USER)
-    status, body = await call(http, server, "sendMessage", chat_id=USER, text="a" * 2001)
+    zalo_server.state.add_user(USER)
+    status, body = await call(http, zalo_server, "sendMessage", chat_id=USER, text="a" * 2001)
     assert (status, body["error_code"]) == (400, 400)
-    status, _ = await call(http, server, "sendMessage", chat_id=USER, text="a" * 2000)
+    status, _ = await call(http, zalo_server, "sendMessage", chat_id=USER, text="a" * 2000)
     assert status == 200
-    status, _ = await call(http, server, "sendMessage", chat_id=USER, text="")
+    status, _ = await call(http, zalo_server, "sendMessage", chat_id=USER, text="")
     assert status == 400
     status, _ = await call(
-        http, server, "sendPhoto", chat_id=USER, photo="https://e.com/p.png", caption="b" * 2001
+        http,
+        zalo_server,
+        "sendPhoto",
+        chat_id=USER,
+        photo="https://e.com/p.png",
+        caption="b" * 2001,
     )
     assert status == 400
-    assert len(server.state.bot_messages(USER)) == 1
-    assert "2001" in server.state.calls("sendMessage")[0]["reason"]
+    assert len(zalo_server.state.bot_messages(USER)) == 1
+    assert "2001" in zalo_server.state.calls("sendMessage")[0]["reason"]
 
 
 async def test_chat_ids_are_strings_of_known_chats(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    status, _ = await call(http, server, "sendMessage", chat_id="unknown", text="hi")
+    status, _ = await call(http, zalo_server, "sendMessage", chat_id="unknown", text="hi")
     assert status == 400
-    server.state.add_user("12345")
-    status, _ = await call(http, server, "sendMessage", chat_id=12345, text="hi")
+    zalo_server.state.add_user("12345")
+    status, _ = await call(http, zalo_server, "sendMessage", chat_id=12345, text="hi")
     assert status == 400  # a number: the adapter int()-ed an opaque id
 
 
-async def test_blocked_user(server: ZaloStandInServer, http: aiohttp.ClientSession) -> None:
-    server.state.user_sends_text(USER, "hi")
-    server.state.block(USER)
-    status, body = await call(http, server, "sendMessage", chat_id=USER, text="reminder")
+async def test_blocked_user(zalo_server: ZaloStandInServer, http: aiohttp.ClientSession) -> None:
+    zalo_server.state.user_sends_text(USER, "hi")
+    zalo_server.state.block(USER)
+    status, body = await call(http, zalo_server, "sendMessage", chat_id=USER, text="reminder")
     assert (status, body["ok"], body["error_code"]) == (400, False, 400)
-    assert server.state.calls("sendMessage")[-1]["reason"] == f"user {USER!r} blocked the bot"
-    assert server.state.bot_messages(USER) == []
+    assert zalo_server.state.calls("sendMessage")[-1]["reason"] == f"user {USER!r} blocked the bot"
+    assert zalo_server.state.bot_messages(USER) == []
     # The code is undocumented; a test can pick another reading.
-    server.state.blocked_error = ZaloApiError(403)
-    status, body = await call(http, server, "sendMessage", chat_id=USER, text="reminder")
+    zalo_server.state.blocked_error = ZaloApiError(403)
+    status, body = await call(http, zalo_server, "sendMessage", chat_id=USER, text="reminder")
     assert (status, body["description"]) == (403, "Internal server error")
 
 
 async def test_next_calls_fail_with_a_given_code(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
-    server.state.add_user(USER)
-    server.state.fail_next(2, 429, method="sendMessage")
+    zalo_server.state.add_user(USER)
+    zalo_server.state.fail_next(2, 429, method="sendMessage")
     results = [
-        (await call(http, server, "sendMessage", chat_id=USER, text=f"try {i}"))[0]
+        (await call(http, zalo_server, "sendMessage", chat_id=USER, text=f"try {i}"))[0]
         for i in range(3)
     ]
     assert results == [429, 429, 200]
-    assert [m["text"] for m in server.state.bot_messages(USER)] == ["try 2"]
+    assert [m["text"] for m in zalo_server.state.bot_messages(USER)] == ["try 2"]
 
 
 # ----- webhook ------------------------------------------------------------------------------
@@ -282,18 +280,20 @@ async def test_set_webhook_validation(http: aiohttp.ClientSession) -> None:
 
 
 async def test_webhook_delivery_with_the_secret_header(
-    server: ZaloStandInServer, http: aiohttp.ClientSession
+    zalo_server: ZaloStandInServer, http: aiohttp.ClientSession
 ) -> None:
     async with Receiver() as receiver:
-        status, _ = await call(http, server, "setWebhook", url=receiver.url, secret_token=SECRET)
+        status, _ = await call(
+            http, zalo_server, "setWebhook", url=receiver.url, secret_token=SECRET
+        )
         assert status == 200
-        update = server.state.user_sends_text(USER, "qua webhook")
-        deliveries = await server.state.flush_webhooks()
+        update = zalo_server.state.user_sends_text(USER, "qua webhook")
+        deliveries = await zalo_server.state.flush_webhooks()
         assert receiver.requests == [(SECRET, {"ok": True, "result": update})]
         assert deliveries[0]["status"] == 200
 
-        server.state.duplicate_deliveries = True
-        server.state.user_sends_sticker(USER)
-        await server.state.flush_webhooks()
+        zalo_server.state.duplicate_deliveries = True
+        zalo_server.state.user_sends_sticker(USER)
+        await zalo_server.state.flush_webhooks()
         ids = [body["result"]["message"]["message_id"] for _, body in receiver.requests[1:]]
         assert len(ids) == 2 and ids[0] == ids[1]
