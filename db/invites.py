@@ -24,7 +24,12 @@ _DURATION_RE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 
 
 def new_code() -> str:
-    return secrets.token_urlsafe(CODE_BYTES)
+    """A random code that never starts with «-», which a command line (`invite revoke
+    CODE`) would read as an option; drawing again keeps it uniform over the others."""
+    while True:
+        code = secrets.token_urlsafe(CODE_BYTES)
+        if not code.startswith("-"):
+            return code
 
 
 def hash_code(code: str) -> str:

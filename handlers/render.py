@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.callbacks import Route
+from core.choices import Choice
 from core.fields import FIELD_TYPES
 from core.fields.base import FieldSpec
 from core.formatting import format_date
@@ -176,6 +178,13 @@ def answer_lines(_: Gettext, form: FormSpec, state: FormState, locale: str) -> l
             continue
         lines.append(f"{number}. " + label_value(spec.label, shown))
     return lines
+
+
+def compare_choices(open_route: Route, previous: Submission, submission: Submission
+                    ) -> list[list[Choice]]:
+    """Under a comparison of two versions: a button to open each (the feature's route)."""
+    return [[Choice(f"📄 v{previous.version}", open_route.data(previous.id)),
+             Choice(f"📄 v{submission.version}", open_route.data(submission.id))]]
 
 
 async def version_changes(session: AsyncSession, _: Gettext,

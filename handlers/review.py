@@ -43,7 +43,7 @@ from db.queries import agency_people
 from handlers import pending
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
-from handlers.render import answer_lines, lateness_text, version_changes
+from handlers.render import answer_lines, compare_choices, lateness_text, version_changes
 from handlers.screens import REVIEW_MENU, menu_button
 from scheduler.buttons import REVIEW_QUEUE
 from scheduler.sweep import Decision, Item
@@ -204,14 +204,7 @@ async def show_changes(t: Turn, submission_id: int) -> None:
     lines = [f"📄 <b>{esc(agency.name)}</b>", esc(title), ""]
     lines += await version_changes(t.session, t._, ngettext(t.locale), previous, submission,
                                    t.locale)
-    choices = [[
-        Choice(f"📄 v{previous.version}", OPEN.data(previous.id)),
-        Choice(f"📄 v{submission.version}", OPEN.data(submission.id)),
-    ]]
-    chunks = split_message(lines)
-    for chunk in chunks[:-1]:
-        t.send(chunk)
-    t.send(chunks[-1], choices=choices)
+    t.send("\n".join(lines), choices=compare_choices(OPEN, previous, submission))
 
 
 async def accept(t: Turn, submission_id: int) -> None:

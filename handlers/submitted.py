@@ -35,6 +35,7 @@ from handlers.render import (
     SUBMISSION_ICON,
     SUBMISSION_STATUS,
     answer_lines,
+    compare_choices,
     lateness_text,
     version_changes,
 )
@@ -221,14 +222,7 @@ async def show_changes(t: Turn, submission_id: int) -> None:
     lines = [f"📨 <b>{esc(title)}</b>", ""]
     lines += await version_changes(t.session, t._, ngettext(t.locale), previous, submission,
                                    t.locale)
-    choices = [[
-        Choice(f"📄 v{previous.version}", OPEN.data(previous.id)),
-        Choice(f"📄 v{submission.version}", OPEN.data(submission.id)),
-    ]]
-    chunks = split_message(lines)
-    for chunk in chunks[:-1]:
-        t.send(chunk)
-    t.send(chunks[-1], choices=choices)
+    t.send("\n".join(lines), choices=compare_choices(OPEN, previous, submission))
 
 
 # ----------------------------------------------------------------------------- wiring

@@ -135,3 +135,12 @@ def test_invite_cli_create_list_revoke(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "no agency 'nope'" in unknown.stderr
     bad_role = run_cli("invite", "create", "--agency", "ca", "--role", "boss", **env)
     assert bad_role.returncode == 2
+
+
+def test_a_code_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """«invite revoke -abc…» would be read as an option: such a draw is drawn again."""
+    from db import invites
+
+    draws = iter(["-" + "a" * 23, "b" * 24])
+    monkeypatch.setattr(invites.secrets, "token_urlsafe", lambda n: next(draws))
+    assert invites.new_code() == "b" * 24
