@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.updates import PerChatUpdateProcessor, SkipMalformedUpdates
+from core.channels import TELEGRAM, ZALO, Channel
 from core.clock import Clock
 from core.i18n import N_, translator
 from core.settings import Settings
@@ -41,14 +46,34 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     run_jobs: bool = True,
+    channel: Channel = TELEGRAM,
+    engine: AsyncEngine | None = None,
+    sweeps: bool = True,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """`run_jobs=False` leaves out the sender and the periodic sweep (handler tests)."""
-    if settings.bot_token is None:
+    """One channel's application, every feature registered. `run_jobs=False` leaves out the
+    sender and the periodic sweep (handler tests); `sweeps=False` the sweep alone (the other
+    channel's application runs it); applications of one process share the `engine`."""
+    engine = engine or make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    clock = Clock(settings.fake_now)
+    if channel == ZALO:
+        if settings.zalo_bot_token is None:
+            raise ValueError("ZALO_BOT_TOKEN is required to build the Zalo application")
+        token = settings.zalo_bot_token.get_secret_value()
+        api = settings.zalo_api_url
+        if request is None:
+            from bot.zalo.client import ZaloClient
+            from bot.zalo.request import ZaloRequest
+
+            request = ZaloRequest(ZaloClient(token, api), sessions, settings, clock.now)
+    elif settings.bot_token is None:
         raise ValueError("BOT_TOKEN is required to build the application")
-    api = settings.telegram_api_url
+    else:
+        token = settings.bot_token.get_secret_value()
+        api = settings.telegram_api_url
     builder = (
         ApplicationBuilder()
-        .token(settings.bot_token.get_secret_value())
+        .token(token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .post_init(on_startup)
@@ -63,22 +88,27 @@ def build_application(
     builder = builder.get_updates_request(SkipMalformedUpdates(
         updates_request or request or HTTPXRequest(connection_pool_size=1)))
     app = builder.build()
-    engine = make_engine(settings.database_url)
     app.bot_data["settings"] = settings
     app.bot_data["engine"] = engine
-    app.bot_data["db"] = make_sessionmaker(engine)
-    app.bot_data["clock"] = Clock(settings.fake_now)
+    app.bot_data["db"] = sessions
+    app.bot_data["clock"] = clock
     app.bot_data["run_jobs"] = run_jobs
+    app.bot_data["channel"] = channel
+    if channel == ZALO:
+        app.bot_data["zalo_request"] = request
+    app.bot_data["sweeps"] = sweeps
     register_handlers(app)
     return app
 
 
 async def on_startup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    use_own_username(app)
-    await register_commands(app)
+    if app.bot_data.get("channel", TELEGRAM) == TELEGRAM:
+        use_own_username(app)
+        await register_commands(app)
     if app.bot_data.get("run_jobs", True):
         await start_sender(app)
-        schedule_sweep(app)
+        if app.bot_data.get("sweeps", True):
+            schedule_sweep(app)
 
 
 def use_own_username(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -121,6 +151,50 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
 
 
 def run_polling(settings: Settings) -> None:
-    app = build_application(settings)
-    log.info("polling %s", settings.telegram_api_url)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    """Serve every channel whose token is set, by polling (Zalo: long polling)."""
+    if settings.zalo_bot_token is None:
+        app = build_application(settings)
+        log.info("polling %s", settings.telegram_api_url)
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    asyncio.run(run_channels(settings))
+
+
+async def run_channels(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Telegram (if BOT_TOKEN is set) and Zalo side by side in one process, on one engine;
+    the Telegram application sweeps when there is one. Until SIGINT, SIGTERM or `stop`."""
+    from bot.zalo.runner import ZaloPoller
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    engine = make_engine(settings.database_url)
+    telegram = build_application(settings, engine=engine) if settings.bot_token else None
+    zalo = build_application(settings, channel=ZALO, engine=engine, sweeps=telegram is None)
+    apps = [app for app in (telegram, zalo) if app is not None]
+    started: list[Application[Any, Any, Any, Any, Any, Any]] = []
+    poller = ZaloPoller(zalo)
+    try:
+        for app in apps:
+            await app.initialize()
+            started.append(app)
+            await on_startup(app)
+            await app.start()
+        if telegram is not None and telegram.updater is not None:
+            log.info("polling %s", settings.telegram_api_url)
+            await telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("polling Zalo at %s", settings.zalo_api_url)
+        poller.start()
+        await stop.wait()
+    finally:
+        await poller.stop()
+        if telegram is not None and telegram.updater is not None and telegram.updater.running:
+            await telegram.updater.stop()
+        for app in reversed(started):
+            if app.running:
+                await app.stop()
+            await on_stop(app)
+            await app.shutdown()
+        await engine.dispose()

@@ -179,9 +179,9 @@ def refused_unmigrated(database_url: str) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    if settings.bot_token is None:
+    if settings.bot_token is None and settings.zalo_bot_token is None:
         print(
-            "BOT_TOKEN is not set.\n"
+            "Neither BOT_TOKEN (Telegram) nor ZALO_BOT_TOKEN (Zalo) is set.\n"
             "Get a token from @BotFather in Telegram, then run for example:\n"
             "  BOT_TOKEN=123456:ABC... make run\n"
             "or put BOT_TOKEN=... in a .env file next to the Makefile.",
@@ -198,13 +198,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     settings = get_settings()
-    missing = [name for name, value in (("BOT_TOKEN", settings.bot_token),
-                                        ("WEBHOOK_URL", settings.webhook_url),
-                                        ("WEBHOOK_SECRET", settings.webhook_secret))
-               if not value]
+    if settings.bot_token is None and settings.zalo_bot_token is None:
+        print("webhook mode needs BOT_TOKEN (Telegram) or ZALO_BOT_TOKEN (Zalo), or both "
+              "(see README)", file=sys.stderr)
+        return 2
+    missing = []
+    if settings.bot_token is not None:
+        missing += [name for name, value in (("WEBHOOK_URL", settings.webhook_url),
+                                             ("WEBHOOK_SECRET", settings.webhook_secret))
+                    if not value]
+    if settings.zalo_webhook_url and not settings.zalo_webhook_secret:
+        missing.append("ZALO_WEBHOOK_SECRET")
     if missing:
         print(f"webhook mode needs {', '.join(missing)}; e.g. WEBHOOK_URL=https://host/tg "
-              "WEBHOOK_SECRET=<random> (see README)", file=sys.stderr)
+              "WEBHOOK_SECRET=<random>, ZALO_WEBHOOK_URL=https://host/zalo "
+              "ZALO_WEBHOOK_SECRET=<random> (see README)", file=sys.stderr)
         return 2
     if refused_unmigrated(settings.database_url):
         return 2

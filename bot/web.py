@@ -1,7 +1,13 @@
-"""Webhook mode: `python -m bot web` serves Telegram's webhook with Starlette + uvicorn.
+"""Webhook mode: `python -m bot web` serves each channel's webhook with Starlette + uvicorn.
 
-- POST <path of WEBHOOK_URL>: an update; it must carry X-Telegram-Bot-Api-Secret-Token equal
-  to WEBHOOK_SECRET, otherwise 403 and the update is not processed.
+- POST <path of WEBHOOK_URL>: a Telegram update; it must carry
+  X-Telegram-Bot-Api-Secret-Token equal to WEBHOOK_SECRET, otherwise 403 and the update is
+  not processed.
+- POST <path of ZALO_WEBHOOK_URL>: a Zalo event, with X-Bot-Api-Secret-Token equal to
+  ZALO_WEBHOOK_SECRET (else 403). With ZALO_BOT_TOKEN but no ZALO_WEBHOOK_URL, this process
+  long-polls Zalo instead.
+- GET /f/<token>: a file offered as a link where the channel cannot carry files (Zalo);
+  404 once expired.
 - GET /healthz, without a secret: up or down, and outbox figures (pending messages, lag); no
   names, no versions, no errors.
 Several instances can run side by side on one PostgreSQL database: updates are handled by
@@ -17,7 +23,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import uvicorn
 from sqlalchemy import func, select, text
@@ -27,9 +33,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 
-from bot.app import build_application, on_shutdown, on_startup, on_stop
+from bot.app import build_application, on_startup, on_stop
+from bot.zalo.client import SECRET_HEADER, ZaloUpdate, verify_secret
+from bot.zalo.runner import ZaloPoller, deliver, zalo_request
+from core.channels import ZALO
 from core.settings import Settings
+from db.file_links import open_link
 from db.models import OutboxMessage, OutboxStatus
+from db.session import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +51,59 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/"
 
 
+def zalo_webhook_path(settings: Settings) -> str:
+    if not settings.zalo_webhook_url:
+        return "/zalo"
+    return urlsplit(settings.zalo_webhook_url).path or "/"
+
+
 def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlette:
-    if settings.webhook_secret is None:
+    telegram = settings.bot_token is not None
+    if telegram and settings.webhook_secret is None:
         raise ValueError("WEBHOOK_SECRET is required in webhook mode")
-    application = build_application(settings)
-    secret = settings.webhook_secret.get_secret_value()
+    if settings.zalo_webhook_url and settings.zalo_webhook_secret is None:
+        raise ValueError("ZALO_WEBHOOK_SECRET is required with ZALO_WEBHOOK_URL")
+    engine = make_engine(settings.database_url)
+    zalo = (build_application(settings, channel=ZALO, engine=engine, sweeps=not telegram)
+            if settings.zalo_bot_token is not None else None)
+    application = build_application(settings, engine=engine) if telegram else zalo
+    if application is None:
+        raise ValueError("BOT_TOKEN or ZALO_BOT_TOKEN is required")
+    apps = [application] + ([zalo] if zalo is not None and zalo is not application else [])
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    zalo_secret = (settings.zalo_webhook_secret.get_secret_value()
+                   if settings.zalo_webhook_secret else "")
+    poller = ZaloPoller(zalo) if zalo is not None and not settings.zalo_webhook_url else None
+
+    async def receive_zalo(request: Request) -> Response:
+        if zalo is None or not verify_secret(request.headers.get(SECRET_HEADER), zalo_secret):
+            log.warning("Zalo webhook request refused: missing or wrong secret token")
+            return Response(status_code=403)
+        try:
+            payload = await request.json()
+        except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+            return Response(status_code=400)
+        event = ZaloUpdate.parse(payload)
+        if event is not None:  # (an event without a message is answered and dropped)
+            # Handled before answering, as Telegram's: 200 means done.
+            await deliver(zalo, event)
+        return Response(status_code=200)
+
+    async def download(request: Request) -> Response:
+        async with application.bot_data["db"]() as session:
+            link = await open_link(session, request.path_params["token"],
+                                   application.bot_data["clock"].now())
+        if link is None:
+            return Response("This link has expired or does not exist.\n", status_code=404,
+                            media_type="text/plain")
+        name = quote(link.filename)
+        return Response(link.content, media_type=link.mime, headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
     async def receive(request: Request) -> Response:
+        if not telegram:
+            return Response(status_code=404)
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("webhook request refused: missing or wrong secret token")
@@ -93,30 +150,40 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await application.initialize()
-        await on_startup(application)
-        if register_webhook and settings.webhook_url:
+        for each in apps:
+            await each.initialize()
+            await on_startup(each)
+        if register_webhook and telegram and settings.webhook_url:
             await application.bot.set_webhook(
                 settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
             )
             log.info("webhook registered at %s", webhook_path(settings))
-        await application.start()
+        if register_webhook and zalo is not None and settings.zalo_webhook_url:
+            await zalo_request(zalo).client.set_webhook(settings.zalo_webhook_url, zalo_secret)
+            log.info("Zalo webhook registered at %s", zalo_webhook_path(settings))
+        for each in apps:
+            await each.start()
+        if poller is not None:
+            poller.start()
         try:
             yield
         finally:
             # uvicorn stops on SIGTERM; sends in flight finish in on_stop.
-            await application.stop()
-            await on_stop(application)
-            await application.shutdown()
-            await on_shutdown(application)
+            if poller is not None:
+                await poller.stop()
+            for each in reversed(apps):
+                await each.stop()
+                await on_stop(each)
+                await each.shutdown()
+            await engine.dispose()
 
-    return Starlette(
-        routes=[
-            Route(webhook_path(settings), receive, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [Route("/healthz", healthz, methods=["GET"]),
+              Route("/f/{token}", download, methods=["GET"])]
+    if telegram:
+        routes.append(Route(webhook_path(settings), receive, methods=["POST"]))
+    if zalo is not None and settings.zalo_webhook_url:
+        routes.append(Route(zalo_webhook_path(settings), receive_zalo, methods=["POST"]))
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def run_web(settings: Settings) -> None:

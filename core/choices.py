@@ -107,6 +107,14 @@ def shown_label(label: str) -> str:
     return label[start:] if start < len(label) else label
 
 
+def listed_label(label: str, n: int) -> str:
+    """The label on its numbered line: shown_label, without a number of its own that
+    repeats its place («1. Báo cáo tháng 01» as the first: «1. Báo cáo tháng 01», once)."""
+    shown = shown_label(label)
+    own = re.match(rf"{n}\s*[.)]\s+", shown)
+    return shown[own.end():] if own and shown[own.end():].strip() else shown
+
+
 def normalise(text: str) -> str:
     """The form labels and replies are compared in: no leading emoji, lowercase, without
     diacritics (core.fields.parsing.fold), without punctuation around it. «Có.» → «co»."""
@@ -155,7 +163,8 @@ def render_numbered(text: str, choices: Sequence[Sequence[Choice]] | Sequence[Ch
         if len(text) > limit:
             text = _shorten(text, limit) if limit >= len(ELLIPSIS) else ""
         return text, flat
-    listing = "\n".join(f"{n}. {shown_label(c.label)}".rstrip() for n, c in enumerate(flat, 1))
+    listing = "\n".join(f"{n}. {listed_label(c.label, n)}".rstrip()
+                        for n, c in enumerate(flat, 1))
     if not text:
         if len(listing) > limit:
             raise ValueError(f"{len(flat)} choices take {len(listing)} characters > {limit}")
@@ -201,3 +210,49 @@ def match_reply(reply: str, offered: Sequence[Choice]) -> Reply:
     if number is not None:
         return OutOfRange(number, len(offered))
     return NOT_A_CHOICE
+
+
+# While a message waits for typed text (a number, a date, a comment), a typed number is the
+# answer, not a choice: its choices are marked with letters instead («a. Bỏ qua»).
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_LETTER = re.compile(r"[(\[]?\s*([a-z])\s*[.):\]]*")
+
+
+def mark(n: int, lettered: bool) -> str:
+    """The mark of the n-th choice (from 1): «3», or «c» when lettered."""
+    return LETTERS[n - 1] if lettered and n <= len(LETTERS) else str(n)
+
+
+def render_marked(text: str, choices: Sequence[Sequence[Choice]] | Sequence[Choice], *,
+                  lettered: bool, limit: int = ZALO_LIMIT) -> tuple[str, list[Choice]]:
+    """:func:`render_numbered`, or with letters for a message that waits for typed text."""
+    if not lettered:
+        return render_numbered(text, choices, limit=limit)
+    flat = _flatten(choices)[:len(LETTERS)]
+    listing = "\n".join(f"{mark(n, True)}. {shown_label(c.label)}".rstrip()
+                        for n, c in enumerate(flat, 1))
+    text = text.rstrip()
+    if not text or not flat:
+        return render_numbered(text, [], limit=limit)[0] if not flat else listing, flat
+    room = limit - len(listing) - 2
+    if len(text) > room:
+        if room < len(ELLIPSIS):
+            raise ValueError(f"{len(flat)} choices take {len(listing)} characters > {limit}")
+        text = _shorten(text, room)
+    return text + "\n\n" + listing, flat
+
+
+def match_marked(reply: str, offered: Sequence[Choice], *, lettered: bool) -> Reply:
+    """:func:`match_reply`, or for a lettered list: a letter («b», «b.») or a label picks;
+    anything else (a number above all) is the typed text it looks like."""
+    if not lettered:
+        return match_reply(reply, offered)
+    letter = _LETTER.fullmatch(fold(reply).strip())
+    if letter:
+        n = LETTERS.index(letter.group(1)) + 1
+        return Picked(offered[n - 1], n) if n <= len(offered) else NOT_A_CHOICE
+    wanted = normalise(reply)
+    numbers = tuple(n for n, c in enumerate(offered, 1) if wanted and normalise(c.label) == wanted)
+    if len(numbers) == 1:
+        return Picked(offered[numbers[0] - 1], numbers[0])
+    return Ambiguous(numbers) if numbers else NOT_A_CHOICE

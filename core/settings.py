@@ -41,10 +41,23 @@ class Settings(BaseSettings):
     # Webhook mode (python -m bot web)
     webhook_url: str | None = None  # https://host/tg: served at /tg, registered with setWebhook
     webhook_secret: SecretStr | None = None
+    # Zalo (a second channel; either token alone is enough to run)
+    zalo_bot_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_webhook_url: str | None = None  # https://host/zalo: served at /zalo; else long polling
+    zalo_webhook_secret: SecretStr | None = None  # 8 to 256 characters
+    # Zalo publishes no limits: a conservative rate, per chat as SEND_PER_CHAT_SECONDS.
+    zalo_send_rate: float = 5.0
+    # Zalo's error codes that mean "this person blocked the bot" (none is documented yet).
+    zalo_blocked_codes: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
+    # Where people download what Zalo cannot carry (workbooks, CSV): https://host, served
+    # by `python -m bot web` (the links expire after FILE_LINK_HOURS).
+    public_url: str | None = None
+    file_link_hours: int = 24
     port: int = 8000
     host: str = "0.0.0.0"
 
-    @field_validator("bot_admins", mode="before")
+    @field_validator("bot_admins", "zalo_blocked_codes", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -54,7 +67,7 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("telegram_api_url")
+    @field_validator("telegram_api_url", "zalo_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -185,12 +186,18 @@ class Agency(Base):
 
 
 class Member(Base):
-    """A Telegram account bound to an agency. Roles live in `member_role`."""
+    """A person bound to an agency, on Telegram, Zalo or both. Roles live in `member_role`.
+
+    `chat_id` is where unprompted messages go: the chat of `preferred_channel`, or of the
+    channel the member used last when none is chosen (core.channels: a Zalo chat's local id
+    is a negative number of its own range)."""
 
     __tablename__ = "member"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    zalo_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    preferred_channel: Mapped[str | None] = mapped_column(String(10))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     committee_id: Mapped[int | None] = mapped_column(
         ForeignKey("committee.id", ondelete="SET NULL"), index=True
@@ -226,6 +233,11 @@ class Member(Base):
     def role_set(self) -> set[Role]:
         return {r.role for r in self.roles}
 
+    @property
+    def reach(self) -> int:
+        """The chat unprompted messages go to (in a private chat, the user id is the chat's)."""
+        return self.chat_id or self.telegram_user_id or self.zalo_user_id or 0
+
 
 class MemberRole(Base):
     __tablename__ = "member_role"
@@ -259,6 +271,10 @@ class Invite(Base):
         ForeignKey("member.id", ondelete="SET NULL")
     )
     revoked_at: Mapped[dt.datetime | None]
+    # A code a member made to bind their account on another channel to themselves.
+    for_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE")
+    )
 
     agency: Mapped[Agency] = relationship(lazy="joined")
 
@@ -625,6 +641,33 @@ class ReceiptCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ZaloChat(Base):
+    """A Zalo chat: its id (a string) for a local id, and the last numbered list sent to it,
+    which a typed number or label answers (`{"items": [[label, data], …], "kind":
+    "buttons"|"menu", "typed": bool, "message_id": int, "text": str}`)."""
+
+    __tablename__ = "zalo_chat"
+
+    local_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    zalo_id: Mapped[str] = mapped_column(String(64), unique=True)
+    choices: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FileLink(Base):
+    """A file offered as a download link where the channel cannot carry it (Zalo): only a
+    hash of the link's token is kept; the link expires."""
+
+    __tablename__ = "file_link"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ProcessedUpdate(Base):

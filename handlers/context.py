@@ -26,6 +26,7 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from core.channels import TELEGRAM, ZALO, Channel, channel_of, is_zalo
 from core.choices import Choices, Menu
 from core.clock import Clock
 from core.i18n import N_, Gettext, pick_language, translator
@@ -38,6 +39,8 @@ from handlers.errors import DuplicateUpdate, tolerate
 from handlers.screens import stranger_welcome
 
 STALE_BUTTON = N_("This button is no longer valid. Open «Reports due» for the current list.")
+STALE_CHOICE = N_("That choice is no longer valid. Choose «Reports due» for the current list, "
+                  "or send «menu».")
 COMMITTEE_ONLY = N_("Sorry, only the committee's chairs and standing office can use this.")
 ADMINS_ONLY = N_("Sorry, only admins can use this.")
 FORM_ROLES = frozenset({Role.reporter, Role.head})
@@ -61,6 +64,7 @@ class Turn:
     # Replies are sent after the transaction commits: no database lock is held while a slow
     # phone connection answers, and nothing is announced that was not saved.
     outgoing: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    _zalo_lists: list[tuple[object, Choices, bool]] = field(default_factory=list)
 
     @property
     def tz(self) -> Any:
@@ -96,9 +100,15 @@ class Turn:
         query = self.update.callback_query
         return (query.data or "") if query is not None else ""
 
+    @property
+    def channel(self) -> Channel:
+        """The channel of this update (for this adapter's rendering, not for features)."""
+        chat = self.update.effective_chat
+        return channel_of(chat.id) if chat is not None else TELEGRAM
+
     def stale(self) -> None:
         """The one answer to a button that no longer means anything (or never did)."""
-        self.send(self._(STALE_BUTTON))
+        self.send(self._(STALE_CHOICE if self.channel == ZALO else STALE_BUTTON))
 
     def edit_markup(self, markup: InlineKeyboardMarkup | None) -> None:
         """Replace the pressed message's buttons (None removes them) after the commit; an
@@ -132,13 +142,18 @@ class Turn:
         self.later(edit)
 
     def send(self, text: str, choices: Choices | None = None, menu: Menu | None = None,
-             **kwargs: Any) -> None:
+             typed: bool = False, **kwargs: Any) -> None:
         """Say `text`, with `choices` under it (rows of Choice: buttons on Telegram) or the
         main `menu` (Menu: the reply keyboard on Telegram). Features say what to show; how
-        is this adapter's (telegram_markup)."""
+        is this adapter's (telegram_markup). `typed`: the message also waits for typed text
+        (a number, a date, a comment), as does any while a typed input is pending; on Zalo
+        its choices are then lettered, so that a typed number stays an answer."""
         kwargs.setdefault("parse_mode", "HTML")
         chat = self.update.effective_chat
         if chat is None:  # nowhere to answer (the chat guard drops these before any feature)
+            return
+        if channel_of(chat.id) == ZALO:
+            self._send_zalo(chat, text, choices, menu, typed, kwargs)
             return
         if choices is not None:
             kwargs["reply_markup"] = telegram_markup(choices)
@@ -152,6 +167,30 @@ class Turn:
             extra = {**kwargs, "reply_markup": markup} if (
                 n == len(pieces) and markup is not None) else kwargs
             self.outgoing.append(functools.partial(chat.send_message, piece, **extra))
+
+    def _send_zalo(self, chat: Any, text: str, choices: Choices | None, menu: Menu | None,
+                   typed: bool, kwargs: dict[str, Any]) -> None:
+        """Zalo answers a list by typing, against the last list it showed: the choices of
+        all of a turn's messages go under its last message that has any (a report's
+        «No activity» stays choosable under its first question), and the main menu only
+        when nothing else is offered («menu» shows it again)."""
+        typed = typed or bool(self.member is not None and self.member.pending_action)
+        token = object()
+        if choices:
+            self._zalo_lists.append((token, choices, typed))
+
+        async def send() -> None:
+            extra = dict(kwargs)
+            if choices and self._zalo_lists[-1][0] is token:
+                merged = [row for _, rows, _ in self._zalo_lists for row in rows]
+                extra["reply_markup"] = telegram_markup(merged)
+                if any(t for _, _, t in self._zalo_lists):
+                    extra["api_kwargs"] = {"zalo_typed": True}
+            elif menu is not None and not self._zalo_lists:
+                extra["reply_markup"] = reply_keyboard(menu)
+            await chat.send_message(text, **extra)
+
+        self.outgoing.append(send)
 
     def edit_choices(self, choices: Choices | None) -> None:
         """Replace the pressed message's choices (None removes them)."""
@@ -246,7 +285,9 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
                               {"key": f"chat:{chat.id}"})
     member = None
     if user is not None:
-        member = await session.scalar(select(Member).where(Member.telegram_user_id == user.id))
+        member = await session.scalar(select(Member).where(identity_column(user.id) == user.id))
+        if member is not None and chat is not None and member.active:
+            follow_channel(member, chat.id)
     locale = pick_language(member.language if member else None,
                            user.language_code if user else None)
     t = Turn(
@@ -259,13 +300,30 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
     return t
 
 
+def identity_column(user_id: int) -> Any:
+    """The member column that holds this channel's user id."""
+    return Member.zalo_user_id if is_zalo(user_id) else Member.telegram_user_id
+
+
+def identity(user_id: int) -> dict[str, int]:
+    """A new member's identity on this update's channel."""
+    return {"zalo_user_id" if is_zalo(user_id) else "telegram_user_id": user_id}
+
+
+def follow_channel(member: Member, chat_id: int) -> None:
+    """Unprompted messages go to the channel the member chose, else to the one used last."""
+    chosen = member.preferred_channel
+    if chosen in (None, channel_of(chat_id)) and member.chat_id != chat_id:
+        member.chat_id = chat_id
+
+
 async def ensure_admin(t: Turn) -> None:
     """Users listed in BOT_ADMINS are admins from their first message."""
     user = t.update.effective_user
     if user is None or user.id not in t.settings.bot_admins:
         return
     if t.member is None:
-        t.member = Member(telegram_user_id=user.id, full_name=user.full_name,
+        t.member = Member(**identity(user.id), full_name=user.full_name,
                           username=user.username, telegram_language=user.language_code,
                           chat_id=user.id)
         t.session.add(t.member)

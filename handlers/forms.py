@@ -205,7 +205,9 @@ def show_question(t: Turn, submission: Submission, obligation: Obligation, form:
     text = question_text(t, obligation, form, state)
     if note:
         text = f"{note}\n\n{text}"
-    t.send(text, choices=question_keyboard(t, submission.id, form, state))
+    spec = form.field(state.current)
+    typed = _type_of(spec).keyboard(t._, spec, state.answers.get(spec.code)) is None
+    t.send(text, choices=question_keyboard(t, submission.id, form, state), typed=typed)
 
 
 def show_review(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,

@@ -13,7 +13,7 @@ from core.texts import esc
 from db.audit import record
 from db.invites import InviteProblem, claim_invite, hash_code
 from db.models import Agency, Committee, Invite, Member, MemberRole
-from handlers.context import Turn, ensure_admin, with_turn
+from handlers.context import Turn, ensure_admin, identity, with_turn
 from handlers.groups import FEATURES
 from handlers.render import member_role_name
 from handlers.screens import menu_for, show_help, stranger_welcome
@@ -70,7 +70,7 @@ async def redeem(t: Turn, code: str) -> None:
                      agency=esc(current.name if current else "?")))
         return
     if member is None:
-        member = Member(telegram_user_id=user.id, full_name=_full_name(t.update),
+        member = Member(**identity(user.id), full_name=_full_name(t.update),
                         username=user.username, telegram_language=user.language_code,
                         chat_id=t.update.effective_chat.id if t.update.effective_chat else user.id)
         t.session.add(member)

@@ -254,7 +254,7 @@ async def write_arrivals(session: AsyncSession, now: dt.datetime,
             payload["until"] = until.astimezone(dt.UTC).isoformat()
             message = OutboxMessage(
                 dedupe_key=key, kind=KIND, member_id=member.id,
-                chat_id=member.chat_id or member.telegram_user_id, payload=payload,
+                chat_id=member.reach, payload=payload,
                 status=OutboxStatus.pending, next_attempt_at=now, created_at=now)
             session.add(message)
             written.append(message)

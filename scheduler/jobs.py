@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from telegram.ext import Application, ContextTypes
 
+from core.channels import TELEGRAM, ZALO
 from db.models import ProcessedUpdate
 from scheduler.sender import OutboxSender, SenderConfig
 from scheduler.sweeper import run_sweep
@@ -108,10 +109,12 @@ def schedule_sweep(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 async def start_sender(app: Application[Any, Any, Any, Any, Any, Any]) -> OutboxSender:
     settings = app.bot_data["settings"]
+    channel = app.bot_data.get("channel", TELEGRAM)
     sender = OutboxSender(
         app.bot, app.bot_data["db"], app.bot_data["clock"].now,
-        SenderConfig(rate=settings.send_rate, per_chat=settings.send_per_chat_seconds,
-                     concurrency=settings.send_concurrency),
+        SenderConfig(rate=settings.zalo_send_rate if channel == ZALO else settings.send_rate,
+                     per_chat=settings.send_per_chat_seconds,
+                     concurrency=settings.send_concurrency, channel=channel),
     )
     recovered = await sender.recover()
     if recovered:

@@ -80,7 +80,7 @@ async def enqueue(
         return None
     message = OutboxMessage(
         dedupe_key=dedupe_key, kind=kind, member_id=member.id,
-        chat_id=member.chat_id or member.telegram_user_id,
+        chat_id=member.reach,
         payload={"text": payload["text"], "parse_mode": payload.get("parse_mode", "HTML"),
                  "buttons": payload.get("buttons", [])},
         status=OutboxStatus.pending, next_attempt_at=now, created_at=now,

@@ -43,6 +43,10 @@ Pacing, overall across instances (Telegram counts per bot token):
 is passed on with the lease), and re-queues the row; network errors, timeouts and 5xx retry
 with exponential backoff up to `max_attempts`; 403 marks the member inactive (the standing
 office's next digest says so).
+
+Channels: each channel (Telegram, Zalo) has its own sender, bot and rate; a sender claims only
+the rows of its channel (the chat id says which, core.channels) and shares its rate only
+with the same channel's senders in other instances (lease owners are prefixed).
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from core.channels import TELEGRAM, ZALO_HIGH, ZALO_LOW, Channel
 from db.audit import record
 from db.models import Member, OutboxMessage, OutboxStatus, SenderLease
 
@@ -110,6 +115,7 @@ class SenderConfig:
     # A worker may take its place under the rate this long before the place frees, to claim
     # its message meanwhile (the claim's database round trip then costs no sending time).
     claim_ahead: float = 0.1
+    channel: Channel = TELEGRAM  # the rows this sender claims (core.channels)
 
 
 class Pacer:
@@ -245,16 +251,31 @@ _OTHER = aliased(OutboxMessage, name="other")
 _PICK = aliased(OutboxMessage, name="pick")
 
 
-def _claimable(pg: bool, row: Any = OutboxMessage) -> ColumnElement[bool]:
-    """Due (`:now`, the bot's clock), and its chat free: no message of the chat being sent,
-    none answered less than `:per_chat` seconds ago (by any instance, the database's clock)."""
+def _of_channel(channel: Channel, row: Any = OutboxMessage) -> ColumnElement[bool]:
+    """The rows whose chat is on `channel`."""
+    zalo = row.chat_id.between(ZALO_LOW, ZALO_HIGH - 1)
+    return cast(ColumnElement[bool], ~zalo if channel == TELEGRAM else zalo)
+
+
+def _lease_of(channel: Channel) -> ColumnElement[bool]:
+    """The lease rows of `channel`'s senders (a Telegram owner has no prefix)."""
+    zalo = SenderLease.owner.startswith("zalo:")
+    return ~zalo if channel == TELEGRAM else zalo
+
+
+def _claimable(pg: bool, row: Any = OutboxMessage,
+               channel: Channel = TELEGRAM) -> ColumnElement[bool]:
+    """Due (`:now`, the bot's clock), of the sender's channel, and its chat free: no message
+    of the chat being sent, none answered less than `:per_chat` seconds ago (by any
+    instance, the database's clock)."""
     chat_busy = exists().where(
         _OTHER.chat_id == row.chat_id,
         (_OTHER.status == OutboxStatus.sending)
         | (_OTHER.done_at > _db_seconds(pg) - bindparam("per_chat", type_=Double)),
     )
     return cast(ColumnElement[bool], (row.status == OutboxStatus.pending)
-                & (row.next_attempt_at <= bindparam("now")) & ~chat_busy)
+                & (row.next_attempt_at <= bindparam("now")) & _of_channel(channel, row)
+                & ~chat_busy)
 
 
 _CLAIMED: dict[str, Any] = {
@@ -265,14 +286,15 @@ _CLAIMED: dict[str, Any] = {
 
 
 @functools.cache
-def _claim_statements(pg: bool) -> tuple[Any, ...]:
+def _claim_statements(pg: bool, channel: Channel = TELEGRAM) -> tuple[Any, ...]:
     """The claim's statements, built once (building them costs more than running them)."""
     if not pg:
-        first = (select(_PICK.id).where(_claimable(False, _PICK))
+        first = (select(_PICK.id).where(_claimable(False, _PICK, channel))
                  .order_by(_PICK.next_attempt_at, _PICK.id).limit(1).scalar_subquery())
         return (update(OutboxMessage).where(OutboxMessage.id == first).values(**_CLAIMED)
                 .returning(OutboxMessage).execution_options(synchronize_session=False),)
-    pick = (select(OutboxMessage.id, OutboxMessage.chat_id).where(_claimable(True))
+    pick = (select(OutboxMessage.id, OutboxMessage.chat_id)
+            .where(_claimable(True, channel=channel))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
             .with_for_update(skip_locked=True, of=OutboxMessage))
     lock = select(func.pg_advisory_xact_lock(sql_cast(CHAT_LOCK_SPACE, Integer),
@@ -303,7 +325,8 @@ class OutboxSender:
         self.config = config or SenderConfig()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         # The lease is this object's, even if two senders were given the same name.
-        self.lease_owner = f"{self.name[:70]}/{secrets.token_hex(3)}"
+        prefix = "" if self.config.channel == TELEGRAM else f"{self.config.channel}:"
+        self.lease_owner = f"{prefix}{self.name[:70 - len(prefix)]}/{secrets.token_hex(3)}"
         self.pacer = Pacer(self.config.rate)
         self.shared = self.pacer.rate > 0  # an unlimited rate needs no lease
         if self.shared:
@@ -391,7 +414,7 @@ class OutboxSender:
             others = (await session.execute(
                 select(SenderLease.owner, SenderLease.share, SenderLease.wants,
                        SenderLease.paused_until)
-                .where(SenderLease.owner != self.lease_owner,
+                .where(SenderLease.owner != self.lease_owner, _lease_of(self.config.channel),
                        SenderLease.expires_at > db_now - LEASE_GRACE)
             )).all()
             reserved = sum(o.share for o in others)
@@ -444,7 +467,8 @@ class OutboxSender:
         async with self.sessions() as session:
             found = await session.scalar(
                 select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.pending,
-                                               OutboxMessage.next_attempt_at <= self.now())
+                                               OutboxMessage.next_attempt_at <= self.now(),
+                                               _of_channel(self.config.channel))
                 .limit(1))
         return found is not None
 
@@ -518,12 +542,13 @@ class OutboxSender:
                 if not pg:
                     # One statement: SQLite runs it under its write lock, so the choice and
                     # the claim are atomic, even with senders in other processes.
-                    row = await session.scalar(_claim_statements(False)[0], params)
+                    row = await session.scalar(
+                        _claim_statements(False, self.config.channel)[0], params)
                 else:
                     # Several senders (instances) share the table without waiting on each
                     # other, except for a chat both would serve: its lock makes the second
                     # wait for the first to commit, then see its claim.
-                    pick, lock, take = _claim_statements(True)
+                    pick, lock, take = _claim_statements(True, self.config.channel)
                     candidate = (await session.execute(pick, params)).first()
                     if candidate is None:
                         return None
@@ -742,6 +767,7 @@ class OutboxSender:
                         select(OutboxMessage.id).where(
                             OutboxMessage.status == OutboxStatus.pending,
                             OutboxMessage.next_attempt_at <= self.now(),
+                            _of_channel(self.config.channel),
                         ).limit(1)
                     )
                 if due is None and self.in_flight == 0:

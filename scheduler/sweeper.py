@@ -67,7 +67,7 @@ OVERDUE_WINDOW = dt.timedelta(hours=1)
 def _recipient(m: Member) -> Recipient:
     return Recipient(
         member_id=m.id,
-        chat_id=m.chat_id or m.telegram_user_id,
+        chat_id=m.reach,
         roles=frozenset(r.value for r in m.role_set),
         agency_id=m.agency_id,
         language=pick_language(m.language, m.telegram_language),
