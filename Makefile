@@ -23,12 +23,12 @@ catalogs: install
 migrate: install catalogs
 	$(BIN)/python -m bot db upgrade
 
-# With BOT_TOKEN (environment or .env) the bot goes live; without it, the browser sandbox.
+# With BOT_TOKEN or ZALO_BOT_TOKEN (environment or .env) the bot goes live; without, the sandbox.
 run: migrate
-	@if [ -n "$$BOT_TOKEN" ] || grep -qs '^BOT_TOKEN=..*' .env; then \
+	@if [ -n "$$BOT_TOKEN$$ZALO_BOT_TOKEN" ] || grep -qs '^\(ZALO_\)\?BOT_TOKEN=..*' .env; then \
 		$(BIN)/python -m bot run; \
 	else \
-		echo "BOT_TOKEN is not set: starting the sandbox (every role in a browser)."; \
+		echo "Neither BOT_TOKEN nor ZALO_BOT_TOKEN is set: starting the sandbox (every role in a browser)."; \
 		$(BIN)/python -m bot sandbox; \
 	fi
 

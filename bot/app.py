@@ -37,6 +37,7 @@ COMMANDS = [
     ("help", N_("How to use the bot")),
     ("cancel", N_("Stop the current step (drafts are kept)")),
     ("lang", N_("Change the language")),
+    ("channel", N_("Where reminders go; connect Zalo or Telegram")),
     ("id", N_("Show your Telegram id")),
 ]
 
@@ -182,6 +183,8 @@ async def run_channels(settings: Settings, stop: asyncio.Event | None = None) ->
             started.append(app)
             await on_startup(app)
             await app.start()
+            if app is telegram:  # the Zalo side's invites name the Telegram bot too
+                zalo.bot_data["settings"] = telegram.bot_data["settings"]
         if telegram is not None and telegram.updater is not None:
             log.info("polling %s", settings.telegram_api_url)
             await telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)

@@ -153,6 +153,8 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
         for each in apps:
             await each.initialize()
             await on_startup(each)
+        if zalo is not None and zalo is not application:
+            zalo.bot_data["settings"] = application.bot_data["settings"]  # (invite links)
         if register_webhook and telegram and settings.webhook_url:
             await application.bot.set_webhook(
                 settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES

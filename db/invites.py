@@ -67,10 +67,13 @@ async def create_invite(
     created_by_member_id: int | None = None,
     actor_label: str | None = None,
     now: dt.datetime | None = None,
+    for_member_id: int | None = None,
 ) -> CreatedInvite:
+    """`for_member_id`: a code that binds another channel's account to that member."""
     now = now or utcnow()
     code = new_code()
     invite = Invite(
+        for_member_id=for_member_id,
         code_hash=hash_code(code),
         committee_id=agency.committee_id,
         agency_id=agency.id,
@@ -158,6 +161,8 @@ async def create_invite_cli(
         f"expires {format_datetime(expires_at, tz=settings.tz)} (single use)",
         f"link: {deep_link(settings.bot_username, created.code)}",
         f"code: {created.code}",
+        *([f"zalo: send the code alone (or /start {created.code}) to the Zalo bot"]
+          if settings.zalo_bot_token is not None else []),
         "The code is shown only now; it is stored hashed.",
     ])
 

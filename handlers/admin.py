@@ -158,13 +158,23 @@ async def invites(t: Turn, parts: list[str]) -> None:
                                       dt.timedelta(days=t.settings.invite_ttl_days),
                                       created_by_member_id=t.member.id if t.member else None,
                                       now=t.now)
-        link = deep_link(t.settings.bot_username or t.context.bot.username, created.code)
-        t.send("🔗 " + _("Invite for {agency} as {role}, valid until {time}, single use. "
-                        "Forward this link to the person:").format(
-                            agency=esc(agency.name),
-                            role=esc(await _role_word(t, role, agency.id)),
-                            time=format_datetime(created.invite.expires_at, t.locale, t.tz))
-               + f"\n{esc(link)}")
+        what = dict(agency=esc(agency.name), role=esc(await _role_word(t, role, agency.id)),
+                    time=format_datetime(created.invite.expires_at, t.locale, t.tz))
+        lines = []
+        if t.settings.bot_token is not None:
+            # (On Zalo this turn's bot is the Zalo bot: the link names Telegram's, from
+            # the settings.)
+            link = deep_link(t.settings.bot_username or t.context.bot.username, created.code)
+            lines.append("🔗 " + _("Invite for {agency} as {role}, valid until {time}, single "
+                                  "use. Forward this link to the person:").format(**what))
+            lines.append(esc(link))
+        else:
+            lines.append("🔗 " + _("Invite for {agency} as {role}, valid until {time}, single "
+                                  "use. Forward this code to the person:").format(**what))
+        if t.settings.zalo_bot_token is not None:
+            lines.append(_("On Zalo: send the code {code} to the committee's Zalo bot.").format(
+                code=f"<code>{esc(created.code)}</code>"))
+        t.send("\n".join(lines))
 
 
 async def revoke_invites(t: Turn, parts: list[str]) -> None:

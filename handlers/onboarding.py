@@ -8,12 +8,13 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from core.channels import ZALO, channel_of
 from core.i18n import N_
 from core.texts import esc
 from db.audit import record
 from db.invites import InviteProblem, claim_invite, hash_code
 from db.models import Agency, Committee, Invite, Member, MemberRole
-from handlers.context import Turn, ensure_admin, identity, with_turn
+from handlers.context import Turn, ensure_admin, follow_channel, identity, with_turn
 from handlers.groups import FEATURES
 from handlers.render import member_role_name
 from handlers.screens import menu_for, show_help, stranger_welcome
@@ -59,6 +60,9 @@ async def redeem(t: Turn, code: str) -> None:
     assert user is not None
     # Look before claiming: a member of another agency must not burn someone else's code.
     invite = await t.session.scalar(select(Invite).where(Invite.code_hash == hash_code(code)))
+    if invite is not None and invite.for_member_id is not None:
+        await connect_channel(t, code, invite)
+        return
     member = t.member
     if (
         invite is not None and member is not None and member.agency_id is not None
@@ -107,6 +111,42 @@ async def redeem(t: Turn, code: str) -> None:
         + "\n\n" + _("Tap «Reports due» to see what your agency has to send."),
         menu=menu_for(t),
     )
+
+
+async def connect_channel(t: Turn, code: str, invite: Invite) -> None:
+    """A code a member made (/channel) binds this channel's account to that member."""
+    _ = t._
+    user = t.update.effective_user
+    assert user is not None
+    target = await t.session.get(Member, invite.for_member_id)
+    mine = t.member
+    if target is None or (mine is not None and mine.id != target.id and mine.active
+                          and mine.agency_id is not None):
+        t.send("⚠️ " + _("This account is already attached to another person in the bot; "
+                        "it cannot be connected to a second one. Please ask the standing "
+                        "office."))
+        return
+    result = await claim_invite(t.session, code, target.id, t.now)
+    if isinstance(result, InviteProblem):
+        t.send("⚠️ " + _(INVITE_PROBLEMS[result]))
+        return
+    if mine is not None and mine.id != target.id:
+        # An account row of this channel that belonged to nobody (a former member):
+        # its identity moves to the person who connects it.
+        for column in identity(user.id):
+            setattr(mine, column, None)
+        await t.session.flush()
+    for column, value in identity(user.id).items():
+        setattr(target, column, value)
+    follow_channel(target, t.update.effective_chat.id if t.update.effective_chat else user.id)
+    record(t.session, "member.connect", actor=target, committee_id=target.committee_id,
+           agency_id=target.agency_id, entity=("invite", invite.id),
+           details={"channel": channel_of(user.id)}, now=t.now)
+    t.member = target
+    t.send("✅ " + _("This {channel} account is now connected to {name}. Reports and "
+                    "notices work here too; /channel chooses where reminders go.").format(
+                        channel="Zalo" if channel_of(user.id) == ZALO else "Telegram",
+                        name=esc(target.full_name)), menu=menu_for(t))
 
 
 @with_turn(members_only=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core import callbacks
-from core.choices import Menu
+from core.choices import Menu, normalise
 from core.i18n import N_, Gettext, translator
 
 if TYPE_CHECKING:  # Turn's module shows these screens: only its type is needed here
@@ -72,10 +72,12 @@ def menu_for(t: Turn) -> Menu:
 
 def menu_item_for(text: str) -> str | None:
     """Which menu button a text is, in any supported language."""
-    cleaned = (text or "").strip().casefold()
+    cleaned = normalise(text or "")  # case and diacritics aside: «bao cao can nop»
+    if not cleaned:
+        return None
     for item in MENU_ITEMS:
         for locale in ("vi", "en"):
-            if translator(locale)(item).casefold() == cleaned:
+            if normalise(translator(locale)(item)) == cleaned:
                 return item
     return None
 

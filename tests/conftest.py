@@ -21,7 +21,9 @@ MINI_PLAN = ROOT / "tests" / "data" / "mini-plan.yaml"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 # Tests must never reach Telegram; settings read the environment, so clear what matters.
-for _var in ("BOT_TOKEN", "DATABASE_URL", "BOT_ADMINS", "TELEGRAM_API_URL", "BOT_USERNAME"):
+for _var in ("BOT_TOKEN", "DATABASE_URL", "BOT_ADMINS", "TELEGRAM_API_URL", "BOT_USERNAME",
+             "ZALO_BOT_TOKEN", "ZALO_API_URL", "ZALO_WEBHOOK_URL", "ZALO_WEBHOOK_SECRET",
+             "PUBLIC_URL", "WEBHOOK_URL", "WEBHOOK_SECRET"):
     os.environ.pop(_var, None)
 
 

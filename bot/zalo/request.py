@@ -53,6 +53,9 @@ _TRUE = {"ok": True, "result": True}
 # Screens say «tap» for Telegram's buttons; on Zalo a person chooses from a list. The
 # catalogue's few phrasings, in order (longest first).
 ZALO_WORDING = (
+    ("Vui lòng dùng các nút trong menu.", "Vui lòng chọn một mục trong menu."),
+    ("Please use the menu buttons.", "Please choose from the menu."),
+    ("Gửi tệp dưới dạng tài liệu (hoặc ảnh).", "Gửi ảnh chụp văn bản."),
     ("bấm nút dưới đây để", "chọn trong danh sách dưới đây để"),
     ("Bấm nút dưới đây để", "Chọn trong danh sách dưới đây để"),
     ("Vui lòng bấm nút để chọn một trong", "Vui lòng chọn một trong"),

@@ -40,7 +40,8 @@ async def running_bot(
     state = state or BotApiState()
     server = StandInServer(state)
     await server.start()
-    full_env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("BOT_TOKEN", "DATABASE_URL") and not k.startswith("ZALO_")}
     full_env.update(
         BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=server.url,

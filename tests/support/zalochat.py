@@ -45,7 +45,7 @@ class ZaloPerson:
         return len(self.state.bot_messages(self.user_id))
 
     async def wait(self, until: Predicate = anything, after: int | None = None,
-                   timeout: float = 20.0) -> JSON:
+                   timeout: float = 20.0) -> JSON:  # noqa: ASYNC109
         """The first bot message after the `after`-th (default: now) that satisfies `until`."""
         start = self.seen() if after is None else after
         deadline = time.monotonic() + timeout
