@@ -107,12 +107,34 @@ def shown_label(label: str) -> str:
     return label[start:] if start < len(label) else label
 
 
-def listed_label(label: str, n: int) -> str:
+def listed_label(label: str, n: int | None) -> str:
     """The label on its numbered line: shown_label, without a number of its own that
     repeats its place («1. Báo cáo tháng 01» as the first: «1. Báo cáo tháng 01», once)."""
     shown = shown_label(label)
-    own = re.match(rf"{n}\s*[.)]\s+", shown)
-    return shown[own.end():] if own and shown[own.end():].strip() else shown
+    own = re.match(rf"{n}\s*[.)]\s+", shown) if n is not None else None
+    if own and shown[own.end():].strip():
+        shown = shown[own.end():]
+    stripped = label.strip()
+    mark = next((m for m in _STATE_MARKS if stripped.startswith(m)), None)
+    if mark is not None:  # ticked or not: what a list of checkboxes is about
+        return f"{mark} {shown}"
+    if shown.isdigit() and stripped != shown:  # «✏️ 1»: the symbol says what the number does
+        return " ".join(stripped.split())
+    return shown
+
+
+# Marks a label starts with that say a state, kept on its line («☑️ Hội nghị»).
+_STATE_MARKS = ("☑️", "☑", "⬜")
+
+
+def _label_forms(label: str) -> set[str]:
+    """A label as a reply may name it: whole, or without a number of its own («1. Số cơ
+    sở» as «so co so»)."""
+    forms = {normalise(label)}
+    bare = re.sub(r"^\s*[0-9]+\s*[.)]\s+", "", shown_label(label))
+    if bare:
+        forms.add(normalise(bare))
+    return forms - {""}
 
 
 def normalise(text: str) -> str:
@@ -194,7 +216,7 @@ def match_reply(reply: str, offered: Sequence[Choice]) -> Reply:
         return Picked(offered[number - 1], number)
     wanted = normalise(reply)
     if wanted:
-        numbers = tuple(n for n, c in enumerate(offered, 1) if normalise(c.label) == wanted)
+        numbers = tuple(n for n, c in enumerate(offered, 1) if wanted in _label_forms(c.label))
         if len(numbers) == 1:
             return Picked(offered[numbers[0] - 1], numbers[0])
         if numbers:
@@ -229,7 +251,7 @@ def render_marked(text: str, choices: Sequence[Sequence[Choice]] | Sequence[Choi
     if not lettered:
         return render_numbered(text, choices, limit=limit)
     flat = _flatten(choices)[:len(LETTERS)]
-    listing = "\n".join(f"{mark(n, True)}. {shown_label(c.label)}".rstrip()
+    listing = "\n".join(f"{mark(n, True)}. {listed_label(c.label, None)}".rstrip()
                         for n, c in enumerate(flat, 1))
     text = text.rstrip()
     if not text or not flat:
@@ -252,7 +274,8 @@ def match_marked(reply: str, offered: Sequence[Choice], *, lettered: bool) -> Re
         n = LETTERS.index(letter.group(1)) + 1
         return Picked(offered[n - 1], n) if n <= len(offered) else NOT_A_CHOICE
     wanted = normalise(reply)
-    numbers = tuple(n for n, c in enumerate(offered, 1) if wanted and normalise(c.label) == wanted)
+    numbers = tuple(n for n, c in enumerate(offered, 1)
+                    if wanted and wanted in _label_forms(c.label))
     if len(numbers) == 1:
         return Picked(offered[numbers[0] - 1], numbers[0])
     return Ambiguous(numbers) if numbers else NOT_A_CHOICE

@@ -225,3 +225,42 @@ def test_text_is_shortened_only_when_needed_and_the_list_never(
         shortened = message[: -len(listing) - 2]
         assert head.startswith(shortened[:-1])
         assert len(shortened) < len(head)
+
+
+# ----------------------------------------------------------------------------- lettered lists
+# (a message that also waits for typed text: a typed number is the answer, not a choice)
+
+def test_lettered_lists_leave_numbers_to_the_typed_answer() -> None:
+    from core.choices import match_marked, render_marked
+
+    back, skip, cancel = Choice("« Quay lại", "b"), Choice("Bỏ qua", "s"), Choice("Hủy", "x")
+    message, flat = render_marked("Số vụ?", [[back, skip], [cancel]], lettered=True)
+    assert message == "Số vụ?\n\na. « Quay lại\nb. Bỏ qua\nc. Hủy" and flat == [back, skip, cancel]
+    for reply, wanted in (("b", skip), ("B.", skip), ("(c)", cancel), ("bo qua", skip),
+                          ("HỦY", cancel)):
+        assert match_marked(reply, flat, lettered=True) == Picked(wanted, flat.index(wanted) + 1)
+    for typed in ("1", "2", "0", "12", "d", "bỏ", "hai vụ"):
+        assert match_marked(typed, flat, lettered=True) == NotAChoice(), typed
+    # Not lettered: the numbered reading.
+    assert match_marked("2", flat, lettered=False) == Picked(skip, 2)
+
+
+def test_a_label_that_repeats_its_own_number_is_listed_once() -> None:
+    first, second = Choice("1. Báo cáo tháng 01/2022", "o:1"), Choice("2. Báo cáo quý I", "o:2")
+    message, _flat = render_numbered("Chọn:", [[first], [second]])
+    assert message == "Chọn:\n\n1. Báo cáo tháng 01/2022\n2. Báo cáo quý I"
+    other = Choice("5. Năm", "o:5")  # a number that is not its place stays
+    assert render_numbered("", [other])[0] == "1. 5. Năm"
+
+
+def test_ticks_stay_on_the_line_and_names_without_their_number_pick() -> None:
+    from core.choices import match_marked
+
+    ticked, open_ = Choice("☑️ Hội nghị", "t:1"), Choice("⬜ Tờ rơi", "t:2")
+    edit = Choice("✏️ 3", "e:3")
+    message, flat = render_numbered("Hình thức?", [[ticked], [open_], [edit]])
+    assert message.endswith("1. ☑️ Hội nghị\n2. ⬜ Tờ rơi\n3. ✏️ 3"), message
+    assert match_reply("hoi nghi", flat) == Picked(ticked, 1)
+    questions = [Choice("1. Số cơ sở đang quản lý", "q:1"),
+                 Choice("2. Số cơ sở đã kiểm tra", "q:2")]
+    assert match_marked("so co so da kiem tra", questions, lettered=True) == Picked(questions[1], 2)
