@@ -224,12 +224,18 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.app import build_application, on_shutdown, on_startup, on_stop
+    from bot.zalo.runner import ZaloPoller
+    from core.channels import ZALO
     from sandbox.hooks import BotHooks
     from sandbox.runner import main as sandbox_main
 
-    # The sandbox sits below bot/: it gets the application's factory and hooks from here.
+    # The sandbox sits below bot/: it gets the application's factory and hooks from here,
+    # the Zalo application's too (one persona uses Zalo; the Telegram application sweeps).
     hooks = BotHooks(build_application=build_application, on_startup=on_startup,
-                     on_stop=on_stop, on_shutdown=on_shutdown)
+                     on_stop=on_stop, on_shutdown=on_shutdown,
+                     build_zalo_application=lambda settings, engine: build_application(
+                         settings, channel=ZALO, engine=engine, sweeps=False),
+                     zalo_poller=ZaloPoller)
     return sandbox_main(hooks, args)
 
 

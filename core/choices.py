@@ -279,3 +279,13 @@ def match_marked(reply: str, offered: Sequence[Choice], *, lettered: bool) -> Re
     if len(numbers) == 1:
         return Picked(offered[numbers[0] - 1], numbers[0])
     return Ambiguous(numbers) if numbers else NOT_A_CHOICE
+
+
+def not_yet_shown(text: str, listing: str) -> str:
+    """The lines of `listing` the text does not already show: a screen that numbers its
+    items («1. Báo cáo tháng 01/2022» and its deadline) with buttons of the same labels
+    needs its list only once."""
+    starts = {line.strip() for line in text.splitlines() if line.strip()}
+    kept = [line for line in listing.splitlines()
+            if not (line[:1].isdigit() and any(s.startswith(line.strip()) for s in starts))]
+    return "\n".join(kept)

@@ -12,6 +12,8 @@ Routes (all JSON unless said otherwise):
 * ``POST /api/personas/{key}/upload``           multipart ``file`` (+ ``caption``): JPEG/PNG
   images go as photos, everything else as documents
 * ``GET  /api/files/{file_id}``                 file bytes (``?download=1``: as attachment)
+* ``GET  /api/zalo-images/{token}``             an image the Zalo persona sent (its URL is
+  what the bot receives, as Zalo gives a URL)
 * ``GET  /api/clock``                           the simulated time
 * ``POST /api/clock/advance``                   ``{"hours": 1}``, ``{"days": 7}`` or ``minutes``
 * ``POST /api/clock/set``                       ``{"at": "12/03 08:00"}`` (or ISO 8601)
@@ -22,6 +24,13 @@ bot's own outbox sender then delivers, and the page's polling shows the new mess
 Bot messages use parse_mode HTML; the stand-in keeps them as text + entities (as Telegram
 does), and :func:`render_text` turns those back into HTML with everything escaped and only
 ``b i u s code pre a blockquote`` and a spoiler span produced.
+
+A persona on Zalo (``channel: "zalo"``) is played through the Zalo stand-in: its messages
+(:func:`render_zalo_message`) are plain text, the bot's choices a numbered list in the text,
+no buttons; ids are the message's position in the chat (1, 2, …), since Zalo's are opaque
+strings. Text goes through ``user_sends_text``; an uploaded image is served here and sent as
+``user_sends_image`` with its URL; any other file is withheld, as Zalo withholds files
+(``user_sends_unsupported``); ``/press`` answers 400: Zalo has no buttons.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import html
 import itertools
 import json
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +63,11 @@ SANDBOX_KEY: web.AppKey[Sandbox] = web.AppKey("sandbox")
 READ_KEY: web.AppKey[dict[str, int]] = web.AppKey("read")
 ANSWER_WAIT = 3.0
 MAX_TEXT = 4096
+MAX_ZALO_TEXT = 2000  # Zalo's limit on a text message (docs/zalo-bot-api.md)
+ZALO_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+NO_BUTTONS_ON_ZALO = ("Zalo không có nút bấm: gõ số (hoặc chữ cái, hoặc tên) của lựa chọn "
+                      "trong danh sách, ví dụ «1».")
+WITHHELD_ON_ZALO = "Zalo không chuyển tệp này cho bot (bot chỉ nhận được chữ và ảnh)."
 
 WEEKDAYS_VI = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
 
@@ -266,6 +281,49 @@ def reply_keyboard_rows(markup: JSON | None) -> list[list[str]] | None:
     return rows or None
 
 
+def render_zalo_message(position: int, msg: JSON, base_url: str = "",
+                        withheld: dict[str, str] | None = None) -> JSON:
+    """One Zalo stand-in transcript message (``position``: 1 for the chat's first) as the page
+    needs it: plain text (links made clickable), a picture by URL, never buttons."""
+    seconds = (msg.get("date") or 0) / 1000  # Zalo dates are milliseconds
+    out: JSON = {
+        "id": position,
+        "zalo_id": msg.get("message_id"),
+        "from_bot": bool(msg.get("from_bot")),
+        "date": seconds,
+        "time": _time_label(seconds),
+        "day": _day_label(seconds),
+        "edited": False,
+        "html": "",
+        "buttons": [],
+    }
+    text = msg.get("text") if msg.get("text") is not None else msg.get("caption")
+    if text is not None:
+        out["html"] = render_text(str(text))
+    url = msg.get("photo") or msg.get("photo_url")
+    if isinstance(url, str) and safe_href(url):
+        # Our own images go by path: the page may be open under another host name.
+        shown = url[len(base_url):] if base_url and url.startswith(base_url + "/") else url
+        out["image"] = {"url": shown, "local": shown.startswith("/")}
+    if msg.get("kind") == "sticker":
+        out["sticker"] = "🖼"
+    if msg.get("kind") == "unsupported":
+        name = (withheld or {}).get(str(msg.get("message_id")), "")
+        out["withheld"] = {"name": name or "tệp", "note": WITHHELD_ON_ZALO}
+    return out
+
+
+def zalo_preview(msg: JSON | None) -> str:
+    if msg is None:
+        return ""
+    if msg.get("photo") or msg.get("photo_url"):
+        return "🖼 Ảnh"
+    if msg.get("kind") == "unsupported":
+        return "📄 tệp (Zalo không chuyển)"
+    text = msg.get("text") or msg.get("caption") or ""
+    return next((line for line in text.splitlines() if line.strip()), "")[:80]
+
+
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -334,18 +392,25 @@ async def api_personas(request: web.Request) -> web.Response:
     sandbox = _sandbox(request)
     read = request.app[READ_KEY]
     out = []
-    joined = await _joined_agencies(sandbox, [p.user_id for p in sandbox.personas
-                                              if p.agency is None])
+    joined = await _joined_agencies(sandbox, [int(p.user_id) for p in sandbox.personas
+                                              if p.agency is None and not p.on_zalo])
     for p in sandbox.personas:
-        messages = sandbox.state.chat_messages(p.user_id)
-        bots = [m for m in messages if m.get("from_bot")]
+        messages = sandbox.chat_messages(p)
         seen = read.get(p.key, 0)
         # A persona who had no agency shows the one they joined through an invite.
         label = {"agency_label": joined[p.user_id]} if p.user_id in joined else {}
+        if p.on_zalo:  # ids are positions; dates are milliseconds
+            unread = sum(1 for i, m in enumerate(messages, 1) if m.get("from_bot") and i > seen)
+            preview = zalo_preview(messages[-1] if messages else None)
+            last = messages[-1]["date"] / 1000 if messages else None
+        else:
+            unread = sum(1 for m in messages if m.get("from_bot") and m["message_id"] > seen)
+            preview = _preview(messages[-1] if messages else None)
+            last = messages[-1]["date"] if messages else None
         out.append(p.public() | label | {
-            "unread": sum(1 for m in bots if m["message_id"] > seen),
-            "preview": _preview(messages[-1] if messages else None),
-            "last_time": _list_time(messages[-1]["date"], sandbox.now()) if messages else "",
+            "unread": unread,
+            "preview": preview,
+            "last_time": _list_time(last, sandbox.now()) if last else "",
         })
     return _json({"personas": out, "clock": clock_json(sandbox),
                   "bot": {"name": sandbox.state.bot_first_name,
@@ -367,18 +432,27 @@ async def _joined_agencies(sandbox: Sandbox, user_ids: list[int]) -> dict[int, s
 async def api_messages(request: web.Request) -> web.Response:
     sandbox = _sandbox(request)
     p = _persona(request)
-    raw = sandbox.state.chat_messages(p.user_id)
-    try:
-        info = sandbox.state.chat_info(p.user_id)
-    except BotApiError:
-        info = {}
+    if p.on_zalo:
+        raw = sandbox.chat_messages(p)
+        messages = [render_zalo_message(i, m, sandbox.url, sandbox.zalo_withheld)
+                    for i, m in enumerate(raw, 1)]
+        keyboard = None  # Zalo has no keyboard: the menu is a numbered list
+    else:
+        raw = sandbox.state.chat_messages(int(p.user_id))
+        try:
+            info = sandbox.state.chat_info(int(p.user_id))
+        except BotApiError:
+            info = {}
+        messages = [render_message(m) for m in raw]
+        keyboard = reply_keyboard_rows(info.get("reply_keyboard"))
     if request.query.get("read") == "1":
-        last_bot = max((m["message_id"] for m in raw if m.get("from_bot")), default=0)
+        last_bot = max((m["id"] for m in messages if m["from_bot"]), default=0)
         request.app[READ_KEY][p.key] = last_bot
     body = {
         "persona": p.key,
-        "messages": [render_message(m) for m in raw],
-        "reply_keyboard": reply_keyboard_rows(info.get("reply_keyboard")),
+        "channel": p.channel,
+        "messages": messages,
+        "reply_keyboard": keyboard,
     }
     encoded = json.dumps(body, ensure_ascii=False, sort_keys=True)
     etag = '"' + hashlib.sha1(encoded.encode()).hexdigest() + '"'
@@ -394,15 +468,22 @@ async def api_text(request: web.Request) -> web.Response:
     text = str((await _body(request)).get("text") or "").strip()
     if not text:
         return _error("Tin nhắn trống.")
-    if len(text) > MAX_TEXT:
-        return _error(f"Tin nhắn quá dài (tối đa {MAX_TEXT} ký tự).")
-    update = sandbox.state.user_sends_text(p.user_id, text)
+    limit = MAX_ZALO_TEXT if p.on_zalo else MAX_TEXT
+    if len(text) > limit:
+        return _error(f"Tin nhắn quá dài (tối đa {limit} ký tự).")
+    if p.on_zalo:
+        zalo = _zalo(sandbox)
+        zalo.user_sends_text(str(p.user_id), text, display_name=p.name)
+        return _json({"ok": True, "message_id": len(zalo.chat_messages(str(p.user_id)))})
+    update = sandbox.state.user_sends_text(int(p.user_id), text)
     return _json({"ok": True, "message_id": update["message"]["message_id"]})
 
 
 async def api_press(request: web.Request) -> web.Response:
     sandbox = _sandbox(request)
     p = _persona(request)
+    if p.on_zalo:
+        return _error(NO_BUTTONS_ON_ZALO)
     body = await _body(request)
     try:
         message_id = int(body["message_id"])
@@ -410,7 +491,7 @@ async def api_press(request: web.Request) -> web.Response:
     except (KeyError, TypeError, ValueError):
         return _error("Cần message_id và data.")
     try:
-        update = sandbox.state.user_presses(p.user_id, message_id, data)
+        update = sandbox.state.user_presses(int(p.user_id), message_id, data)
     except ValueError:
         return _error("Nút này không còn trên tin nhắn.", status=409)
     query_id = update["callback_query"]["id"]
@@ -442,18 +523,58 @@ async def api_upload(request: web.Request) -> web.Response:
         return _error("Tệp rỗng.")
     caption = str(form.get("caption") or "").strip() or None
     mime = part.content_type or "application/octet-stream"
+    if p.on_zalo:
+        return _zalo_upload(sandbox, p, content, mime, part.filename or "tep", caption)
     as_photo = str(form.get("as") or "") == "photo" or (
         str(form.get("as") or "") != "document" and mime in ("image/jpeg", "image/png"))
     try:
         if as_photo:
-            update = sandbox.state.user_sends_photo(p.user_id, content, caption=caption)
+            update = sandbox.state.user_sends_photo(int(p.user_id), content, caption=caption)
         else:
             update = sandbox.state.user_sends_document(
-                p.user_id, part.filename or "tep", content, mime, caption=caption)
+                int(p.user_id), part.filename or "tep", content, mime, caption=caption)
     except BotApiError as exc:
         return _error(exc.description, status=exc.code)
     return _json({"ok": True, "message_id": update["message"]["message_id"],
                   "kind": "photo" if as_photo else "document"})
+
+
+def _zalo(sandbox: Sandbox) -> Any:
+    if sandbox.zalo_state is None:  # a Zalo persona exists only with the Zalo stand-in
+        raise web.HTTPNotFound(text=json.dumps({"error": "Sandbox này không chạy Zalo."}),
+                               content_type="application/json")
+    return sandbox.zalo_state
+
+
+def _zalo_upload(sandbox: Sandbox, p: Persona, content: bytes, mime: str, name: str,
+                 caption: str | None) -> web.Response:
+    """A picture reaches the bot as Zalo gives it: a URL (served here); any other file is
+    withheld by Zalo, so the bot gets ``message.unsupported.received``."""
+    zalo = _zalo(sandbox)
+    sniffed = sniff_image(content)
+    if sniffed is None and not mime.startswith("image/"):
+        update = zalo.user_sends_unsupported(str(p.user_id), display_name=p.name)
+        sandbox.zalo_withheld[str(update["message"]["message_id"])] = name
+        return _json({"ok": True, "message_id": len(zalo.chat_messages(str(p.user_id))),
+                      "kind": "withheld", "note": WITHHELD_ON_ZALO})
+    if (sniffed or mime) not in ZALO_IMAGE_TYPES:
+        return _error("Ảnh cần là JPEG, PNG, GIF hoặc WebP.")
+    token = secrets.token_urlsafe(12)
+    sandbox.zalo_images[token] = (content, sniffed or mime)
+    url = f"{sandbox.url}/api/zalo-images/{token}"
+    zalo.user_sends_image(str(p.user_id), url, caption, display_name=p.name)
+    return _json({"ok": True, "message_id": len(zalo.chat_messages(str(p.user_id))),
+                  "kind": "photo", "url": url})
+
+
+async def api_zalo_image(request: web.Request) -> web.Response:
+    found = _sandbox(request).zalo_images.get(request.match_info["token"])
+    if found is None:
+        return _error("Không tìm thấy ảnh.", status=404)
+    content, mime = found
+    return web.Response(body=content, content_type=mime, headers={
+        "Content-Disposition": "inline", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=3600"})
 
 
 async def api_file(request: web.Request) -> web.Response:
@@ -564,6 +685,7 @@ def create_web_app(sandbox: Sandbox) -> web.Application:
     r.add_post("/api/personas/{key}/press", api_press)
     r.add_post("/api/personas/{key}/upload", api_upload)
     r.add_get("/api/files/{file_id}", api_file)
+    r.add_get("/api/zalo-images/{token}", api_zalo_image)
     r.add_get("/api/clock", api_clock)
     r.add_post("/api/clock/advance", api_clock_advance)
     r.add_post("/api/clock/set", api_clock_set)

@@ -14,6 +14,13 @@
    ``/start CODE`` typed by that person into the stand-in;
 5. the page (:mod:`sandbox.app`) is served at http://127.0.0.1:8080.
 
+When the hooks carry the Zalo application (``BotHooks.zalo``, as ``bot/cli.py`` hands them
+in), a :class:`~sandbox.zaloapi.ZaloApiState` and :class:`~sandbox.zaloapi.ZaloStandInServer`
+play Zalo next to Telegram: the Zalo application runs on the same engine and clock (built
+with ``sweeps=False``; the Telegram application sweeps), a poller long-polls the stand-in,
+and one more persona, a ward official on Zalo, joins by sending her invite code alone. Her
+chat is shown in Zalo's look: plain text, the bot's choices as numbered lists, no buttons.
+
 Tests call :func:`start_sandbox` (``port=0``, with ``BotHooks`` built from ``bot.app``) and
 :meth:`Sandbox.stop`.
 """
@@ -47,8 +54,9 @@ from db.plan_import import import_plan
 from db.session import make_engine, make_sessionmaker
 from sandbox.app import create_web_app
 from sandbox.botapi import BotApiState, StandInServer
-from sandbox.hooks import BotHooks
+from sandbox.hooks import BotHooks, Poller
 from sandbox.moments import TZ
+from sandbox.zaloapi import ZaloApiState, ZaloStandInServer
 from scheduler.jobs import sweep_once
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,8 @@ PLAN_FILE = ROOT / "plans" / "dongda-2022.yaml"
 PLAN_CODE = "dongda-2022"
 DEFAULT_DB = ROOT / "data" / "sandbox.sqlite3"
 TOKEN = "123456:SANDBOX"
+ZALO_TOKEN = "2718281828:SANDBOX-zalo"
+ZALO_BOT_NAME = "BCĐ 138 Đống Đa"
 BOT_USERNAME = "bcd138_dongda_sandbox_bot"
 # A Monday a week before the March monthly reports are due (last day 12/03/2022).
 START_AT = dt.datetime(2022, 3, 7, 8, 0, tzinfo=TZ)
@@ -68,12 +78,17 @@ JOIN_TIMEOUT = 30.0
 DELIVERY_WAIT = 10.0  # seconds the clock waits for the sender after each sweep
 
 
+TELEGRAM = "telegram"
+ZALO = "zalo"
+
+
 @dataclass(frozen=True)
 class Persona:
-    """A demo person: a Telegram user bound to an agency and role through an invite."""
+    """A demo person: a Telegram (or Zalo) user bound to an agency and role through an
+    invite. A Zalo persona's ``user_id`` is the Zalo user id (a string)."""
 
     key: str
-    user_id: int
+    user_id: int | str
     name: str
     title: str  # what the persona list shows, e.g. «Cán bộ phường»
     role: str | None  # db.models.Role value; None: not invited (joins from a link)
@@ -81,6 +96,11 @@ class Persona:
     agency_label: str
     about: str  # what this persona can do (Vietnamese, plain text)
     hint: str  # first thing to try
+    channel: str = TELEGRAM  # "telegram" or "zalo"
+
+    @property
+    def on_zalo(self) -> bool:
+        return self.channel == ZALO
 
     def public(self) -> dict[str, Any]:
         return {
@@ -93,6 +113,7 @@ class Persona:
             "agency_label": self.agency_label,
             "about": self.about,
             "hint": self.hint,
+            "channel": self.channel,
         }
 
 
@@ -147,8 +168,32 @@ PERSONAS: tuple[Persona, ...] = (
 )
 
 
+# The persona on Zalo (when the hooks carry the Zalo application): a second ward's official,
+# who joins by sending her invite code alone, as a Zalo user does (Zalo has no deep links).
+ZALO_PERSONA = Persona(
+    key="zalo", user_id="5a0b1c2d3e4f5a6b7c8d", name="Hoàng Thị Thu", title="Cán bộ phường · Zalo",
+    role="reporter", agency="p-van-chuong", agency_label="UBND phường Văn Chương",
+    about="Cán bộ báo cáo của phường Văn Chương, dùng Zalo thay cho Telegram: cùng một bot, "
+          "nhưng Zalo không có nút bấm nên mỗi lựa chọn là một dòng đánh số — gõ số (hoặc "
+          "tên lựa chọn) để chọn, «menu» để về danh sách chính. Ảnh gửi được, tệp thì không.",
+    hint="Gõ «menu» rồi «1» («Báo cáo cần nộp»), rồi số của báo cáo tháng 03/2022. Một số "
+         "chọn trong danh sách bot gửi sau cùng (kể cả danh sách trong tin nhắc hạn).",
+    channel=ZALO,
+)
+
+
+def personas_for(zalo: bool) -> tuple[Persona, ...]:
+    """The personas a sandbox shows: the Zalo one (after the Telegram reporters) only when
+    it plays Zalo."""
+    if not zalo:
+        return PERSONAS
+    reporters = [i for i, p in enumerate(PERSONAS) if p.role == "reporter"]
+    at = reporters[-1] + 1 if reporters else len(PERSONAS)
+    return (*PERSONAS[:at], ZALO_PERSONA, *PERSONAS[at:])
+
+
 def persona(key: str) -> Persona:
-    for p in PERSONAS:
+    for p in (*PERSONAS, ZALO_PERSONA):
         if p.key == key:
             return p
     raise KeyError(key)
@@ -188,6 +233,15 @@ class Sandbox:
     host: str = "127.0.0.1"
     port: int = 0
     sweeps: list[dict[str, Any]] = field(default_factory=list)
+    # Zalo, when the hooks carry it: the stand-in, the Zalo application and its poller.
+    zalo_state: ZaloApiState | None = None
+    zalo_standin: ZaloStandInServer | None = None
+    zalo_application: Application[Any, Any, Any, Any, Any, Any] | None = None
+    zalo_poller: Poller | None = None
+    # Images the Zalo persona "uploaded": token -> (bytes, mime), served at /api/zalo-images.
+    zalo_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Zalo message id -> the name of a file Zalo withheld from the bot (shown in the chat).
+    zalo_withheld: dict[str, str] = field(default_factory=dict)
     _web_runner: web.AppRunner | None = None
     _clock_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _stopped: bool = False
@@ -196,11 +250,30 @@ class Sandbox:
     def clock(self) -> Any:
         return self.application.bot_data["clock"]
 
+    @property
+    def applications(self) -> list[Application[Any, Any, Any, Any, Any, Any]]:
+        """Every channel's application (Telegram first)."""
+        return [app for app in (self.application, self.zalo_application) if app is not None]
+
     def now(self) -> dt.datetime:
         return self.clock.now().astimezone(TZ)
 
+    def set_clock(self, moment: dt.datetime) -> None:
+        """Every application's clock to `moment` (each application has its own Clock)."""
+        for app in self.applications:
+            app.bot_data["clock"].set(moment)
+
     def persona(self, key: str) -> Persona:
-        return persona(key)
+        for p in self.personas:
+            if p.key == key:
+                return p
+        raise KeyError(key)
+
+    def chat_messages(self, p: Persona) -> list[dict[str, Any]]:
+        """The persona's transcript in its channel's stand-in (oldest first)."""
+        if p.on_zalo:
+            return self.zalo_state.chat_messages(str(p.user_id)) if self.zalo_state else []
+        return self.state.chat_messages(int(p.user_id))
 
     async def sweep(self) -> int:
         """One sweep at the current simulated time; the running sender delivers."""
@@ -224,7 +297,7 @@ class Sandbox:
             written = 0
             points = sweep_points(start, target)
             for moment in points:
-                self.clock.set(moment)
+                self.set_clock(moment)
                 written += await self.sweep()
                 # Deliver before moving on, so each message carries the time it was sent at.
                 with contextlib.suppress(TimeoutError):
@@ -260,18 +333,28 @@ class Sandbox:
         app = self.application
         if self._web_runner is not None:
             await self._web_runner.cleanup()
+        if self.zalo_poller is not None:
+            with contextlib.suppress(Exception):
+                await self.zalo_poller.stop()
         with contextlib.suppress(Exception):
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
-        with contextlib.suppress(Exception):
-            if app.running:
-                await app.stop()
-        with contextlib.suppress(Exception):
-            await self.hooks.on_stop(app)
-        with contextlib.suppress(Exception):
-            await app.shutdown()
-        with contextlib.suppress(Exception):
-            await self.hooks.on_shutdown(app)
+        # Zalo first: its on_shutdown disposes the engine both applications share (the
+        # Telegram one's disposes it again, harmlessly).
+        apps = list(reversed(self.applications))
+        for each in apps:
+            with contextlib.suppress(Exception):
+                if each.running:
+                    await each.stop()
+            with contextlib.suppress(Exception):
+                await self.hooks.on_stop(each)
+        for each in apps:
+            with contextlib.suppress(Exception):
+                await each.shutdown()
+            with contextlib.suppress(Exception):
+                await self.hooks.on_shutdown(each)
+        if self.zalo_standin is not None:
+            await self.zalo_standin.stop()
         await self.standin.stop()
 
 
@@ -308,11 +391,11 @@ async def _prepare_database(settings: Settings, fresh: bool) -> None:
 
 
 async def _invite_codes(app: Application[Any, Any, Any, Any, Any, Any],
-                        now: dt.datetime) -> dict[str, str]:
+                        now: dt.datetime, personas: tuple[Persona, ...]) -> dict[str, str]:
 
     codes: dict[str, str] = {}
     async with app.bot_data["db"]() as session, session.begin():
-        for p in PERSONAS:
+        for p in personas:
             if p.role is None or p.agency is None:
                 continue
             agency = await find_agency(session, p.agency, PLAN_CODE)
@@ -323,28 +406,44 @@ async def _invite_codes(app: Application[Any, Any, Any, Any, Any, Any],
 
 
 async def _join_personas(sandbox: Sandbox) -> None:
-    """Each demo person opens their invite: ``/start CODE``, like a real official."""
+    """Each demo person opens their invite: ``/start CODE`` on Telegram, like a real
+    official; on Zalo (no deep links) the code alone, as the invite message says."""
     state = sandbox.state
-    for p in PERSONAS:
-        state.add_user(p.user_id, first_name=p.name, language_code="vi")
-    codes = await _invite_codes(sandbox.application, sandbox.now())
-    for p in PERSONAS:
+    for p in sandbox.personas:
+        if p.on_zalo:
+            assert sandbox.zalo_state is not None
+            sandbox.zalo_state.add_user(str(p.user_id), p.name)
+        else:
+            state.add_user(int(p.user_id), first_name=p.name, language_code="vi")
+    codes = await _invite_codes(sandbox.application, sandbox.now(), sandbox.personas)
+    for p in sandbox.personas:
         if p.key not in codes:
             continue
-        state.user_sends_text(p.user_id, f"/start {codes[p.key]}")
+        if p.on_zalo:
+            assert sandbox.zalo_state is not None
+            sandbox.zalo_state.user_sends_text(str(p.user_id), codes[p.key], display_name=p.name)
+        else:
+            state.user_sends_text(int(p.user_id), f"/start {codes[p.key]}")
         deadline = time.monotonic() + JOIN_TIMEOUT
         while not any(m["from_bot"] and (m.get("text") or "").startswith(("✅", "⚠️"))
-                      for m in state.chat_messages(p.user_id)):
+                      for m in sandbox.chat_messages(p)):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the bot did not welcome {p.name} within {JOIN_TIMEOUT}s")
             await asyncio.sleep(0.02)
-        welcome = [m for m in state.chat_messages(p.user_id) if m["from_bot"]][-1]
+        welcome = next(m for m in sandbox.chat_messages(p)
+                       if m["from_bot"] and (m.get("text") or "").startswith(("✅", "⚠️")))
         if not (welcome.get("text") or "").startswith("✅"):
             raise RuntimeError(f"{p.name} could not join: {welcome.get('text')}")
 
 
 def sandbox_settings(database_url: str, telegram_api_url: str,
-                     fake_now: dt.datetime = START_AT) -> Settings:
+                     fake_now: dt.datetime = START_AT,
+                     zalo_api_url: str | None = None) -> Settings:
+    # Explicit either way: a ZALO_BOT_TOKEN in the environment must not reach the sandbox.
+    zalo: dict[str, Any] = {"zalo_bot_token": None, "zalo_webhook_url": None}
+    if zalo_api_url is not None:
+        zalo = {"zalo_bot_token": ZALO_TOKEN, "zalo_api_url": zalo_api_url,
+                "zalo_webhook_url": None}
     return Settings(
         _env_file=None,
         bot_token=TOKEN,
@@ -360,6 +459,8 @@ def sandbox_settings(database_url: str, telegram_api_url: str,
         send_per_chat_seconds=0.2,
         webhook_url=None,
         webhook_secret=None,
+        zalo_send_rate=30.0,
+        **zalo,
     )
 
 
@@ -375,7 +476,8 @@ async def start_sandbox(
 ) -> Sandbox:
     """Start everything and return the handles; the page is at ``sandbox.url``.
 
-    ``hooks`` builds and runs the bot's application (``bot.app``, handed in by the caller).
+    ``hooks`` builds and runs the bot's application (``bot.app``, handed in by the caller);
+    with ``hooks.zalo`` the Zalo application runs too, against a Zalo stand-in.
     """
 
     database_url = database_url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
@@ -383,22 +485,33 @@ async def start_sandbox(
                         token=TOKEN)
     standin = StandInServer(state)
     await standin.start()
+    zalo_state: ZaloApiState | None = None
+    zalo_standin: ZaloStandInServer | None = None
     application = None
     sandbox = None
     try:
-        settings = sandbox_settings(database_url, standin.url, fake_now)
+        if hooks.zalo:
+            zalo_state = ZaloApiState(token=ZALO_TOKEN, account_name=ZALO_BOT_NAME)
+            zalo_standin = ZaloStandInServer(zalo_state)
+            await zalo_standin.start()
+        settings = sandbox_settings(database_url, standin.url, fake_now,
+                                    zalo_standin.api_root if zalo_standin else None)
         await _prepare_database(settings, fresh)
         application = hooks.build_application(settings)
         clock = application.bot_data["clock"]
         # Messages carry the simulated time, as the bot sees it.
         state.clock = lambda: clock.now().timestamp()
         sandbox = Sandbox(settings=settings, state=state, standin=standin,
-                          application=application, hooks=hooks, host=host)
+                          application=application, hooks=hooks, host=host,
+                          personas=personas_for(zalo_state is not None),
+                          zalo_state=zalo_state, zalo_standin=zalo_standin)
         await application.initialize()
         await hooks.on_startup(application)  # commands, the outbox sender (no periodic sweep)
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
         await application.start()
+        if zalo_state is not None:
+            await _start_zalo(sandbox, zalo_state)
         await _join_personas(sandbox)
         if initial_sweep:
             await sandbox.sweep()
@@ -419,9 +532,30 @@ async def start_sandbox(
                     await application.shutdown()
                 with contextlib.suppress(Exception):
                     await hooks.on_shutdown(application)
+            if zalo_standin is not None:
+                await zalo_standin.stop()
             await standin.stop()
         raise
     return sandbox
+
+
+async def _start_zalo(sandbox: Sandbox, zalo_state: ZaloApiState) -> None:
+    """The Zalo application on the Telegram one's engine, its life-cycle as
+    ``bot.app.run_channels`` runs it; its clock follows the sandbox's (see set_clock)."""
+    hooks = sandbox.hooks
+    assert hooks.build_zalo_application is not None and hooks.zalo_poller is not None
+    app = hooks.build_zalo_application(sandbox.settings,
+                                       sandbox.application.bot_data["engine"])
+    sandbox.zalo_application = app
+    app.bot_data["clock"].set(sandbox.now())
+    clock = app.bot_data["clock"]
+    zalo_state.clock = lambda: clock.now().timestamp()
+    await app.initialize()
+    await hooks.on_startup(app)  # its own outbox sender: reminders to Zalo go through it
+    await app.start()
+    poller = hooks.zalo_poller(app)
+    poller.start()
+    sandbox.zalo_poller = poller
 
 
 # ------------------------------------------------------------------------------ the command

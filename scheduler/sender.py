@@ -638,6 +638,9 @@ class OutboxSender:
                     text=payload.get("text", ""),
                     parse_mode=payload.get("parse_mode"),
                     reply_markup=_markup(payload),
+                    # Zalo's adapter keeps the list a person is answering (bot/zalo/request.py)
+                    api_kwargs={"zalo_unprompted": True} if self.config.channel != TELEGRAM
+                    else None,
                 )
             finally:
                 await self.pacer.release()  # stamped with the time Telegram answered

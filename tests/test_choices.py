@@ -264,3 +264,13 @@ def test_ticks_stay_on_the_line_and_names_without_their_number_pick() -> None:
     questions = [Choice("1. Số cơ sở đang quản lý", "q:1"),
                  Choice("2. Số cơ sở đã kiểm tra", "q:2")]
     assert match_marked("so co so da kiem tra", questions, lettered=True) == Picked(questions[1], 2)
+
+
+def test_a_screen_that_numbers_its_items_gets_its_list_once() -> None:
+    from core.choices import not_yet_shown
+
+    text = "Báo cáo cần nộp\n\n1. Báo cáo tháng 01/2022\n   Hạn nộp: 12/01\n2. Báo cáo quý I/2022"
+    listing = "1. Báo cáo tháng 01/2022\n2. Báo cáo quý I/2022\n3. Hủy"
+    assert not_yet_shown(text, listing) == "3. Hủy"
+    assert not_yet_shown("Chọn:", listing) == listing
+    assert not_yet_shown(text, "a. Bỏ qua") == "a. Bỏ qua"

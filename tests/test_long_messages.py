@@ -471,6 +471,8 @@ async def test_turn_send_splits_a_screen_built_too_long_and_keeps_its_buttons_la
     sent: list[tuple[str, dict[str, object]]] = []
 
     class Chat:
+        id = 42  # a Telegram chat
+
         async def send_message(self, text: str, **kwargs: object) -> None:
             sent.append((text, kwargs))
 

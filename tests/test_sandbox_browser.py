@@ -6,7 +6,9 @@ page only: the ward official fills in the March monthly report (typed numbers, Y
 «Bỏ qua», a PDF attached with the file input, review, send, receipt), the clock jumps to
 21/03 08:00, the chair gets the escalation digest and taps «Nhắc tất cả», and the police
 officer sees the reminder. A screenshot of the page goes to docs/sandbox.png when that file
-is missing or UPDATE_SCREENSHOT=1.
+is missing or UPDATE_SCREENSHOT=1. Then the ward official on Zalo: the chat in Zalo's look
+(blue header, numbered lines, no buttons), answered by typing a number; its screenshot goes
+to the test's tmp_path (sandbox-zalo.png).
 
 Nothing sleeps: every step waits for what the page shows, with a deadline. Skipped when
 Chromium or Playwright is missing (`apt-get install chromium`, `pip install playwright`).
@@ -24,13 +26,19 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_application, on_shutdown, on_startup, on_stop
+from bot.zalo.runner import ZaloPoller
+from core.channels import ZALO
 from sandbox.hooks import BotHooks
-from sandbox.runner import Sandbox, start_sandbox
+from sandbox.runner import ZALO_PERSONA, Sandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 # The sandbox is below bot/, so the application comes from here, as bot/cli.py hands it in.
+# Both channels, as `python -m bot sandbox` runs them.
 HOOKS = BotHooks(build_application=build_application, on_startup=on_startup,
-                 on_stop=on_stop, on_shutdown=on_shutdown)
+                 on_stop=on_stop, on_shutdown=on_shutdown,
+                 build_zalo_application=lambda settings, engine: build_application(
+                     settings, channel=ZALO, engine=engine, sweeps=False),
+                 zalo_poller=ZaloPoller)
 SCREENSHOT = ROOT / "docs" / "sandbox.png"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -210,6 +218,31 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             target.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(target))
             assert target.stat().st_size > 10_000
+
+            # --- the ward official on Zalo: Zalo's look, numbered lines, typed numbers ------
+            zalo = page.locator(f'.persona[data-persona="{ZALO_PERSONA.key}"]')
+            await expect(zalo.locator(".channel-tag")).to_have_text("Zalo")
+            await zalo.click()
+            await expect(page.locator(".persona.active")).to_contain_text(ZALO_PERSONA.name)
+            phone = page.locator(".phone")
+            await expect(phone).to_have_class(re.compile(r"\bzalo\b"))
+            await expect(page.locator("#channel-badge")).to_have_text("Zalo")
+            await expect(page.locator(".chat-head")).to_have_css(
+                "background-color", "rgb(0, 104, 255)")
+            await expect(bot_messages.filter(
+                has_text=f"Chào mừng {ZALO_PERSONA.name}")).to_be_visible()
+            # The overdue notice of 14/03 reached her through the Zalo application's sender.
+            await expect(bot_messages.filter(has_text="Báo cáo quá hạn").filter(
+                has_text="tháng 03/2022").first).to_be_visible()
+            await expect(messages.locator(".ikb")).to_have_count(0)  # no buttons on Zalo
+            await expect(page.locator("#reply-kb")).to_be_hidden()
+            await expect(page.locator("#kb-toggle")).to_be_hidden()
+            menu = await answer("menu", "Báo cáo cần nộp")
+            await expect(menu).to_contain_text("1. Báo cáo cần nộp")
+            await answer("1", "Báo cáo cần nộp — P. Văn Chương")
+            zalo_shot = tmp_path / "sandbox-zalo.png"
+            await page.screenshot(path=str(zalo_shot))
+            assert zalo_shot.stat().st_size > 10_000
 
             assert not errors, errors
             assert not outside, f"the page reached outside the sandbox: {outside}"

@@ -184,3 +184,27 @@ async def test_the_zalo_sender_sends_only_zalo_rows_and_marks_a_blocked_member(
         async with h.session() as session:
             again = await session.scalar(select(Member).where(Member.id == member.id))
             assert again is not None and not again.active
+
+
+async def test_a_reminder_arriving_mid_question_does_not_take_over_the_answer(
+        h: BotHarness) -> None:
+    code = await h.invite("p-cat-linh")
+    async with ZaloSide(h) as z:
+        await z.say(LAN, code)
+        await z.say(LAN, "1")
+        question = await z.say(LAN, "1")  # the first report: its first question
+        assert "Câu 1/" in question.text, question.text
+        member = await h.one(Member, Member.zalo_user_id == z.local(LAN))
+        async with h.session() as session:
+            session.add(OutboxMessage(
+                dedupe_key="r:1", kind="reminder", chat_id=z.local(LAN), member_id=member.id,
+                payload={"text": "🔔 Nhắc hạn nộp báo cáo", "buttons": [
+                    [{"text": "Báo cáo quý I/2022", "data": "o:99"}]]},
+                next_attempt_at=h.now))
+        sender = OutboxSender(z.application.bot, h.sessionmaker, lambda: h.now,
+                              SenderConfig(rate=0, per_chat=0, channel="zalo"))
+        await sender.drain(10)
+        reminder = text_of(z.messages(LAN)[-1])
+        assert "• Báo cáo quý I/2022" in reminder and "gửi «menu»" in reminder, reminder
+        answered = await z.say(LAN, "12")
+        assert "Câu 2/" in answered.text, answered.text

@@ -34,7 +34,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.zalo.client import MAX_TEXT_LENGTH, ZaloApiError, ZaloClient
 from core.channels import zalo_local_id, zalo_message_id
-from core.choices import Choice, render_marked
+from core.choices import Choice, not_yet_shown, render_marked, shown_label
 from core.i18n import N_, translator
 from core.settings import Settings
 from core.textlimits import split_html, utf16_len, visible_text
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 FILE_LINK = N_("📎 {name}: {url}\n(The link works for {hours} hours.)")
 NO_FILE_LINK = N_("📎 {name} cannot be sent on Zalo. Please ask the standing office for it.")
+FROM_THE_MENU = N_("(To open one, finish the current step or send «menu».)")
+CONVERSATION_SECONDS = 30 * 60  # a list answered within this is a conversation going on
 RETRY_AFTER_SECONDS = 5  # Zalo's 429 says no time: wait this long before any next send
 
 _TRUE = {"ok": True, "result": True}
@@ -177,7 +179,8 @@ class ZaloRequest(BaseRequest):
         if method == "sendMessage":
             return await self.send_text(p["chat_id"], plain(p.get("text", ""),
                                                             p.get("parse_mode")),
-                                        p.get("reply_markup"), bool(p.get("zalo_typed")))
+                                        p.get("reply_markup"), bool(p.get("zalo_typed")),
+                                        unprompted=bool(p.get("zalo_unprompted")))
         if method in ("editMessageText", "editMessageCaption"):
             return await self.edit(p, plain(p.get("text") or p.get("caption") or "",
                                             p.get("parse_mode")))
@@ -230,22 +233,31 @@ class ZaloRequest(BaseRequest):
     # ------------------------------------------------------------------ text and lists
 
     async def send_text(self, chat_id: Any, text: str, markup: Any, typed: bool,
-                        ) -> dict[str, Any]:
+                        unprompted: bool = False) -> dict[str, Any]:
         local = int(chat_id)
         zid = await self.zalo_id(local)
         found = choices_in(markup)
+        if found is not None and unprompted and await self._in_conversation(local):
+            # A reminder arriving while the person answers a question must not turn their
+            # next «2» into a press of its list: its choices are shown as lines to reach
+            # from the menu, and the list being answered stays.
+            lines = "\n".join(f"• {shown_label(c.label)}" for c in found[1])
+            text = f"{text.rstrip()}\n\n{lines}\n{self._(FROM_THE_MENU)}"
+            found = None
         pieces = pieces_of(text)
         listing: list[Choice] = []
         if found is not None:
             kind, flat = found
             lettered = typed and kind == "buttons"
             listed, listing = render_marked("", flat, lettered=lettered)
+            listed = not_yet_shown(text, listed)
             last = pieces[-1] if pieces else ""
-            joined = f"{last}\n\n{listed}" if last else listed
-            if utf16_len(joined) <= MAX_TEXT_LENGTH:
-                pieces[-1:] = [joined]
-            else:
-                pieces.append(listed)
+            if listed:
+                joined = f"{last}\n\n{listed}" if last else listed
+                if utf16_len(joined) <= MAX_TEXT_LENGTH:
+                    pieces[-1:] = [joined]
+                else:
+                    pieces.append(listed)
         sent: dict[str, Any] | None = None
         for piece in pieces:
             sent = await self.client.send_message(zid, piece)
@@ -253,9 +265,18 @@ class ZaloRequest(BaseRequest):
         if found is not None:
             await self._remember(local, {
                 "items": [[c.label, c.data] for c in listing], "kind": found[0],
-                "typed": typed and found[0] == "buttons",
+                "typed": typed and found[0] == "buttons", "at": time.time(),
+                "unprompted": unprompted,
                 "message_id": answer["result"]["message_id"], "text": text})
         return answer
+
+    async def _in_conversation(self, local: int) -> bool:
+        """Whether the chat's last list is one a person is answering now: a conversation's
+        list (not the menu's) sent less than CONVERSATION_SECONDS ago."""
+        async with self.sessions() as session:
+            listed = await choices_of(session, local)
+        return bool(listed and listed.get("kind") == "buttons" and not listed.get("unprompted")
+                    and time.time() - float(listed.get("at") or 0) < CONVERSATION_SECONDS)
 
     async def _remember(self, local: int, value: dict[str, Any] | None) -> None:
         async with self.sessions() as session, session.begin():

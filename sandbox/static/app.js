@@ -1,4 +1,6 @@
 // The sandbox page: persona list, clock control and a Telegram-like chat, polling /api.
+// A persona on Zalo (channel "zalo") gets Zalo's look: a blue header, plain text, the bot's
+// choices as numbered lines to answer by typing, no buttons and no menu keyboard.
 // Message HTML comes from the server already escaped (sandbox/app.py render_text); every
 // other string is put in the page with textContent.
 "use strict";
@@ -19,6 +21,9 @@
     me: $("me"),
     botName: $("bot-name"),
     chatStatus: $("chat-status"),
+    phone: document.querySelector(".phone"),
+    channelBadge: $("channel-badge"),
+    attach: document.querySelector(".attach"),
     clock: document.querySelector(".clock"),
     clockLabel: $("clock-label"),
     clockForm: $("clock-form"),
@@ -119,6 +124,23 @@
     return state.personas.find((p) => p.key === state.active) || null;
   }
 
+  function onZalo() {
+    const p = activePersona();
+    return !!p && p.channel === "zalo";
+  }
+
+  // The chat's look follows the persona's channel.
+  function renderChannel() {
+    const zalo = onZalo();
+    ui.phone.classList.toggle("zalo", zalo);
+    ui.phone.dataset.channel = zalo ? "zalo" : "telegram";
+    ui.channelBadge.textContent = zalo ? "Zalo" : "Telegram";
+    ui.input.placeholder = zalo ? "Nhập tin nhắn hoặc số của lựa chọn…" : "Tin nhắn";
+    ui.attach.title = zalo ? "Gửi ảnh (Zalo chỉ chuyển ảnh cho bot, không chuyển tệp)"
+      : "Gửi tệp (PDF, Word, ảnh…)";
+    setTyping(false);
+  }
+
   // ------------------------------------------------------------------ personas
 
   function renderPersonas() {
@@ -127,14 +149,16 @@
     state.personas.forEach((p, index) => {
       let li = existing.get(p.key);
       if (!li) {
-        li = el("li", "persona");
+        li = el("li", "persona" + (p.channel === "zalo" ? " on-zalo" : ""));
         li.dataset.persona = p.key;
         li.tabIndex = 0;
         li.setAttribute("role", "button");
         const avatar = el("div", "avatar " + colorClass(index), initials(p.name));
         const body = el("div", "persona-body");
         const top = el("div", "persona-top");
-        top.append(el("span", "persona-name", p.name), el("span", "persona-time"));
+        const name = el("span", "persona-name", p.name);
+        if (p.channel === "zalo") name.append(el("span", "channel-tag", "Zalo"));
+        top.append(name, el("span", "persona-time"));
         const sub = el("div", "persona-sub", `${p.title} · ${p.agency_label}`);
         const bottom = el("div", "persona-bottom");
         bottom.append(el("span", "persona-preview"), el("span", "badge"));
@@ -175,6 +199,7 @@
     ui.replyKb.hidden = true;
     if (location.hash !== "#" + key) history.replaceState(null, "", "#" + key);
     renderPersonas();
+    renderChannel();
     renderMe();
     renderIntro();
     setTyping(false);
@@ -190,6 +215,11 @@
     box.append(el("b", "", `Bạn đang là ${p.name} — ${p.title} (${p.agency_label})`));
     box.append(el("div", "", p.about));
     box.append(el("div", "hint", "Gợi ý: " + p.hint));
+    if (p.channel === "zalo") {
+      box.append(el("div", "zalo-note", "Khung chat Zalo: bot không có nút bấm; mỗi lựa chọn "
+        + "là một dòng đánh số (1, 2, … hoặc a, b, … khi bot chờ câu trả lời). Gõ số hoặc tên "
+        + "lựa chọn để chọn, «menu» để về danh sách chính."));
+    }
     ui.messages.prepend(box);
   }
 
@@ -235,6 +265,29 @@
       doc.append(info);
       bubble.append(doc);
     }
+    if (msg.image) {
+      // Zalo: a picture is a URL (the sandbox's own for what the persona sent).
+      if (msg.image.local) {
+        const img = el("img", "photo");
+        img.src = msg.image.url;
+        img.alt = "Ảnh";
+        img.loading = "lazy";
+        img.addEventListener("load", () => { if (nearBottom()) scrollToBottom(); });
+        bubble.append(img);
+      } else {
+        const a = el("a", "photo-link", "🖼 " + msg.image.url);
+        a.href = msg.image.url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        bubble.append(a);
+      }
+    }
+    if (msg.withheld) {
+      const box = el("div", "withheld");
+      box.append(el("div", "doc-name", "📄 " + msg.withheld.name));
+      box.append(el("div", "doc-size", msg.withheld.note));
+      bubble.append(box);
+    }
     if (msg.sticker) bubble.append(el("div", "sticker", msg.sticker));
     if (msg.html) {
       const text = el("div", "text");
@@ -243,7 +296,7 @@
     }
     const meta = el("span", "meta");
     if (msg.edited) meta.append(el("span", "edited", "đã sửa"));
-    meta.append(document.createTextNode(msg.time + (msg.from_bot ? "" : " ✓✓")));
+    meta.append(document.createTextNode(msg.time + (msg.from_bot || onZalo() ? "" : " ✓✓")));
     if (bubble.lastElementChild && bubble.lastElementChild.classList.contains("text")) {
       bubble.lastElementChild.append(meta);
     } else {
@@ -316,6 +369,7 @@
   }
 
   function renderKeyboard(rows) {
+    if (onZalo()) rows = null; // Zalo has no menu keyboard: the menu is a numbered list
     state.keyboard = rows;
     ui.kbToggle.hidden = !rows;
     ui.kbToggle.classList.toggle("on", state.keyboardOpen);
@@ -342,7 +396,7 @@
 
   function setTyping(on) {
     state.waitingSince = on ? Date.now() : 0;
-    ui.chatStatus.textContent = on ? "đang trả lời…" : "bot";
+    ui.chatStatus.textContent = on ? "đang trả lời…" : (onZalo() ? "bot · trên Zalo" : "bot");
     ui.chatStatus.classList.toggle("typing", on);
   }
 
@@ -381,6 +435,7 @@
   }
 
   async function press(messageId, data, button) {
+    if (onZalo()) { toast("Zalo không có nút bấm: gõ số của lựa chọn.", true); return; }
     button.disabled = true;
     setTyping(true);
     try {
@@ -403,7 +458,8 @@
     const caption = ui.input.value.trim();
     if (caption) form.append("caption", caption);
     try {
-      await api("POST", `/api/personas/${encodeURIComponent(state.active)}/upload`, form);
+      const sent = await api("POST", `/api/personas/${encodeURIComponent(state.active)}/upload`, form);
+      if (sent && sent.note) toast(sent.note, false);
       ui.input.value = "";
       setTyping(true);
       await refreshMessages(true);
@@ -480,6 +536,7 @@
     state.bot = data.bot;
     if (data.bot && data.bot.name) ui.botName.textContent = data.bot.name;
     if (!state.clock || state.clock.iso.slice(0, 16) !== data.clock.iso.slice(0, 16)) renderClock(data.clock);
+    $("guide-zalo").hidden = !state.personas.some((p) => p.channel === "zalo");
     renderPersonas();
   }
 
