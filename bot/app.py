@@ -177,6 +177,7 @@ async def run_channels(settings: Settings, stop: asyncio.Event | None = None) ->
     apps = [app for app in (telegram, zalo) if app is not None]
     started: list[Application[Any, Any, Any, Any, Any, Any]] = []
     poller = ZaloPoller(zalo)
+    files: tuple[Any, asyncio.Task[None]] | None = None
     try:
         for app in apps:
             await app.initialize()
@@ -190,8 +191,15 @@ async def run_channels(settings: Settings, stop: asyncio.Event | None = None) ->
             await telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info("polling Zalo at %s", settings.zalo_api_url)
         poller.start()
+        if settings.public_url:
+            from bot.files import serve_files
+
+            files = serve_files(zalo, settings)
         await stop.wait()
     finally:
+        if files is not None:
+            files[0].should_exit = True
+            await files[1]
         await poller.stop()
         if telegram is not None and telegram.updater is not None and telegram.updater.running:
             await telegram.updater.stop()

@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import uvicorn
 from sqlalchemy import func, select, text
@@ -34,11 +34,11 @@ from starlette.routing import Route
 from telegram import Update
 
 from bot.app import build_application, on_startup, on_stop
+from bot.files import file_route
 from bot.zalo.client import SECRET_HEADER, ZaloUpdate, verify_secret
 from bot.zalo.runner import ZaloPoller, deliver, zalo_request
 from core.channels import ZALO
 from core.settings import Settings
-from db.file_links import open_link
 from db.models import OutboxMessage, OutboxStatus
 from db.session import make_engine
 
@@ -88,18 +88,6 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
             # Handled before answering, as Telegram's: 200 means done.
             await deliver(zalo, event)
         return Response(status_code=200)
-
-    async def download(request: Request) -> Response:
-        async with application.bot_data["db"]() as session:
-            link = await open_link(session, request.path_params["token"],
-                                   application.bot_data["clock"].now())
-        if link is None:
-            return Response("This link has expired or does not exist.\n", status_code=404,
-                            media_type="text/plain")
-        name = quote(link.filename)
-        return Response(link.content, media_type=link.mime, headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
     async def receive(request: Request) -> Response:
         if not telegram:
@@ -180,7 +168,7 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
             await engine.dispose()
 
     routes = [Route("/healthz", healthz, methods=["GET"]),
-              Route("/f/{token}", download, methods=["GET"])]
+              file_route(application)]
     if telegram:
         routes.append(Route(webhook_path(settings), receive, methods=["POST"]))
     if zalo is not None and settings.zalo_webhook_url:

@@ -11,15 +11,21 @@ Nothing sleeps: every step waits for the bot's message with a deadline.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import shutil
+import socket
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from db.file_links import create_link
+from db.session import make_engine, make_sessionmaker
 from sandbox.zaloapi import ZaloApiState, ZaloStandInServer
 from tests.conftest import PLANS
 from tests.support.botproc import running_bot
@@ -33,9 +39,33 @@ SIGNED = "https://photo.zalo.example/signed-report-march.jpg"
 JSON = dict[str, Any]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PORT = free_port()
+
+
 def zalo_env(server: ZaloStandInServer) -> dict[str, str]:
     return {"BOT_FAKE_NOW": FAKE_NOW, "FLOOD_LIMIT": "1000", "ZALO_BOT_TOKEN": ZALO_TOKEN,
-            "ZALO_API_URL": server.api_root, "SWEEP_INTERVAL_SECONDS": "0"}
+            "ZALO_API_URL": server.api_root, "SWEEP_INTERVAL_SECONDS": "0",
+            "PUBLIC_URL": f"http://127.0.0.1:{PORT}", "PORT": str(PORT), "HOST": "127.0.0.1"}
+
+
+async def fetch(url: str, timeout: float = 10.0) -> tuple[int, bytes]:  # noqa: ASYNC109
+    """GET, retried until the server listens (it starts with the bot)."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url) as response:
+                    return response.status, await response.read()
+            except aiohttp.ClientConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
 
 
 def rows(path: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
@@ -124,6 +154,14 @@ async def test_zalo_official_fills_the_form_to_a_receipt_across_a_restart(
             confirm = await lan.choose(review, "Gửi báo cáo", has("ngay bây giờ?"))
             receipt = await lan.choose(confirm, "Xác nhận gửi", has("Đã nhận báo cáo"))
             assert re.search(r"BC-2022-\d{5}", text_of(receipt)), text_of(receipt)
+            # With PUBLIC_URL, `run` serves the file links Zalo users get.
+            engine = make_engine(url)
+            async with make_sessionmaker(engine)() as session, session.begin():
+                token = await create_link(session, b"a;b\n1;2\n", "so-lieu.csv", "text/csv",
+                                          dt.datetime.now(dt.UTC), dt.timedelta(hours=1))
+            await engine.dispose()
+            assert await fetch(f"http://127.0.0.1:{PORT}/f/{token}") == (200, b"a;b\n1;2\n")
+            assert (await fetch(f"http://127.0.0.1:{PORT}/f/nope"))[0] == 404
             assert "Traceback" not in bot.log(), bot.log()
 
     [sub] = rows(path, "SELECT * FROM submission")
