@@ -27,7 +27,7 @@ async def test_stranger_gets_vietnamese_welcome_with_invite_instructions(
     en = {c["command"]: c["description"] for c in bot.state.get_commands(language_code="en")}
     default = {c["command"] for c in bot.state.get_commands()}
     assert vi["start"] == "Mở menu chính" and en["start"] == "Open the main menu"
-    assert set(vi) == set(en) == default == {"start", "help", "cancel", "lang", "id"}
+    assert set(vi) == set(en) == default == {"start", "help", "cancel", "lang", "channel", "id"}
 
 
 async def test_bot_carries_on_when_the_server_lacks_set_my_commands(
