@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True)
     exp.set_defaults(func=cmd_export)
 
+    rep = sub.add_parser("report", help="write the consolidated report (.docx, Decree 30 "
+                         "layout) of a schedule's period")
+    rep.add_argument("--plan", required=True)
+    rep.add_argument("--schedule", required=True)
+    rep.add_argument("--period", required=True, help="YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY")
+    rep.add_argument("--out", required=True)
+    rep.set_defaults(func=cmd_report)
+
     inv = sub.add_parser("invite", help="invite codes").add_subparsers(title="invite commands")
     create = inv.add_parser("create", help="create an invite deep link")
     create.add_argument("--agency", required=True, help="agency code")
@@ -440,6 +448,38 @@ def cmd_export(args: argparse.Namespace) -> int:
                 plan, schedule = await find_schedule(session, args.plan, args.schedule)
                 data = await collect(session, plan, schedule, args.period, settings.tz)
                 return await build_xlsx(session, data, settings.tz, dt.datetime.now(dt.UTC))
+        finally:
+            await engine.dispose()
+
+    try:
+        content = asyncio.run(_run())
+    except LookupError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    Path(args.out).write_bytes(content)
+    print(f"wrote {args.out} ({len(content)} bytes)")
+    return 0
+
+
+@needs_schema
+def cmd_report(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from db.documents import consolidated_docx
+    from db.export import collect, find_schedule
+    from db.session import make_engine, make_sessionmaker
+
+    settings = get_settings()
+
+    async def _run() -> bytes:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                plan, schedule = await find_schedule(session, args.plan, args.schedule)
+                data = await collect(session, plan, schedule, args.period, settings.tz)
+                return await consolidated_docx(session, data, dt.datetime.now(dt.UTC),
+                                               settings.tz)
         finally:
             await engine.dispose()
 

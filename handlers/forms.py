@@ -39,6 +39,7 @@ from core.texts import (
     report_title,
     split_message,
 )
+from db.documents import report_docx, report_filename
 from db.drafts import (
     lateness_of,
     load_state,
@@ -48,6 +49,7 @@ from db.drafts import (
     submit,
 )
 from db.models import (
+    Agency,
     Attachment,
     Member,
     Obligation,
@@ -687,6 +689,11 @@ async def do_submit(t: Turn, submission: Submission, obligation: Obligation, for
         lines.append(_("Version {version}; earlier versions are kept.").format(
             version=submission.version))
     t.send("\n".join(lines), menu=menu_for(t))
+    agency = await t.session.get(Agency, obligation.agency_id)
+    content = await report_docx(t.session, submission, t.tz)
+    t.send_file(content, report_filename(agency.code if agency else "bao-cao",
+                                         obligation.period_key, submission.version),
+                caption=_("The report in the administrative format, ready to sign."))
 
 
 async def no_report(t: Turn, obligation_id: int, confirmed: bool) -> None:

@@ -27,6 +27,7 @@ from core.lateness import Lateness
 from core.textlimits import button_label
 from core.texts import esc, period_label, report_title, split_message
 from db.audit import record
+from db.documents import report_docx, report_filename
 from db.drafts import lateness_of, load_state, submission_spec
 from db.models import (
     Agency,
@@ -55,6 +56,7 @@ ACCEPT = callbacks.route("ac")
 RETURN = callbacks.route("rt")
 TOGGLE = callbacks.route("rf")
 CHANGES = callbacks.route("rd")
+DOCUMENT = callbacks.route("dc")
 
 
 async def _submission_in_committee(t: Turn, submission_id: int
@@ -163,6 +165,7 @@ async def open_submission(t: Turn, submission_id: int) -> None:
         Choice("↩️ " + _("Ask for changes"), RETURN.data(submission.id)),
     ]] if submission.state == SubmissionState.submitted else []
     rows += _version_buttons(t, submission, history)
+    rows.append([Choice("📝 " + _("Report to sign (.docx)"), DOCUMENT.data(submission.id))])
     chunks = split_message(lines)  # the buttons go on the last message
     for chunk in chunks[:-1]:
         t.send(chunk)
@@ -366,12 +369,29 @@ async def on_toggle(t: Turn) -> None:
         await start_return(t, ids[0], toggle_pos=ids[1])
 
 
+@with_turn(role="committee")
+async def on_document(t: Turn) -> None:
+    """Any submission's report in the administrative format, for the office to file."""
+    parts = DOCUMENT.parse(t.data)
+    submission_id = callbacks.parse_id(parts[0]) if parts else None
+    found = await _submission_in_committee(t, submission_id) if submission_id else None
+    if found is None:
+        if submission_id is None:
+            t.stale()
+        return
+    submission, obligation, _schedule, agency = found
+    content = await report_docx(t.session, submission, t.tz)
+    t.send_file(content, report_filename(agency.code, obligation.period_key, submission.version),
+                caption=esc(agency.name))
+
+
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("review", with_turn(show_queue, members_only=False,
                                                        role="committee")), group=FEATURES)
     for route, handler in ((REVIEW_QUEUE, with_turn(show_queue, role="committee")),
                            (OPEN, on_open), (ACCEPT, on_accept), (RETURN, on_return),
-                           (TOGGLE, on_toggle), (CHANGES, on_changes)):
+                           (TOGGLE, on_toggle), (CHANGES, on_changes),
+                           (DOCUMENT, on_document)):
         app.add_handler(CallbackQueryHandler(handler, pattern=route.pattern), group=FEATURES)
     pending.register("return", finish_return)
     menu_button(REVIEW_MENU, show_queue, allowed=lambda t: t.oversees)

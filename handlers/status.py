@@ -32,6 +32,7 @@ from core.stats import (
     target_progress,
 )
 from core.texts import esc, report_title, split_message
+from db.documents import consolidated_docx
 from db.drafts import lateness_by_obligation
 from db.export import (
     build_xlsx,
@@ -66,6 +67,7 @@ TARGETS = callbacks.route("tg")
 EXCEL = callbacks.route("xp")
 CHART = callbacks.route("ch")
 CHART_YEAR = callbacks.route("cy")
+REPORT = callbacks.route("rp")
 
 
 async def committee_schedules(t: Turn) -> list[Schedule]:
@@ -188,6 +190,7 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     rows.append([Choice("📊 " + _("Excel"), EXCEL.data(*here)),
                  Choice("🖼 " + _("Chart"), CHART.data(*here)),
                  Choice("⏳ " + _("Extend"), EXTEND.data(*here))])
+    rows.append([Choice("📝 " + _("Consolidated report"), REPORT.data(*here))])
     rows.append([Choice("🎯 " + _("Targets"), TARGETS.data()),
                  Choice("📥 " + _("Review queue"), REVIEW_QUEUE.data()),
                  Choice("📨 " + _("Ad-hoc request"), ADHOC.data("new"))])
@@ -363,7 +366,7 @@ async def most_frequent_schedules(t: Turn, plan_id: int) -> dict[int, int]:
 
 
 async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,
-                      year: bool = False) -> None:
+                      year: bool = False, report: bool = False) -> None:
     """The .xlsx of a schedule's period (as `python -m bot export` writes it), or its chart:
     per kind of agency, or (`year`) over the periods of that year."""
     _ = t._
@@ -390,6 +393,10 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,
         more = [[Choice("📈 " + _("Periods of the year"),
                         CHART_YEAR.data(schedule.id, period_key))]]
         t.send_picture(picture, caption=caption, choices=more)
+        return
+    if report:
+        document = await consolidated_docx(t.session, data, t.now, t.tz)
+        t.send_file(document, f"tong-hop_{name}.docx", caption=caption)
         return
     content = await build_xlsx(t.session, data, t.tz, t.now, t.locale)
     t.send_file(content, f"{name}.xlsx", caption=caption)
@@ -444,12 +451,14 @@ async def on_targets_button(t: Turn) -> None:
 async def on_export_button(t: Turn) -> None:
     year = CHART_YEAR.matches(t.data)
     chart = year or CHART.matches(t.data)
-    parts = (CHART_YEAR if year else CHART if chart else EXCEL).parse(t.data)
+    report = REPORT.matches(t.data)
+    parts = (CHART_YEAR if year else CHART if chart else REPORT if report else EXCEL
+             ).parse(t.data)
     schedule = callbacks.parse_id(parts[0]) if len(parts) >= 2 else None
     if schedule is None:
         t.stale()
         return
-    await send_export(t, schedule, parts[1], chart=chart, year=year)
+    await send_export(t, schedule, parts[1], chart=chart, year=year, report=report)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -461,7 +470,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
                     group=FEATURES)
     app.add_handler(CallbackQueryHandler(on_targets_button, pattern=TARGETS.pattern),
                     group=FEATURES)
-    for route in (EXCEL, CHART, CHART_YEAR):
+    for route in (EXCEL, CHART, CHART_YEAR, REPORT):
         app.add_handler(CallbackQueryHandler(on_export_button, pattern=route.pattern),
                         group=FEATURES)
     menu_button(STATUS_MENU, show_status, allowed=lambda t: t.oversees)

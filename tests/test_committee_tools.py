@@ -358,8 +358,9 @@ async def test_review_queue_open_shows_answers_and_attachments_then_accept(
     assert "Báo cáo này đã được tiếp nhận hoặc trả lại trước đó." in again.text
     assert await h.count(AuditLog, AuditLog.action == "submission.accept") == 1
     assert await h.count(OutboxMessage, OutboxMessage.kind == "accepted") == 1
-    # An accepted report opens without buttons.
-    assert (await h.press_raw(MAI, accepted.last["message_id"], f"rv:{sub_cl.id}")).buttons == []
+    # An accepted report opens without review buttons (its document to file remains).
+    assert (await h.press_raw(MAI, accepted.last["message_id"], f"rv:{sub_cl.id}")).buttons \
+        == [("📝 Văn bản báo cáo (.docx)", f"dc:{sub_cl.id}")]
     assert h.errors == []
 
 

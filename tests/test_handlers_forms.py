@@ -468,7 +468,9 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
     assert lines[2] == f"Số biên nhận: BC-2022-{sid:05d}"
     assert lines[3] == "Thời gian: 08:00 05/03/2022"
     assert lines[4] == "Người gửi: Lan"
-    assert lines[5:] == ["Ghi nhận: trong kỳ không phát sinh.", "🟢 Đúng hạn."]
+    assert lines[5:] == ["Ghi nhận: trong kỳ không phát sinh.", "🟢 Đúng hạn.",
+                         # the document to sign comes with the receipt (issue 15)
+                         "Văn bản báo cáo theo thể thức hành chính, sẵn sàng để ký."]
 
     submission = await bot.one(Submission)
     assert (submission.state, submission.no_report) == (SubmissionState.submitted, True)
@@ -482,7 +484,8 @@ async def test_nothing_to_report_asks_then_records_a_zero_report(bot: BotHarness
     replies = await open_report(bot, LAN)
     assert replies.texts == [f"Báo cáo này đã được gửi lúc 08:00 05/03/2022. Số biên nhận: "
                              f"BC-2022-{sid:05d}."]
-    confirm = [m for m in bot.bot_messages(LAN) if "Ghi nhận «Không phát sinh»" in m["text"]]
+    confirm = [m for m in bot.bot_messages(LAN)
+               if "Ghi nhận «Không phát sinh»" in (m.get("text") or "")]
     replies = await bot.press_raw(LAN, confirm[-1]["message_id"], f"N:{march.id}")
     assert replies.texts == ["Báo cáo này đã được gửi; nút không còn hiệu lực."]
     assert await bot.count(Submission) == 1
@@ -599,8 +602,10 @@ async def test_review_change_and_submit_with_a_receipt(bot: BotHarness) -> None:
         "Thời gian: 08:00 05/03/2022",
         "Người gửi: Lan",
         "🟢 Đúng hạn.",
+        # the document to sign comes with the receipt (issue 15)
+        "Văn bản báo cáo theo thể thức hành chính, sẵn sàng để ký.",
     ]
-    assert reply_keyboard(replies.last)[0] == "Báo cáo cần nộp"
+    assert reply_keyboard(replies[0])[0] == "Báo cáo cần nộp"
 
     member = await bot.member(LAN)
     assert member is not None and member.active_submission_id is None
@@ -662,7 +667,7 @@ async def test_a_late_report_is_accepted_and_flagged(database_url: str) -> None:
                 in replies.text)
         replies = await bot.tap(MAI, "Xác nhận gửi")
         assert "Thời gian: 10:30 15/03/2022" in replies.text
-        assert replies.text.endswith("⏰ Quá hạn 3 ngày.")
+        assert replies.texts[0].endswith("⏰ Quá hạn 3 ngày.")
         submission = await bot.one(Submission)
         member = await bot.member(MAI)
         assert member is not None
@@ -908,7 +913,7 @@ async def test_a_returned_report_becomes_version_two(bot: BotHarness) -> None:
     await bot.tap(LAN, "Gửi báo cáo")
     replies = await bot.tap(LAN, "Xác nhận gửi")
     assert f"Số biên nhận: BC-2022-{second.id:05d}" in replies.text
-    assert replies.text.endswith("Lần gửi thứ 2; các lần gửi trước vẫn được lưu.")
+    assert replies.texts[0].endswith("Lần gửi thứ 2; các lần gửi trước vẫn được lưu.")
 
     versions = await bot.rows(Submission, order_by=Submission.version)
     assert [(s.version, s.state) for s in versions] == [

@@ -1,0 +1,284 @@
+"""What the documents a committee signs say, from the answers the database holds (issue 15):
+an agency's report for one submission, and the consolidating agency's report for a
+schedule's period. core/documents.py holds their shape; core/docx_layout.py writes them.
+
+Words are the committee's, in Vietnamese: these are administrative documents in the format
+of Decree 30/2020/NĐ-CP, filed as they are, whatever language the person who downloads
+them uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections import defaultdict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.documents import Document, Section, Table
+from core.fields import FIELD_TYPES
+from core.fields.base import FieldSpec
+from core.formatting import format_datetime, format_number
+from core.i18n import translator
+from core.stats import completeness
+from core.texts import period_label
+from db.drafts import form_spec, load_state, submission_spec
+from db.export import ExportData
+from db.models import Agency, Committee, Obligation, Plan, Schedule, Submission
+
+NUMERIC = frozenset({"integer", "decimal", "percent"})
+NARRATIVE = frozenset({"text", "long_text"})
+SKIP_TYPES = frozenset({"file"})
+_PLACE = re.compile(r"^(?:UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\s+(?:quận|huyện|thị xã|thành phố"
+                    r"|tỉnh|phường|xã|thị trấn)\s+(.+)$", re.IGNORECASE)
+_ = translator("vi")
+
+
+def place_of(plan: Plan, committee: Committee | None) -> str:
+    """«Đống Đa» from «UBND quận Đống Đa»: where the documents are dated."""
+    for name in (plan.issued_by or "", committee.name if committee else ""):
+        found = _PLACE.match(name.strip())
+        if found:
+            return found.group(1).strip()
+    return (plan.issued_by or (committee.name if committee else "")).strip() or "…"
+
+
+def is_people_committee(name: str) -> bool:
+    return bool(re.match(r"^(UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\b", name.strip(),
+                         re.IGNORECASE))
+
+
+def topic_of(title: str) -> str:
+    """A form's or plan's title as a summary line: «Báo cáo kết quả phòng, chống mại dâm
+    của UBND phường» → «Kết quả phòng, chống mại dâm»; "" when nothing is left."""
+    text = re.sub(r"^(Báo cáo|Biểu mẫu|Mẫu)\b\s*", "", title.strip(), flags=re.IGNORECASE)
+    text = re.sub(r"\s*\bcủa\b.*$", "", text, flags=re.IGNORECASE).strip(" ,;:-")
+    return text[:1].upper() + text[1:]
+
+
+def report_topic(form_title: str, plan_title: str) -> str:
+    """What an agency's report is about: its form's subject, else the plan it carries out."""
+    return topic_of(form_title) or f"Kết quả thực hiện {_lower_first(plan_title)}"
+
+
+def _value(spec: FieldSpec, value: Any) -> str:
+    kind = FIELD_TYPES.get(spec.type)
+    text = kind.value_text(_, spec, value, "vi") if kind else str(value)
+    return f"{text} {spec.unit}" if spec.unit and spec.type in NUMERIC else text
+
+
+async def agency_report(session: AsyncSession, submission: Submission, tz: ZoneInfo
+                        ) -> Document:
+    """The agency's report for a submitted version, ready to sign."""
+    obligation = await session.get(Obligation, submission.obligation_id)
+    assert obligation is not None
+    agency = await session.get(Agency, obligation.agency_id)
+    schedule = await session.get(Schedule, obligation.schedule_id)
+    assert agency is not None and schedule is not None
+    plan = await session.get(Plan, schedule.plan_id)
+    assert plan is not None
+    committee = await session.get(Committee, plan.committee_id)
+    consolidating = await _consolidating(session, committee)
+    form = await submission_spec(session, submission)
+    state = await load_state(session, submission)
+    period = period_label(_, schedule.period_type, obligation.period_key)
+    ubnd = is_people_committee(agency.name)
+
+    figures: list[str] = []
+    narrative: list[Section] = []
+    for spec in form.fields:
+        if spec.type in SKIP_TYPES or spec.code not in state.answers:
+            continue
+        value = state.answers[spec.code]
+        if value is None or value == "":
+            continue
+        if spec.type in NARRATIVE and isinstance(value, str) and (
+                len(value) > 80 or "\n" in value):
+            narrative.append(Section(spec.label, tuple(
+                p.strip() for p in value.splitlines() if p.strip())))
+        else:
+            joint = " " if spec.label.rstrip().endswith("?") else ": "
+            figures.append(f"- {spec.label}{joint}{_value(spec, value)}.")
+    sections = [Section("I. KẾT QUẢ THỰC HIỆN",
+                        tuple(figures) or ("Trong kỳ không phát sinh nội dung.",))]
+    if submission.no_report:
+        sections = [Section("I. KẾT QUẢ THỰC HIỆN", ("Trong kỳ không phát sinh nội dung.",))]
+    for n, section in enumerate(narrative, start=2):
+        sections.append(Section(f"{_roman(n)}. {section.heading.upper()}", section.paragraphs))
+    sent = submission.submitted_at or dt.datetime.now(dt.UTC)
+    sections.append(Section("", (
+        f"Số liệu trên đã được gửi qua hệ thống báo cáo: số biên nhận "
+        f"{submission.receipt_no or '—'}, lần gửi thứ {submission.version}, lúc "
+        f"{format_datetime(sent, 'vi', tz)}.",)))
+    through = f" (qua {consolidating.display_name})" if consolidating else ""
+    return Document(
+        issuer=agency.name.upper(),
+        parent=None if ubnd else (plan.issued_by or "").upper() or None,
+        kind="BÁO CÁO",
+        summary=f"{report_topic(form.title or '', plan.title)} {period}",
+        symbol="BC-UBND" if ubnd else "BC-…",
+        place=place_of(plan, committee),
+        date=None,
+        year=int(obligation.period_key[:4]),
+        addressee=f"{plan.issued_by}{through}" if plan.issued_by else None,
+        intro=(f"Thực hiện {plan.title}, {agency.name} báo cáo kết quả {period} như sau:",),
+        sections=tuple(sections),
+        recipients=("- Như trên;", "- Lưu: VT."),
+        signer_title="TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH" if ubnd else "THỦ TRƯỞNG ĐƠN VỊ",
+    )
+
+
+async def report_docx(session: AsyncSession, submission: Submission, tz: ZoneInfo) -> bytes:
+    """The agency's report as .docx bytes (written off the event loop)."""
+    from core.docx_layout import render_docx
+
+    document = await agency_report(session, submission, tz)
+    return await asyncio.to_thread(render_docx, document)
+
+
+def report_filename(agency_code: str, period_key: str, version: int) -> str:
+    return f"bao-cao_{agency_code}_{period_key}" + (f"_v{version}" if version > 1 else "") \
+        + ".docx"
+
+
+async def consolidated_docx(session: AsyncSession, data: ExportData, now: dt.datetime,
+                            tz: ZoneInfo) -> bytes:
+    from core.docx_layout import render_docx
+
+    document = await consolidated_report(session, data, now, tz)
+    return await asyncio.to_thread(render_docx, document)
+
+
+def _roman(n: int) -> str:
+    return ["", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"][n] \
+        if n < 13 else str(n)
+
+
+async def _consolidating(session: AsyncSession, committee: Committee | None) -> Agency | None:
+    if committee is None or committee.consolidating_id is None:
+        return None
+    return await session.get(Agency, committee.consolidating_id)
+
+
+async def consolidated_report(session: AsyncSession, data: ExportData, now: dt.datetime,
+                              tz: ZoneInfo) -> Document:
+    """The consolidating agency's report of a schedule's period to the committee: what came
+    in, the totals of every figure, a table per form, the narrative answers by question,
+    and the late and missing agencies in an annex. Figures are the latest version sent by
+    each agency, as in the workbook (db/export.py), whose totals they equal."""
+    plan, schedule = data.plan, data.schedule
+    committee = await session.get(Committee, plan.committee_id)
+    consolidating = await _consolidating(session, committee)
+    period = period_label(_, schedule.period_type, data.period_key)
+    stats = completeness(data.facts, now, tz)
+    received = [r for r in data.rows if r["submission"] is not None]
+    late = [r for r in received if (v := data.lateness.get(r["obligation"].id)) is not None
+            and not v.on_time]
+    missing = [r for r in data.rows if r["submission"] is None]
+    summary_lines = (
+        f"Số đơn vị phải báo cáo: {stats.expected}; đã nhận: {stats.received} "
+        f"({stats.on_time} đúng hạn, {stats.late} quá hạn); chưa nhận: {stats.missing}.",
+        f"Tỷ lệ đã nhận: {format_number(stats.completeness_pct, 'vi', 1)}%.",
+    )
+    sections = [Section("I. TÌNH HÌNH BÁO CÁO", summary_lines)]
+
+    by_form: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in data.rows:
+        by_form[row["form"].id].append(row)
+    totals: list[str] = []
+    tables: list[Section] = []
+    narrative: dict[str, list[str]] = defaultdict(list)
+    for rows in by_form.values():
+        form = rows[0]["form"]
+        version_id = next((r["submission"].form_version_id for r in rows if r["submission"]),
+                          form.current_version_id)
+        spec = await form_spec(session, version_id)
+        numeric = [f for f in spec.fields if f.type in NUMERIC]
+        sent_rows = [r for r in rows if r["submission"] is not None]
+        for f in numeric:
+            values = [r["answers"][f.code] for r in sent_rows
+                      if isinstance(r["answers"].get(f.code), int | float)]
+            if values and f.type != "percent":
+                total = sum(values)
+                totals.append(f"- {f.label}: {format_number(total, 'vi')}"
+                              + (f" {f.unit}" if f.unit else "") + ".")
+        if numeric and sent_rows:
+            header = ("STT", "Đơn vị", *(_short(f) for f in numeric))
+            body = [
+                (str(n), r["agency"].display_name,
+                 *(_cell(r["answers"].get(f.code)) for f in numeric))
+                for n, r in enumerate(sent_rows, start=1)]
+            total_row = ("", "Tổng cộng", *(_total(f, sent_rows) for f in numeric))
+            tables.append(Section(
+                f"Biểu: {spec.title or form.title}", (),
+                Table(header, (*body, total_row))))
+        for f in spec.fields:
+            if f.type in NARRATIVE:
+                for r in sent_rows:
+                    text = r["answers"].get(f.code)
+                    if isinstance(text, str) and text.strip():
+                        narrative[f.label].append(f"- {r['agency'].display_name}: "
+                                                  f"{' '.join(text.split())}")
+    sections.append(Section("II. TỔNG HỢP SỐ LIỆU",
+                            tuple(totals) or ("Chưa có số liệu.",)))
+    sections.extend(tables)
+    if narrative:
+        sections.append(Section("III. KHÓ KHĂN, VƯỚNG MẮC VÀ ĐỀ XUẤT, KIẾN NGHỊ"))
+        for label, lines in narrative.items():
+            sections.append(Section(label, tuple(lines)))
+    annex_rows = [
+        (str(n), r["agency"].display_name,
+         "Quá hạn" if r in late else "Chưa nhận",
+         format_datetime(r["obligation"].effective_due_at, "vi", tz))
+        for n, r in enumerate([*late, *missing], start=1)]
+    annexes = (Section("Danh sách đơn vị báo cáo quá hạn, chưa báo cáo", (), Table(
+        ("STT", "Đơn vị", "Tình trạng", "Hạn nộp"), tuple(annex_rows)))
+        if annex_rows else Section("Danh sách đơn vị báo cáo quá hạn, chưa báo cáo",
+                                   ("Không có.",)),)
+    issuer = consolidating.name if consolidating else (committee.name if committee else "")
+    return Document(
+        issuer=issuer.upper(),
+        parent=(plan.issued_by or "").upper() or None,
+        kind="BÁO CÁO",
+        summary=f"Tổng hợp kết quả thực hiện {_lower_first(topic_of(plan.title))} {period}",
+        symbol="BC-…",
+        place=place_of(plan, committee),
+        date=None,
+        year=int(data.period_key[:4]),
+        addressee=committee.name if committee else None,
+        intro=(f"Thực hiện {plan.title}, trên cơ sở báo cáo của các đơn vị, "
+               f"{consolidating.name if consolidating else 'cơ quan tổng hợp'} tổng hợp kết "
+               f"quả {period} như sau:",),
+        sections=tuple(sections),
+        recipients=("- Như trên;", "- Lưu: VT."),
+        signer_title="THỦ TRƯỞNG ĐƠN VỊ",
+        annexes=annexes,
+    )
+
+
+def _total(spec: FieldSpec, rows: list[dict[str, Any]]) -> str:
+    """The column's sum; nothing for a percentage or a column nobody filled in."""
+    values = [v for r in rows if isinstance(v := r["answers"].get(spec.code), int | float)
+              and not isinstance(v, bool)]
+    return "" if spec.type == "percent" or not values else _cell(sum(values))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _short(spec: FieldSpec) -> str:
+    label = spec.label if len(spec.label) <= 60 else spec.label[:57].rstrip() + "…"
+    return f"{label} ({spec.unit})" if spec.unit else label
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    if isinstance(value, int | float):
+        return format_number(value, "vi")
+    return "" if value is None else str(value)
+

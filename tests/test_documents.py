@@ -1,0 +1,133 @@
+"""The documents a committee signs (issue 15 §1–§2), as their users meet them: the ward's
+report comes with its receipt; the office downloads any submission's report and the
+consolidated report of a period, from the bot and from the CLI; each is opened with
+python-docx and its figures compared with the database's."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document as open_docx
+
+from db.models import Answer
+from tests.conftest import run_cli
+from tests.support.harness import BotHarness
+from tests.test_committee_tools import (
+    LAN,
+    MAI,
+    MINH,
+    SQLITE_ONLY,
+    answer_ward_form,
+    latest,
+    open_report,
+    schedule_id,
+    send_ward_report,
+    started,
+)
+
+MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+
+
+def text_of(content: bytes) -> str:
+    """Every paragraph and table cell of a .docx, in order."""
+    document = open_docx(io.BytesIO(content))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return "\n".join(parts)
+
+
+def tables_of(content: bytes) -> list[list[list[str]]]:
+    document = open_docx(io.BytesIO(content))
+    return [[[c.text for c in row.cells] for row in table.rows] for table in document.tables]
+
+
+@pytest.fixture
+async def bot(database_url: str) -> Any:
+    async with started(database_url) as h:
+        await h.join(LAN, "p-cat-linh", "reporter", first_name="Lan")
+        await h.join(MINH, "p-hang-bot", "reporter", first_name="Minh")
+        await h.join(MAI, "ldtbxh", "standing_office", first_name="Mai")
+        yield h
+
+
+def docx_messages(replies: Any) -> list[dict[str, Any]]:
+    return [m for m in replies if (m.get("document") or {}).get("file_name", "").endswith(
+        ".docx")]
+
+
+async def test_the_receipt_comes_with_the_report_ready_to_sign(bot: BotHarness) -> None:
+    h = bot
+    cl = await h.obligation("p-cat-linh", "thang", "2022-03")
+    await open_report(h, LAN, cl)
+    await answer_ward_form(h, LAN, managed=12, inspected=7)
+    await h.tap(LAN, "Gửi báo cáo")
+    receipt = await h.tap(LAN, "Xác nhận gửi")
+    assert "Đã nhận báo cáo" in receipt.text
+    [message] = docx_messages(receipt)
+    assert message["document"]["file_name"] == "bao-cao_p-cat-linh_2022-03.docx"
+    assert "sẵn sàng để ký" in message["caption"]
+    text = text_of(h.state.file_content(message["document"]["file_id"]))
+    submission = await latest(h, cl)
+    for expected in (MOTTO, "Độc lập - Tự do - Hạnh phúc", "UBND PHƯỜNG CÁT LINH", "BC-UBND",
+                     "BÁO CÁO", "tháng 03/2022", "I. KẾT QUẢ THỰC HIỆN",
+                     "Số cơ sở đang quản lý: 12", "Số cơ sở đã kiểm tra: 7", "Nơi nhận",
+                     "CHỦ TỊCH", submission.receipt_no):
+        assert expected in text, (expected, text)
+    # The office downloads the same report from the submission it reviews.
+    await h.say(MAI, "Báo cáo chờ tiếp nhận")
+    opened = await h.press(MAI, f"rv:{submission.id}")
+    assert ("📝 Văn bản báo cáo (.docx)", f"dc:{submission.id}") in opened.buttons
+    [again] = docx_messages(await h.press(MAI, f"dc:{submission.id}"))
+    assert "Số cơ sở đang quản lý: 12" in text_of(h.state.file_content(
+        again["document"]["file_id"]))
+    # Not for a reporter, nor for a stranger's guess of another id.
+    refused = await h.press_raw(LAN, h.bot_messages(LAN)[-1]["message_id"],
+                                f"dc:{submission.id}")
+    assert not docx_messages(refused) and "Xin lỗi" in refused.text
+
+
+@SQLITE_ONLY
+async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_cli(
+        bot: BotHarness, sqlite_url: str, tmp_path: Path) -> None:
+    h = bot
+    cl = await h.obligation("p-cat-linh", "thang", "2022-03")
+    hb = await h.obligation("p-hang-bot", "thang", "2022-03")
+    await send_ward_report(h, LAN, cl, managed=12, inspected=7)
+    await send_ward_report(h, MINH, hb, managed=30, inspected=25)
+    thang = await schedule_id(h, "thang")
+    await h.say(MAI, "Tình hình báo cáo")
+    await h.press(MAI, f"st:{thang}:2022-03")
+    [message] = docx_messages(await h.press(MAI, f"rp:{thang}:2022-03"))
+    content = h.state.file_content(message["document"]["file_id"])
+    text = text_of(content)
+    for expected in (MOTTO, "PHÒNG LAO ĐỘNG", "BÁO CÁO", "Tổng hợp kết quả", "tháng 03/2022",
+                     "I. TÌNH HÌNH BÁO CÁO", "II. TỔNG HỢP SỐ LIỆU", "Ban Chỉ đạo"):
+        assert expected in text, (expected, text)
+    # The totals are the sums of the answers the database holds.
+    answers = await h.rows(Answer)
+    managed = sum(a.value for a in answers if a.field_code == "co_so_quan_ly")
+    assert managed == 42 and "Số cơ sở đang quản lý: 42" in text, text
+    ward_table = next(t for t in tables_of(content) if any("Tổng cộng" in r for r in t))
+    total_row = next(r for r in ward_table if "Tổng cộng" in r)
+    header = ward_table[0]
+    assert total_row[header.index(next(c for c in header if c.startswith(
+        "Số cơ sở đang quản lý")))] == "42"
+    # Who has not sent is listed in the annex.
+    annex = next(t for t in tables_of(content) if t and "Tình trạng" in t[0])
+    assert ["Công an quận", "Chưa nhận"] in [row[1:3] for row in annex], annex
+
+    # The CLI writes the same document.
+    out = tmp_path / "tong-hop.docx"
+    result = run_cli("report", "--plan", "mini-2022", "--schedule", "thang", "--period",
+                     "2022-03", "--out", str(out), DATABASE_URL=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    assert "Số cơ sở đang quản lý: 42" in text_of(out.read_bytes())
+    missing = run_cli("report", "--plan", "mini-2022", "--schedule", "nope", "--period",
+                      "2022-03", "--out", str(out), DATABASE_URL=sqlite_url)
+    assert missing.returncode == 1 and "no schedule" in missing.stderr
+
