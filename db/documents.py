@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -282,3 +283,65 @@ def _cell(value: Any) -> str:
         return format_number(value, "vi")
     return "" if value is None else str(value)
 
+
+
+async def urging_letter(session: AsyncSession, committee_id: int, late: Sequence[Any],
+                        deadline: dt.date, tz: ZoneInfo) -> Document:
+    """The consolidating agency's letter urging the agencies of `late` (overdue reports:
+    scheduler.messages.LateReport) to send them by `deadline`: addressed to each agency,
+    a table of the reports missing and their deadlines."""
+    committee = await session.get(Committee, committee_id)
+    consolidating = await _consolidating(session, committee)
+    obligations = [r.obligation for r in late]
+    schedules = {o.schedule_id: await session.get(Schedule, o.schedule_id) for o in obligations}
+    plan = None
+    for schedule in schedules.values():
+        if schedule is not None:
+            plan = await session.get(Plan, schedule.plan_id)
+            break
+    names = list(dict.fromkeys(r.agency_name for r in late))
+    rows = []
+    for n, report in enumerate(late, start=1):
+        o = report.obligation
+        schedule = schedules.get(o.schedule_id)
+        rows.append((str(n), report.agency_name,
+                     f"{schedule.name if schedule else ''} "
+                     f"{period_label(_, o.period_type, o.period_key)}".strip(),
+                     format_datetime(o.effective_due_at - dt.timedelta(seconds=1), "vi", tz)))
+    issuer = consolidating.name if consolidating else (committee.name if committee else "")
+    issued_by = (plan.issued_by if plan else None) or ""
+    day = f"{deadline.day:02d}/{deadline.month:02d}/{deadline.year}"
+    plan_title = plan.title if plan else ""
+    return Document(
+        issuer=issuer.upper(),
+        parent=issued_by.upper() or None,
+        kind="CÔNG VĂN",
+        summary="Đôn đốc gửi báo cáo" + (f" thực hiện {_lower_first(plan_title)}"
+                                           if plan_title else ""),
+        symbol="…",
+        place=place_of(plan, committee) if plan else "…",
+        date=None,
+        year=deadline.year,
+        addressee="\n".join(names),
+        intro=(f"Thực hiện {plan_title}, {issuer} đề nghị các đơn vị gửi báo cáo định kỳ "
+               "theo kế hoạch. Đến nay, các đơn vị sau chưa gửi báo cáo đúng hạn:"
+               if plan_title else
+               f"{issuer} đề nghị các đơn vị gửi các báo cáo đã quá hạn sau:",),
+        sections=(
+            Section("", (), Table(("STT", "Đơn vị", "Báo cáo còn thiếu", "Hạn nộp"),
+                                  tuple(rows))),
+            Section("", (f"Đề nghị các đơn vị khẩn trương hoàn thành và gửi báo cáo về {issuer} "
+                         f"(qua hệ thống báo cáo) trước ngày {day}./.",)),
+        ),
+        recipients=("- Như trên;", *((f"- {committee.name} (để báo cáo);",) if committee
+                                       else ()), "- Lưu: VT."),
+        signer_title="THỦ TRƯỞNG ĐƠN VỊ",
+    )
+
+
+async def urging_docx(session: AsyncSession, committee_id: int, late: Sequence[Any],
+                      deadline: dt.date, tz: ZoneInfo) -> bytes:
+    from core.docx_layout import render_docx
+
+    document = await urging_letter(session, committee_id, late, deadline, tz)
+    return await asyncio.to_thread(render_docx, document)

@@ -28,6 +28,7 @@ from handlers import (
     status,
     submitted,
     text,
+    urging,
     whoami,
 )
 from handlers.groups import CHAT_GUARD, FALLBACK, FEATURES, GUARDS
@@ -36,7 +37,7 @@ from handlers.guards import FloodGuard, PrivateChatGuard
 __all__ = ["CHAT_GUARD", "FALLBACK", "FEATURES", "FEATURE_MODULES", "GUARDS", "register"]
 
 FEATURE_MODULES = (onboarding, menu, forms, review, status, committee, extension, adhoc, admin,
-                   whoami, submitted)
+                   whoami, submitted, urging)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -60,7 +60,7 @@ from db.models import (
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.screens import ADHOC, EXTEND, STATUS_MENU, menu_button
-from scheduler.buttons import REVIEW_QUEUE
+from scheduler.buttons import REVIEW_QUEUE, URGE
 
 STATUS = callbacks.route("st")
 TARGETS = callbacks.route("tg")
@@ -190,7 +190,8 @@ async def show_status(t: Turn, schedule_id: int | None = None,
     rows.append([Choice("📊 " + _("Excel"), EXCEL.data(*here)),
                  Choice("🖼 " + _("Chart"), CHART.data(*here)),
                  Choice("⏳ " + _("Extend"), EXTEND.data(*here))])
-    rows.append([Choice("📝 " + _("Consolidated report"), REPORT.data(*here))])
+    rows.append([Choice("📝 " + _("Consolidated report"), REPORT.data(*here)),
+                 Choice("📨 " + _("Urging letter"), URGE.data("p", *here))])
     rows.append([Choice("🎯 " + _("Targets"), TARGETS.data()),
                  Choice("📥 " + _("Review queue"), REVIEW_QUEUE.data()),
                  Choice("📨 " + _("Ad-hoc request"), ADHOC.data("new"))])

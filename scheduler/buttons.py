@@ -18,3 +18,6 @@ REVIEW_QUEUE = callbacks.route("rq")
 # a page number edits the message it is pressed on).
 # A digest (office, admins) → agencies nobody can be reminded at, paged: na:{committee}:{page}
 ORPHANS = callbacks.route("na")
+# The office's digest and the status view → an urging letter (handlers.urging):
+# ug:c:{committee} or ug:p:{schedule}:{period}; ug:s:{yyyymmdd}:… sends it.
+URGE = callbacks.route("ug")

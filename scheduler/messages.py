@@ -41,7 +41,7 @@ from db.models import (
 )
 from db.queries import agency_people, member_levels
 from scheduler import levels
-from scheduler.buttons import DETAILS, OPEN_REPORT, ORPHANS, REMIND_ALL, SEEN
+from scheduler.buttons import DETAILS, OPEN_REPORT, ORPHANS, REMIND_ALL, SEEN, URGE
 from scheduler.sweep import Decision, ObligationView, Recipient, last_day
 
 MAX_BUTTONS = 8
@@ -486,6 +486,8 @@ async def render_digest(
          button("🔎 " + _("Details"), DETAILS.data(committee))],
         [button("👁 " + _("Seen"), SEEN.data(committee, stamp))],
     ]
+    if enrolment:  # the office (and admins) write the urging letter
+        buttons[1].append(button("📨 " + _("Urging letter"), URGE.data("c", committee)))
     if enrolment and tally.orphans:
         buttons.append([button("⚠️ " + n_("{n} agency not using the bot",
                                           "{n} agencies not using the bot",

@@ -15,7 +15,7 @@ from tests.support.harness import BotHarness
 HANDLERS = Path(handlers.__file__).parent
 # The features, named here on purpose: a new feature module must be added to both lists.
 FEATURES = {"whoami", "onboarding", "menu", "forms", "review", "status", "committee", "extension",
-            "adhoc", "admin", "submitted"}
+            "adhoc", "admin", "submitted", "urging"}
 STALE = "Nút này không còn hiệu lực. Mở «Báo cáo cần nộp» để xem danh sách hiện tại."
 LAN = 1001  # an official of P. Cát Linh
 STRANGER = 1002

@@ -1,0 +1,92 @@
+"""The urging letter (issue 15 §3) as the office meets it: from the status view, a typed new
+deadline, the letter (.docx, Decree 30 layout) listing exactly the agencies whose reports are
+missing, then one tap sends it to them through the bot and the audit log records it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from docx import Document as open_docx
+
+from db.models import AuditLog, Obligation, ObligationStatus, OutboxMessage
+from tests.support.harness import BotHarness
+from tests.test_committee_tools import (
+    LAN,
+    MAI,
+    MINH,
+    schedule_id,
+    send_ward_report,
+    started,
+)
+
+AFTER_DEADLINE = dt.datetime.fromisoformat("2022-03-15T09:00:00+07:00")
+
+
+@pytest.fixture
+async def bot(database_url: str) -> Any:
+    async with started(database_url) as h:
+        await h.join(LAN, "p-cat-linh", "reporter", first_name="Lan")
+        await h.join(MINH, "p-hang-bot", "reporter", first_name="Minh")
+        await h.join(MAI, "ldtbxh", "standing_office", first_name="Mai")
+        yield h
+
+
+def tables(content: bytes) -> list[list[list[str]]]:
+    document = open_docx(io.BytesIO(content))
+    return [[[c.text for c in row.cells] for row in t.rows] for t in document.tables]
+
+
+def all_text(content: bytes) -> str:
+    document = open_docx(io.BytesIO(content))
+    cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+async def test_the_office_writes_and_sends_an_urging_letter(bot: BotHarness) -> None:
+    h = bot
+    cl = await h.obligation("p-cat-linh", "thang", "2022-03")
+    await send_ward_report(h, LAN, cl)
+    h.set_now(AFTER_DEADLINE)
+    thang = await schedule_id(h, "thang")
+    status = await h.say(MAI, "Tình hình báo cáo")  # March: its deadline just passed
+    assert ("📨 Công văn đôn đốc", f"ug:p:{thang}:2022-03") in status.buttons
+    missing = [o for o in await h.rows(Obligation, Obligation.schedule_id == thang,
+                                       Obligation.period_key == "2022-03")
+               if o.status != ObligationStatus.submitted]
+    asked = await h.press(MAI, f"ug:p:{thang}:2022-03")
+    assert f"({len({o.agency_id for o in missing})} đơn vị)" in asked.text, asked.text
+    wrong = await h.say(MAI, "01/03/2022")  # in the past
+    assert wrong.text.startswith("⚠️") and "từ hôm nay" in wrong.text
+    letter = await h.say(MAI, "20/03/2022")
+    [document] = [m for m in letter if m.get("document")]
+    assert document["document"]["file_name"] == "cong-van-don-doc_2022-03-20.docx"
+    content = h.state.file_content(document["document"]["file_id"])
+    text = all_text(content)
+    assert "V/v Đôn đốc gửi báo cáo" in text and "trước ngày 20/03/2022" in text, text
+    [table] = [t for t in tables(content) if t and t[0][:2] == ["STT", "Đơn vị"]]
+    listed = [row[1] for row in table[1:]]
+    agencies = {a.id: a.display_name for a in [await h.agency(code) for code in (
+        "ldtbxh", "ca", "p-cat-linh", "p-hang-bot", "p-ocd")]}
+    assert sorted(listed) == sorted(agencies[o.agency_id] for o in missing), listed
+    assert "P. Cát Linh" not in listed  # it sent its report
+    assert all("12/03/2022" in row[3] for row in table[1:]), table
+
+    send = next(d for label, d in letter.buttons if label.startswith("📤"))
+    done = await h.press(MAI, send)
+    assert "Đã gửi công văn đôn đốc" in done.text, done.text
+    rows = await h.rows(OutboxMessage, OutboxMessage.kind == "urge")
+    minh = await h.member(MINH)
+    assert minh is not None and [r.member_id for r in rows] == [minh.id]  # the only reporter
+    assert "20/03/2022" in rows[0].payload["text"]
+    [audit] = await h.rows(AuditLog, AuditLog.action == "committee.urging_letter")
+    assert audit.details["deadline"] == "2022-03-20"
+    # A second tap sends nothing twice.
+    await h.press_raw(MAI, h.bot_messages(MAI)[-1]["message_id"], send)
+    assert len(await h.rows(OutboxMessage, OutboxMessage.kind == "urge")) == 1
+    # Reporters cannot.
+    refused = await h.press_raw(LAN, h.bot_messages(LAN)[-1]["message_id"],
+                                f"ug:p:{thang}:2022-03")
+    assert "Xin lỗi" in refused.text
