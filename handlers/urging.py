@@ -68,6 +68,16 @@ async def late_reports(t: Turn, scope: tuple[str, ...]) -> list[LateReport] | No
     return late
 
 
+async def _late_or_say(t: Turn, scope: tuple[str, ...] | None) -> list[LateReport]:
+    """The scope's overdue reports; [] after saying why there are none to urge."""
+    late = await late_reports(t, scope) if scope else None
+    if late is None:
+        t.stale()
+    elif not late:
+        t.send(t._(NOTHING_LATE))
+    return late or []
+
+
 @with_turn(role="committee")
 async def on_urge(t: Turn) -> None:
     _ = t._
@@ -76,12 +86,8 @@ async def on_urge(t: Turn) -> None:
         await send_letter(t, parts[1], _scope(parts[2:]))
         return
     scope = _scope(parts)
-    late = await late_reports(t, scope) if scope else None
-    if late is None:
-        t.stale()
-        return
-    if not late:
-        t.send(_(NOTHING_LATE))
+    late = await _late_or_say(t, scope)
+    if not late or scope is None:
         return
     assert t.member is not None
     t.member.pending_action = {"kind": "urge", "scope": list(scope or ())}
@@ -134,12 +140,8 @@ async def send_letter(t: Turn, stamp: str, scope: tuple[str, ...] | None) -> Non
     except ValueError:
         t.stale()
         return
-    late = await late_reports(t, scope) if scope else None
-    if late is None:
-        t.stale()
-        return
+    late = await _late_or_say(t, scope)
     if not late:
-        t.send(_(NOTHING_LATE))
         return
     assert t.member is not None
     committee = await t.session.get(Committee, t.member.committee_id)
