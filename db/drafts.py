@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -50,7 +50,66 @@ async def submission_spec(session: AsyncSession, submission: Submission) -> Form
     if row is None:
         return spec
     rule, start, end = row
-    return period_applied(signed_file_applied(spec, rule), start, end)
+    spec = period_applied(signed_file_applied(spec, rule), start, end)
+    if any(f.settings.get("accumulate") for f in spec.fields):
+        spec = await proposals_applied(session, spec, submission.obligation_id)
+    return spec
+
+
+async def proposals_applied(session: AsyncSession, spec: FormSpec, obligation_id: int
+                            ) -> FormSpec:
+    """On each field that accumulates (settings["accumulate"]), the figure year to date
+    (settings["proposal"] = {"value", "periods", "how"}): from the same agency's latest
+    report sent (or accepted) for each shorter period of the same plan within this one
+    (the shortest such schedule that has answers), the field of the same code: their sum,
+    the last one, or the largest."""
+    here = await session.get(Obligation, obligation_id)
+    schedule = await session.get(Schedule, here.schedule_id) if here else None
+    if here is None or schedule is None:
+        return spec
+    codes = [f.code for f in spec.fields if f.settings.get("accumulate")]
+    latest = (select(Submission.obligation_id, func.max(Submission.version).label("v"))
+              .where(Submission.state.in_([SubmissionState.submitted,
+                                           SubmissionState.accepted]))
+              .group_by(Submission.obligation_id).subquery())
+    rows = (await session.execute(
+        select(Obligation.schedule_id, Obligation.period_start, Obligation.period_end,
+               Answer.field_code, Answer.value_number, Schedule.period_type)
+        .join(Schedule, Schedule.id == Obligation.schedule_id)
+        .join(latest, latest.c.obligation_id == Obligation.id)
+        .join(Submission, (Submission.obligation_id == Obligation.id)
+              & (Submission.version == latest.c.v))
+        .join(Answer, Answer.submission_id == Submission.id)
+        .where(Schedule.plan_id == schedule.plan_id, Obligation.agency_id == here.agency_id,
+               Obligation.schedule_id != here.schedule_id,
+               Obligation.period_start >= here.period_start,
+               Obligation.period_end <= here.period_end,
+               Answer.field_code.in_(codes), Answer.skipped.is_(False),
+               Answer.value_number.is_not(None))
+        .order_by(Obligation.period_start)
+    )).all()
+    found: dict[str, dict[int, list[tuple[dt.date, float]]]] = {}
+    length: dict[int, int] = {}
+    kinds: dict[int, str] = {}
+    for schedule_id, start, end, code, number, period_type in rows:
+        length[schedule_id] = (end - start).days
+        kinds[schedule_id] = period_type
+        found.setdefault(code, {}).setdefault(schedule_id, []).append(
+            (start, float(number or 0)))
+    fields = []
+    for f in spec.fields:
+        how = f.settings.get("accumulate")
+        sources = found.get(f.code)
+        if not how or not sources:
+            fields.append(f)
+            continue
+        shortest = min(sources, key=lambda sid: length[sid])
+        values = [v for _start, v in sorted(sources[shortest])]
+        value = sum(values) if how == "sum" else values[-1] if how == "last" else max(values)
+        proposal = {"value": int(value) if value == int(value) else value,
+                    "periods": len(values), "how": how, "period_type": kinds[shortest]}
+        fields.append(replace(f, settings={**f.settings, "proposal": proposal}))
+    return replace(spec, fields=tuple(fields))
 
 
 def period_applied(spec: FormSpec, start: dt.date, end: dt.date) -> FormSpec:

@@ -30,6 +30,7 @@ from core.fields.base import Choice as KeyChoice
 from core.fields.base import FieldType, Keyboard
 from core.formatting import format_date, format_datetime, format_number
 from core.formengine import REVIEW, FormSpec, FormState
+from core.i18n import N_, ngettext
 from core.textlimits import button_label
 from core.texts import (
     days_left_text,
@@ -73,8 +74,10 @@ SKIP, BACK, CANCEL = callbacks.route("k"), callbacks.route("b"), callbacks.route
 REVIEW_ROUTE, EDIT = callbacks.route("R"), callbacks.route("e")
 SUBMIT, SUBMIT_NOW = callbacks.route("s"), callbacks.route("S")
 NO_REPORT, NO_REPORT_NOW = callbacks.route("n"), callbacks.route("N")
+USE_PROPOSAL = callbacks.route("y")  # the figure year to date: y:{submission}:{position}
 ROUTES = (OPEN_REPORT, VALUE, TOGGLE, DONE, SKIP, BACK, CANCEL, REVIEW_ROUTE, EDIT, SUBMIT,
-          SUBMIT_NOW, NO_REPORT, NO_REPORT_NOW)
+          SUBMIT_NOW, NO_REPORT, NO_REPORT_NOW, USE_PROPOSAL)
+PERIOD_WORDS = {"monthly": N_("months"), "quarterly": N_("quarters")}
 
 
 # ----------------------------------------------------------------------------- loading
@@ -162,9 +165,31 @@ def question_keyboard(t: Turn, sid: int, form: FormSpec, state: FormState) -> li
         rows += [buttons] if kb.one_row else [[button] for button in buttons]
         if kb.done:
             rows.append([Choice("✔️ " + _("Done"), DONE.data(sid, pos))])
+    proposal = spec.settings.get("proposal")
+    if proposal and spec.code not in state.answers:
+        rows.append([Choice("✔️ " + _("Use {value}").format(
+            value=format_number(proposal["value"], t.locale)), USE_PROPOSAL.data(sid, pos))])
     first = engine.progress(form, state)[0] == 1
     rows.append(_nav_row(t, sid, pos, spec, state.editing, first))
     return rows
+
+
+def proposal_text(t: Turn, proposal: dict[str, Any]) -> str:
+    """«Đề xuất: 14 (cộng 3 tháng) — chọn để dùng hoặc nhập số khác.»"""
+    n_ = ngettext(t.locale)
+    value = f"<b>{format_number(proposal['value'], t.locale)}</b>"
+    n = int(proposal.get("periods") or 0)
+    periods = t._(PERIOD_WORDS.get(str(proposal.get("period_type")), N_("periods")))
+    how = proposal.get("how")
+    if how == "last":
+        line = t._("Proposed: {value} (the latest of {n} {periods})")
+    elif how == "max":
+        line = t._("Proposed: {value} (the largest of {n} {periods})")
+    else:
+        line = n_("Proposed: {value} (sum of {n} {periods})",
+                  "Proposed: {value} (sum of {n} {periods})", n)
+    return "💡 " + line.format(value=value, n=n, periods=periods) + " — " + t._(
+        "choose it, or type another figure.")
 
 
 def question_text(t: Turn, obligation: Obligation, form: FormSpec, state: FormState) -> str:
@@ -182,6 +207,8 @@ def question_text(t: Turn, obligation: Obligation, form: FormSpec, state: FormSt
     lines.append(type_hint(_, spec))
     if not spec.required:
         lines.append(_("(optional)"))
+    if spec.settings.get("proposal") and spec.code not in state.answers:
+        lines.append(proposal_text(t, spec.settings["proposal"]))
     if spec.code in state.answers:
         lines.append(_("Current answer: {value}").format(
             value=f"<b>{value_text(_, spec, shorten(state.answers[spec.code]), t.locale)}</b>"))
@@ -519,7 +546,8 @@ async def on_callback(t: Turn) -> None:
     if kind in ("n", "N") and (ids := _ints(parts, 1)):
         await no_report(t, ids[0], confirmed=kind == "N")
         return
-    expected = {"v": 3, "t": 3, "d": 2, "k": 2, "b": 2, "e": 2, "c": 1, "R": 1, "s": 1, "S": 2}
+    expected = {"v": 3, "t": 3, "d": 2, "k": 2, "b": 2, "e": 2, "c": 1, "R": 1, "s": 1, "S": 2,
+                "y": 2}
     ids = _ints(parts, expected.get(kind, -1)) if kind in expected else None
     if not ids:
         t.stale()
@@ -591,6 +619,18 @@ async def on_callback(t: Turn) -> None:
         result = engine.answer(form, state, spec.code, checked.value) if isinstance(
             checked, Ok) else checked
         await apply(t, submission, obligation, form, state, result)
+    elif kind == "y":
+        proposal = spec.settings.get("proposal")
+        # Read as if typed (Vietnamese figures), so the field's own rules apply to it.
+        usable = parse(spec, format_number(proposal["value"], "vi")) if proposal else None
+        if not isinstance(usable, Ok):
+            _strip_keyboard(t)
+            show_question(t, submission, obligation, form, state, note="⚠️ " + _(
+                "The proposed figure cannot be used here; please type the figure."))
+            return
+        t.mark_answered("✔ <b>" + value_text(_, spec, usable.value, t.locale) + "</b>")
+        await apply(t, submission, obligation, form, state,
+                    engine.answer(form, state, spec.code, usable.value))
     elif kind == "t":
         await toggle(t, submission, form, state, spec, ids[2])
     elif kind == "d":
