@@ -341,10 +341,11 @@ async def test_the_standing_office_opens_a_report_with_very_long_answers(
             expected = blank_free(f"{number}. {label}: {answer}")
             assert expected in shown[at:], (number, len(shown))
             at = shown.index(expected, at) + len(expected)
-        # … the accept and return buttons under the last text only, then the signed report.
+        # … the accept, return and document buttons under the last text only, then the
+        # signed report.
         texts = [m for m in opened if "document" not in m]
         assert [data for _label, data in inline_buttons(texts[-1])] == [
-            f"ac:{submission.id}", f"rt:{submission.id}"]
+            f"ac:{submission.id}", f"rt:{submission.id}", f"dc:{submission.id}"]
         assert all(not inline_buttons(m) for m in texts[:-1])
         assert opened.last["document"]["file_name"] == "bao-cao-thang-3.pdf"
         accepted = await bot.press(OFFICE, f"ac:{submission.id}")
