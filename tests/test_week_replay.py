@@ -128,9 +128,10 @@ async def send_march(people: People, sandbox: Sandbox) -> JSON:
         if action == "#":
             step = await people.upload("ward", "bao-cao-thang-3.pdf", "Xem lại báo cáo")
         elif action.startswith("@"):
-            step = await people.press("ward", step, action[1:], "")
+            step = await people.press("ward", step, action[1:], "Câu")
         else:
-            step = await people.say("ward", action, "")
+            # The next question (not a message of an earlier turn still on its way).
+            step = await people.say("ward", action, "Câu")
         assert "⚠️" not in text_of(step), (action, text_of(step))
     confirm = await people.press("ward", step, "Gửi báo cáo", "ngay bây giờ?")
     return await people.press("ward", confirm, "Xác nhận gửi", "Đã nhận báo cáo")
