@@ -455,6 +455,14 @@ class Override(Strict):
     form: Code
 
 
+class OutlineSection(Strict):
+    """A section of the agency's report (đề cương): its heading as the document writes it
+    («I. KẾT QUẢ THỰC HIỆN») and the questions whose answers go under it, in order."""
+
+    heading: str = Field(min_length=1, max_length=300)
+    fields: list[FieldCode] = []
+
+
 class Schedule(Strict):
     code: Code
     name: str
@@ -474,6 +482,9 @@ class Schedule(Strict):
     escalation: Escalation | None = None
     per_subject: Code | None = None
     start: dt.date | None = None
+    # The outline of the agency's report in the administrative format (issue 15): its
+    # sections and the answers under each; omitted, the form's order.
+    outline: list[OutlineSection] | None = None
 
     @model_validator(mode="after")
     def _due_fits_period(self) -> Schedule:
@@ -866,6 +877,16 @@ class _Checker:
                             + (f" ({', '.join(files)})" if files else "")
                             + "; signed_file needs exactly one, the signed report",
                         )
+            if sched.outline is not None:
+                known = {f.code for form_code in dict.fromkeys(mapping.values())
+                         if (outlined := forms.get(form_code)) is not None
+                         for f in outlined.fields}
+                for k, section in enumerate(sched.outline):
+                    for j, code in enumerate(section.fields):
+                        if code not in known:
+                            self.error((*base, "outline", k, "fields", j),
+                                       f"no field '{code}' in the forms of schedule "
+                                       f"'{sched.code}'")
             if sched.due is not None and sched.due.date is not None:
                 if not (starts <= sched.due.date <= ends + dt.timedelta(days=366)):
                     self.error(

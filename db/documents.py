@@ -88,27 +88,14 @@ async def agency_report(session: AsyncSession, submission: Submission, tz: ZoneI
     period = period_label(_, schedule.period_type, obligation.period_key)
     ubnd = is_people_committee(agency.name)
 
-    figures: list[str] = []
-    narrative: list[Section] = []
-    for spec in form.fields:
-        if spec.type in SKIP_TYPES or spec.code not in state.answers:
-            continue
-        value = state.answers[spec.code]
-        if value is None or value == "":
-            continue
-        if spec.type in NARRATIVE and isinstance(value, str) and (
-                len(value) > 80 or "\n" in value):
-            narrative.append(Section(spec.label, tuple(
-                p.strip() for p in value.splitlines() if p.strip())))
-        else:
-            joint = " " if spec.label.rstrip().endswith("?") else ": "
-            figures.append(f"- {spec.label}{joint}{_value(spec, value)}.")
-    sections = [Section("I. KẾT QUẢ THỰC HIỆN",
-                        tuple(figures) or ("Trong kỳ không phát sinh nội dung.",))]
+    answered = [spec for spec in form.fields
+                if spec.type not in SKIP_TYPES and state.answers.get(spec.code) not in (None, "")]
     if submission.no_report:
         sections = [Section("I. KẾT QUẢ THỰC HIỆN", ("Trong kỳ không phát sinh nội dung.",))]
-    for n, section in enumerate(narrative, start=2):
-        sections.append(Section(f"{_roman(n)}. {section.heading.upper()}", section.paragraphs))
+    elif schedule.outline:
+        sections = outlined(schedule.outline, answered, state.answers)
+    else:
+        sections = by_form_order(answered, state.answers)
     sent = submission.submitted_at or dt.datetime.now(dt.UTC)
     sections.append(Section("", (
         f"Số liệu trên đã được gửi qua hệ thống báo cáo: số biên nhận "
@@ -151,6 +138,59 @@ async def consolidated_docx(session: AsyncSession, data: ExportData, now: dt.dat
 
     document = await consolidated_report(session, data, now, tz)
     return await asyncio.to_thread(render_docx, document)
+
+
+def _answer_line(spec: FieldSpec, value: Any) -> str:
+    joint = " " if spec.label.rstrip().endswith("?") else ": "
+    return f"- {spec.label}{joint}{_value(spec, value)}."
+
+
+def _is_narrative(spec: FieldSpec, value: Any) -> bool:
+    return spec.type in NARRATIVE and isinstance(value, str) and (
+        len(value) > 80 or "\n" in value)
+
+
+def _paragraphs(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.splitlines() if p.strip())
+
+
+def by_form_order(answered: list[FieldSpec], answers: dict[str, Any]) -> list[Section]:
+    """Without an outline: the figures and short answers under «I. KẾT QUẢ THỰC HIỆN», then
+    each narrative answer as its own section, in the form's order."""
+    figures = [_answer_line(f, answers[f.code]) for f in answered
+               if not _is_narrative(f, answers[f.code])]
+    sections = [Section("I. KẾT QUẢ THỰC HIỆN",
+                        tuple(figures) or ("Trong kỳ không phát sinh nội dung.",))]
+    for n, f in enumerate([f for f in answered if _is_narrative(f, answers[f.code])], start=2):
+        sections.append(Section(f"{_roman(n)}. {f.label.upper()}",
+                                _paragraphs(answers[f.code])))
+    return sections
+
+
+def outlined(outline: list[Any], answered: list[FieldSpec], answers: dict[str, Any]
+             ) -> list[Section]:
+    """The plan's outline: each section's answers in its order (a narrative answer as its
+    paragraphs, headed by its question when the section has several); answers the outline
+    does not place go under its first section."""
+    by_code = {f.code: f for f in answered}
+    placed = {code for part in outline for code in part.get("fields", [])}
+    sections = []
+    for k, part in enumerate(outline):
+        codes = [c for c in part.get("fields", []) if c in by_code]
+        if k == 0:
+            codes += [f.code for f in answered if f.code not in placed]
+        lines: list[str] = []
+        for code in codes:
+            spec, value = by_code[code], answers[code]
+            if _is_narrative(spec, value):
+                if len(codes) > 1:
+                    lines.append(f"- {spec.label}:")
+                lines.extend(_paragraphs(value))
+            else:
+                lines.append(_answer_line(spec, value))
+        sections.append(Section(str(part.get("heading", "")),
+                                tuple(lines) or ("Không có nội dung.",)))
+    return sections
 
 
 def _roman(n: int) -> str:

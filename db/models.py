@@ -420,6 +420,8 @@ class Schedule(Base):
     # The signed report file of this schedule's reports (the form's one `file` field):
     # "required", "optional" or "none" (not asked); None: as the form's field says.
     signed_file: Mapped[str | None] = mapped_column(String(10))
+    # The agency's report's sections: [{"heading", "fields": [codes]}] (plan `outline`).
+    outline: Mapped[list[Any] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     position: Mapped[int] = mapped_column(default=0)
 

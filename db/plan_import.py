@@ -216,6 +216,8 @@ async def import_plan(session: AsyncSession, spec: PlanSpec, settings: Settings,
             "reminder_offsets": spec.reminders_for(sched),
             "escalation_policy": escalation.model_dump(mode="json", exclude_none=True),
             "signed_file": spec.signed_file_rule(sched),
+            "outline": [o.model_dump(mode="json") for o in sched.outline]
+            if sched.outline is not None else None,
             "form_id": forms[sched.form].id,
             "active": True,
             "position": position,

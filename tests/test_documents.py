@@ -131,3 +131,57 @@ async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_c
                       "2022-03", "--out", str(out), DATABASE_URL=sqlite_url)
     assert missing.returncode == 1 and "no schedule" in missing.stderr
 
+
+
+# ----------------------------------------------------------------------------- the outline
+
+OUTLINE = '''    outline:
+      - heading: "I. TÌNH HÌNH CHUNG"
+        fields: [xep_loai]
+      - heading: "II. KẾT QUẢ KIỂM TRA"
+        fields: [co_so_kiem_tra, co_so_quan_ly]
+'''
+
+
+def _with_outline(tmp_path: Path, outline: str) -> Path:
+    from tests.support.harness import MINI_PLAN
+
+    text = MINI_PLAN.read_text(encoding="utf-8")
+    start = text.index("  - code: thang\n")
+    at = text.index("    form: chung\n", start)
+    path = tmp_path / "plan.yaml"
+    path.write_text(text[:at] + outline + text[at:], encoding="utf-8")
+    return path
+
+
+async def test_a_plan_outline_orders_the_report(sqlite_url: str, tmp_path: Path) -> None:
+    async with started(sqlite_url, plan=_with_outline(tmp_path, OUTLINE)) as h:
+        await h.join(LAN, "p-cat-linh", "reporter", first_name="Lan")
+        cl = await h.obligation("p-cat-linh", "thang", "2022-03")
+        await open_report(h, LAN, cl)
+        await answer_ward_form(h, LAN, managed=12, inspected=7)
+        await h.tap(LAN, "Gửi báo cáo")
+        receipt = await h.tap(LAN, "Xác nhận gửi")
+        [message] = docx_messages(receipt)
+        text = text_of(h.state.file_content(message["document"]["file_id"]))
+    first, second = text.index("I. TÌNH HÌNH CHUNG"), text.index("II. KẾT QUẢ KIỂM TRA")
+    assert first < text.index("Tự đánh giá: Tốt") < second, text
+    assert second < text.index("Số cơ sở đã kiểm tra: 7") < text.index(
+        "Số cơ sở đang quản lý: 12"), text
+    # Answers the outline does not place go under its first section.
+    assert first < text.index("Hình thức tuyên truyền: Hội nghị") < second, text
+    assert "I. KẾT QUẢ THỰC HIỆN" not in text
+
+
+def test_an_outline_naming_an_unknown_question_is_refused_with_its_line(
+        tmp_path: Path) -> None:
+    from core.planfile import PlanFileError, load_plan
+
+    path = _with_outline(tmp_path, OUTLINE.replace("[xep_loai]", "[xep_hang]"))
+    with pytest.raises(PlanFileError) as refused:
+        load_plan(path)
+    [error] = refused.value.errors
+    assert "no field 'xep_hang' in the forms of schedule 'thang'" in str(error), error
+    line = path.read_text(encoding="utf-8").splitlines().index(
+        "        fields: [xep_hang]") + 1
+    assert str(line) in str(error), (line, error)
