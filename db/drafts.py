@@ -35,7 +35,15 @@ from db.models import (
 )
 from db.session import dialect_of
 
-_SPEC_CACHE: dict[int, FormSpec] = {}  # form versions never change once written
+
+def _spec_cache(session: AsyncSession) -> dict[int, FormSpec]:
+    """Form versions never change once written: their specs are kept, per database engine
+    (two databases in one process — the sandbox beside tests — never share ids' specs)."""
+    bind = session.get_bind()
+    cache: dict[int, FormSpec] | None = bind.__dict__.get("_form_specs")
+    if cache is None:
+        cache = bind.__dict__["_form_specs"] = {}
+    return cache
 
 
 async def submission_spec(session: AsyncSession, submission: Submission) -> FormSpec:
@@ -139,7 +147,8 @@ def signed_file_applied(spec: FormSpec, rule: str | None) -> FormSpec:
 
 
 async def form_spec(session: AsyncSession, form_version_id: int) -> FormSpec:
-    cached = _SPEC_CACHE.get(form_version_id)
+    cache = _spec_cache(session)
+    cached = cache.get(form_version_id)
     if cached is not None:
         return cached
     version = await session.get(FormVersion, form_version_id)
@@ -154,7 +163,7 @@ async def form_spec(session: AsyncSession, form_version_id: int) -> FormSpec:
         checks=tuple(CheckSpec(c["rule"], c["message"]) for c in version.checks),
         allow_no_report=version.allow_no_report,
     )
-    _SPEC_CACHE[form_version_id] = spec
+    cache[form_version_id] = spec
     return spec
 
 

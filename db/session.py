@@ -32,7 +32,10 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+    """`foreign_keys=False`: SQLite's foreign keys off, for migrations only — a migration
+    that rebuilds a table (batch mode) drops it, which with them on would delete or null
+    every row that references it (ON DELETE CASCADE / SET NULL)."""
     url = normalize_url(url)
     ensure_sqlite_dir(url)
     is_sqlite = url.startswith("sqlite")
@@ -49,7 +52,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor = dbapi_conn.cursor()
             # WAL lets the sender and the handlers read while one of them writes.
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
     return engine

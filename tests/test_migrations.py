@@ -100,3 +100,33 @@ def test_postgres_urls_get_the_async_driver(url: str) -> None:
     from db.session import normalize_url
 
     assert normalize_url(url).startswith("postgresql+asyncpg://")
+
+
+def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_reference_it(tmp_path: Path) -> None:
+    """Migration 0010 rebuilds `member` on SQLite (a column becomes nullable). Foreign keys
+    are off while migrations run, so the drop does not cascade: the roles stay."""
+    import sqlite3
+
+    from db.migrate import downgrade, upgrade
+
+    path = tmp_path / "rebuild.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0009")
+    now = "2022-01-01 00:00:00"
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO committee (id, code, name, created_at, role_labels) "
+                     f"VALUES (1, 'b', 'B', '{now}', '{{}}')")
+        conn.execute("INSERT INTO agency (id, committee_id, code, name, kind, escalate) "
+                     "VALUES (10, 1, 'a', 'A', 'k', 1)")
+        conn.execute("INSERT INTO member (id, telegram_user_id, committee_id, agency_id, "
+                     "full_name, active, created_at, updated_at) "
+                     f"VALUES (5, 555, 1, 10, 'Mai', 1, '{now}', '{now}')")
+        conn.execute("INSERT INTO member_role (member_id, role, granted_at) "
+                     f"VALUES (5, 'reporter', '{now}')")
+    for step in (lambda: upgrade(url), lambda: downgrade(url, "0009"), lambda: upgrade(url)):
+        step()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT member_id, role FROM member_role").fetchall() == [
+                (5, "reporter")]
+            assert conn.execute("SELECT id, telegram_user_id FROM member").fetchall() == [
+                (5, 555)]

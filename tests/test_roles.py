@@ -490,7 +490,7 @@ def test_migration_0008_rebuilds_no_sqlite_table(tmp_path: Path) -> None:
     upgrade(f"sqlite+aiosqlite:///{path}", "0007")
     with sqlite3.connect(path) as conn:
         before = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    upgrade(f"sqlite+aiosqlite:///{path}", "0008")
     with sqlite3.connect(path) as conn:
         after = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
         fks = conn.execute("PRAGMA foreign_key_list(committee)").fetchall()

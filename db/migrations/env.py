@@ -29,11 +29,17 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None, "db.migrate sets sqlalchemy.url"
-    engine = make_engine(url)
+    # Foreign keys off while tables are rebuilt (SQLite), then every reference checked.
+    engine = make_engine(url, foreign_keys=False)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
             await connection.commit()
+            if connection.dialect.name == "sqlite":
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} broken references: "
+                                       f"{broken[:5]}")
     finally:
         await engine.dispose()
 

@@ -39,7 +39,6 @@ from bot.app import build_application
 from core.clock import Clock
 from core.planfile import load_plan
 from core.settings import Settings
-from db import drafts
 from db.invites import create_invite, find_agency, revoke_invite
 from db.models import Agency, Member, Obligation, Role, Schedule
 from db.plan_import import import_plan
@@ -149,12 +148,8 @@ class BotHarness:
         await self.stop()
 
     async def start(self) -> None:
-        # Form specs are cached per form_version id for the life of the process; every test
-        # has its own database whose ids overlap with the previous test's, and a rebuilt bot
-        # must prove it resumes from the database alone.
-        cache = getattr(drafts, "_SPEC_CACHE", None)
-        if cache is not None:
-            cache.clear()
+        # (Form specs are cached per database engine: a rebuilt bot, with its new engine,
+        # resumes from the database alone.)
         app = build_application(self.settings, request=FakeRequest(self.state))
         app.add_error_handler(self._record_error)
         await app.initialize()
