@@ -118,7 +118,8 @@ def listed_label(label: str, n: int | None) -> str:
     mark = next((m for m in _STATE_MARKS if stripped.startswith(m)), None)
     if mark is not None:  # ticked or not: what a list of checkboxes is about
         return f"{mark} {shown}"
-    if shown.isdigit() and stripped != shown:  # «✏️ 1»: the symbol says what the number does
+    if shown.isdigit() and stripped != shown and unicodedata.category(stripped[0]) == "So":
+        # «✏️ 1»: the symbol says what the number does
         return " ".join(stripped.split())
     return shown
 

@@ -13,6 +13,7 @@ from core.choices import (
     NotAChoice,
     OutOfRange,
     Picked,
+    listed_label,
     match_reply,
     normalise,
     render_numbered,
@@ -185,7 +186,7 @@ def test_render_then_reply_with_each_number_round_trips(text: str,
     assert flat == [choice for row in buttons for choice in row]
     lines = message.split("\n")[-len(flat):]
     for number, (line, choice) in enumerate(zip(lines, flat, strict=True), 1):
-        assert line == f"{number}. {shown_label(choice.label)}".rstrip()
+        assert line == f"{number}. {listed_label(choice.label, number)}".rstrip()
         for reply in (str(number), f" {number}. ", f"số {number}"):
             assert match_reply(reply, flat) == Picked(choice, number)
     beyond = str(len(flat) + 1)
