@@ -25,7 +25,7 @@ from core.fields.base import FieldSpec
 from core.formatting import format_datetime, format_number
 from core.i18n import translator
 from core.stats import completeness
-from core.texts import period_label
+from core.texts import period_label, report_title
 from db.drafts import form_spec, load_state, submission_spec
 from db.export import ExportData
 from db.models import Agency, Committee, Obligation, Plan, Schedule, Submission
@@ -345,8 +345,8 @@ async def urging_letter(session: AsyncSession, committee_id: int, late: Sequence
         o = report.obligation
         schedule = schedules.get(o.schedule_id)
         rows.append((str(n), report.agency_name,
-                     f"{schedule.name if schedule else ''} "
-                     f"{period_label(_, o.period_type, o.period_key)}".strip(),
+                     report_title(_, schedule.name if schedule else "", o.period_type,
+                                  o.period_key),
                      format_datetime(o.effective_due_at - dt.timedelta(seconds=1), "vi", tz)))
     issuer = consolidating.name if consolidating else (committee.name if committee else "")
     issued_by = (plan.issued_by if plan else None) or ""

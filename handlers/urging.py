@@ -57,7 +57,10 @@ async def late_reports(t: Turn, scope: tuple[str, ...]) -> list[LateReport] | No
     if scope[0] == "c" and int(scope[1]) != committee_id:
         return None
     tally = await late_tally(t.session, committee_id, t.now, t.tz, exempt_too=True)
-    late = list(tally.late)
+    committee = await t.session.get(Committee, committee_id)
+    # The letter is the consolidating agency's: it does not urge itself.
+    late = [r for r in tally.late
+            if committee is None or r.agency_id != committee.consolidating_id]
     if scope[0] == "p":
         schedule = await t.session.get(Schedule, int(scope[1]))
         plan = await t.session.get(Plan, schedule.plan_id) if schedule else None
