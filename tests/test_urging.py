@@ -92,3 +92,24 @@ async def test_the_office_writes_and_sends_an_urging_letter(bot: BotHarness) -> 
     refused = await h.press_raw(LAN, h.bot_messages(LAN)[-1]["message_id"],
                                 f"ug:p:{thang}:2022-03")
     assert "Xin lỗi" in refused.text
+
+
+async def test_the_office_digest_offers_the_letter_for_every_overdue_report(
+        bot: BotHarness) -> None:
+    from tests.test_committee_tools import sweep
+
+    h = bot
+    written = await sweep(h, "2022-03-21T08:00:00+07:00")  # a week after the deadline
+    office = await h.member(MAI)
+    assert office is not None
+    [digest] = [m for m in written if m.member_id == office.id and m.kind == "digest"]
+    labels = {b["text"]: b["data"] for row in digest.payload["buttons"] for b in row}
+    committee = office.committee_id
+    assert labels["📨 Công văn đôn đốc"] == f"ug:c:{committee}"
+    h.set_now(dt.datetime.fromisoformat("2022-03-21T09:00:00+07:00"))
+    asked = await h.press_raw(MAI, h.bot_messages(MAI)[-1]["message_id"], f"ug:c:{committee}")
+    assert "Nhập hạn mới" in asked.text, asked.text
+    # Another committee's letter is not this office's to write.
+    other = await h.press_raw(MAI, h.bot_messages(MAI)[-1]["message_id"],
+                              f"ug:c:{committee + 1}")
+    assert "không còn hiệu lực" in other.text, other.text
