@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from core.settings import get_settings
 
@@ -431,42 +432,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-@needs_schema
-def cmd_export(args: argparse.Namespace) -> int:
-    import datetime as dt
+def _period_file(args: argparse.Namespace, build: Any) -> int:
+    """A schedule's period written to `args.out` by `build(session, data, settings, now)`:
+    the workbook (`export`) or the consolidated report (`report`)."""
     from pathlib import Path
 
-    from db.export import build_xlsx, collect, find_schedule
-    from db.session import make_engine, make_sessionmaker
-
-    settings = get_settings()
-
-    async def _run() -> bytes:
-        engine = make_engine(settings.database_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                plan, schedule = await find_schedule(session, args.plan, args.schedule)
-                data = await collect(session, plan, schedule, args.period, settings.tz)
-                return await build_xlsx(session, data, settings.tz, dt.datetime.now(dt.UTC))
-        finally:
-            await engine.dispose()
-
-    try:
-        content = asyncio.run(_run())
-    except LookupError as exc:
-        print(exc.args[0], file=sys.stderr)
-        return 1
-    Path(args.out).write_bytes(content)
-    print(f"wrote {args.out} ({len(content)} bytes)")
-    return 0
-
-
-@needs_schema
-def cmd_report(args: argparse.Namespace) -> int:
-    import datetime as dt
-    from pathlib import Path
-
-    from db.documents import consolidated_docx
     from db.export import collect, find_schedule
     from db.session import make_engine, make_sessionmaker
 
@@ -478,8 +448,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             async with make_sessionmaker(engine)() as session:
                 plan, schedule = await find_schedule(session, args.plan, args.schedule)
                 data = await collect(session, plan, schedule, args.period, settings.tz)
-                return await consolidated_docx(session, data, dt.datetime.now(dt.UTC),
-                                               settings.tz)
+                content: bytes = await build(session, data, settings, dt.datetime.now(dt.UTC))
+                return content
         finally:
             await engine.dispose()
 
@@ -491,6 +461,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     Path(args.out).write_bytes(content)
     print(f"wrote {args.out} ({len(content)} bytes)")
     return 0
+
+
+@needs_schema
+def cmd_export(args: argparse.Namespace) -> int:
+    from db.export import build_xlsx
+
+    return _period_file(args, lambda session, data, settings, now: build_xlsx(
+        session, data, settings.tz, now))
+
+
+@needs_schema
+def cmd_report(args: argparse.Namespace) -> int:
+    from db.documents import consolidated_docx
+
+    return _period_file(args, lambda session, data, settings, now: consolidated_docx(
+        session, data, now, settings.tz))
 
 
 @needs_schema

@@ -18,7 +18,6 @@ with FOR UPDATE SKIP LOCKED, and one sweeper at a time holds an advisory lock.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -51,6 +50,14 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/"
 
 
+async def json_body(request: Request) -> Any:
+    """The request's JSON, or None when it is not JSON."""
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+        return None
+
+
 def zalo_webhook_path(settings: Settings) -> str:
     if not settings.zalo_webhook_url:
         return "/zalo"
@@ -79,9 +86,8 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
         if zalo is None or not verify_secret(request.headers.get(SECRET_HEADER), zalo_secret):
             log.warning("Zalo webhook request refused: missing or wrong secret token")
             return Response(status_code=403)
-        try:
-            payload = await request.json()
-        except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+        payload = await json_body(request)
+        if payload is None:
             return Response(status_code=400)
         event = ZaloUpdate.parse(payload)
         if event is not None:  # (an event without a message is answered and dropped)
@@ -90,16 +96,10 @@ def create_web_app(settings: Settings, register_webhook: bool = True) -> Starlet
         return Response(status_code=200)
 
     async def receive(request: Request) -> Response:
-        if not telegram:
-            return Response(status_code=404)
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
+        if not verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), secret):
             log.warning("webhook request refused: missing or wrong secret token")
             return Response(status_code=403)
-        try:
-            payload = await request.json()
-        except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
-            return Response(status_code=400)
+        payload = await json_body(request)
         if not isinstance(payload, dict) or not payload:
             return Response(status_code=400)
         try:

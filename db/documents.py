@@ -119,12 +119,17 @@ async def agency_report(session: AsyncSession, submission: Submission, tz: ZoneI
     )
 
 
-async def report_docx(session: AsyncSession, submission: Submission, tz: ZoneInfo) -> bytes:
-    """The agency's report as .docx bytes (written off the event loop)."""
+async def written(document: Document) -> bytes:
+    """A document as .docx bytes, written off the event loop (python-docx is loaded on the
+    first document, not by every process that imports this module)."""
     from core.docx_layout import render_docx
 
-    document = await agency_report(session, submission, tz)
     return await asyncio.to_thread(render_docx, document)
+
+
+async def report_docx(session: AsyncSession, submission: Submission, tz: ZoneInfo) -> bytes:
+    """The agency's report as .docx bytes."""
+    return await written(await agency_report(session, submission, tz))
 
 
 def report_filename(agency_code: str, period_key: str, version: int) -> str:
@@ -134,10 +139,7 @@ def report_filename(agency_code: str, period_key: str, version: int) -> str:
 
 async def consolidated_docx(session: AsyncSession, data: ExportData, now: dt.datetime,
                             tz: ZoneInfo) -> bytes:
-    from core.docx_layout import render_docx
-
-    document = await consolidated_report(session, data, now, tz)
-    return await asyncio.to_thread(render_docx, document)
+    return await written(await consolidated_report(session, data, now, tz))
 
 
 def _answer_line(spec: FieldSpec, value: Any) -> str:
@@ -381,7 +383,4 @@ async def urging_letter(session: AsyncSession, committee_id: int, late: Sequence
 
 async def urging_docx(session: AsyncSession, committee_id: int, late: Sequence[Any],
                       deadline: dt.date, tz: ZoneInfo) -> bytes:
-    from core.docx_layout import render_docx
-
-    document = await urging_letter(session, committee_id, late, deadline, tz)
-    return await asyncio.to_thread(render_docx, document)
+    return await written(await urging_letter(session, committee_id, late, deadline, tz))

@@ -22,7 +22,7 @@ from core import callbacks
 from core.choices import Choice
 from core.dates import parse_day
 from core.formatting import format_date, format_datetime
-from core.i18n import N_, ngettext
+from core.i18n import N_, ngettext, pick_language, translator
 from core.texts import esc, report_title
 from db.audit import record
 from db.documents import urging_docx
@@ -184,8 +184,6 @@ async def send_letter(t: Turn, stamp: str, scope: tuple[str, ...] | None) -> Non
 
 def _notice(person: Member, reports: list[LateReport], schedules: dict[int, Schedule],
             day: dt.date, t: Turn, issuer: Agency | None) -> dict[str, Any]:
-    from core.i18n import pick_language, translator
-
     _ = translator(pick_language(person.language, person.telegram_language))
     lines = ["📨 " + _("{issuer} urges your agency to send these reports by {day}:").format(
         issuer=esc(issuer.display_name if issuer else _("The standing office")),

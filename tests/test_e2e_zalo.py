@@ -16,7 +16,6 @@ import datetime as dt
 import re
 import shutil
 import socket
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from sandbox.zaloapi import ZaloApiState, ZaloStandInServer
 from tests.conftest import PLANS
 from tests.support.botproc import running_bot
 from tests.support.zalochat import ZaloPerson, listed, mark_of, text_of
+from tests.test_e2e_forms import db_rows
 
 PLAN = PLANS / "dongda-2022.yaml"
 FAKE_NOW = "2022-03-05T08:00:00+07:00"
@@ -66,15 +66,6 @@ async def fetch(url: str, timeout: float = 10.0) -> tuple[int, bytes]:  # noqa: 
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.05)
-
-
-def rows(path: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -136,7 +127,7 @@ async def test_zalo_official_fills_the_form_to_a_receipt_across_a_restart(
             assert "từ 1 đến 4" in text_of(refused), text_of(refused)
 
         # The bot restarts between a question and its answer.
-        [draft] = rows(path, "SELECT current_field FROM submission WHERE state = 'draft'")
+        [draft] = db_rows(path, "SELECT current_field FROM submission WHERE state = 'draft'")
         assert draft["current_field"] == "co_diem_phat_sinh"
         async with running_bot(url, tmp_path / "bot2.log", **zalo_env(zalo)) as bot:
             await lan.say("có", question(7))  # the label, read against the stored list
@@ -164,17 +155,17 @@ async def test_zalo_official_fills_the_form_to_a_receipt_across_a_restart(
             assert (await fetch(f"http://127.0.0.1:{PORT}/f/nope"))[0] == 404
             assert "Traceback" not in bot.log(), bot.log()
 
-    [sub] = rows(path, "SELECT * FROM submission")
+    [sub] = db_rows(path, "SELECT * FROM submission")
     assert sub["state"] == "submitted" and sub["receipt_no"] in text_of(receipt)
-    [member] = rows(path, "SELECT * FROM member")
+    [member] = db_rows(path, "SELECT * FROM member")
     assert member["telegram_user_id"] is None and member["zalo_user_id"] < 0
     assert sub["submitted_by_member_id"] == member["id"]
-    answers = {r["field_code"]: r["value"] for r in rows(
+    answers = {r["field_code"]: r["value"] for r in db_rows(
         path, "SELECT field_code, CAST(value AS TEXT) AS value FROM answer "
         "WHERE submission_id = ?", sub["id"])}
     assert answers["co_so_quan_ly"] == "12" and answers["co_diem_phat_sinh"] == "true"
     assert answers["khong_te_nan"] == "false"
-    [attachment] = rows(path, "SELECT * FROM attachment WHERE submission_id = ?", sub["id"])
+    [attachment] = db_rows(path, "SELECT * FROM attachment WHERE submission_id = ?", sub["id"])
     assert attachment["telegram_file_id"] == SIGNED
     # Zalo was only ever sent what it accepts: plain text within 2000 characters.
     for message in state.bot_messages(LAN):

@@ -5,11 +5,6 @@ missing, then one tap sends it to them through the bot and the audit log records
 from __future__ import annotations
 
 import datetime as dt
-import io
-from typing import Any
-
-import pytest
-from docx import Document as open_docx
 
 from db.models import AuditLog, Obligation, ObligationStatus, OutboxMessage
 from tests.support.harness import BotHarness
@@ -19,33 +14,14 @@ from tests.test_committee_tools import (
     MINH,
     schedule_id,
     send_ward_report,
-    started,
 )
+from tests.test_documents import bot, tables_of, text_of  # noqa: F401  (bot: the fixture)
 
 AFTER_DEADLINE = dt.datetime.fromisoformat("2022-03-15T09:00:00+07:00")
 
 
-@pytest.fixture
-async def bot(database_url: str) -> Any:
-    async with started(database_url) as h:
-        await h.join(LAN, "p-cat-linh", "reporter", first_name="Lan")
-        await h.join(MINH, "p-hang-bot", "reporter", first_name="Minh")
-        await h.join(MAI, "ldtbxh", "standing_office", first_name="Mai")
-        yield h
-
-
-def tables(content: bytes) -> list[list[list[str]]]:
-    document = open_docx(io.BytesIO(content))
-    return [[[c.text for c in row.cells] for row in t.rows] for t in document.tables]
-
-
-def all_text(content: bytes) -> str:
-    document = open_docx(io.BytesIO(content))
-    cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
-    return "\n".join([p.text for p in document.paragraphs] + cells)
-
-
-async def test_the_office_writes_and_sends_an_urging_letter(bot: BotHarness) -> None:
+async def test_the_office_writes_and_sends_an_urging_letter(
+        bot: BotHarness) -> None:  # noqa: F811  (the fixture of tests.test_documents)
     h = bot
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     await send_ward_report(h, LAN, cl)
@@ -65,9 +41,9 @@ async def test_the_office_writes_and_sends_an_urging_letter(bot: BotHarness) -> 
     [document] = [m for m in letter if m.get("document")]
     assert document["document"]["file_name"] == "cong-van-don-doc_2022-03-20.docx"
     content = h.state.file_content(document["document"]["file_id"])
-    text = all_text(content)
+    text = text_of(content)
     assert "V/v Đôn đốc gửi báo cáo" in text and "trước ngày 20/03/2022" in text, text
-    [table] = [t for t in tables(content) if t and t[0][:2] == ["STT", "Đơn vị"]]
+    [table] = [t for t in tables_of(content) if t and t[0][:2] == ["STT", "Đơn vị"]]
     listed = [row[1] for row in table[1:]]
     agencies = {a.id: a.display_name for a in [await h.agency(code) for code in (
         "ldtbxh", "ca", "p-cat-linh", "p-hang-bot", "p-ocd")]}
@@ -95,7 +71,7 @@ async def test_the_office_writes_and_sends_an_urging_letter(bot: BotHarness) -> 
 
 
 async def test_the_office_digest_offers_the_letter_for_every_overdue_report(
-        bot: BotHarness) -> None:
+        bot: BotHarness) -> None:  # noqa: F811
     from tests.test_committee_tools import sweep
 
     h = bot

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.zalo.client import ZaloUpdate
 from core.channels import zalo_message_id
 from core.choices import Ambiguous, Choice, OutOfRange, Picked, match_marked, reply_number
+from core.fields.parsing import fold
 from core.i18n import N_
 from db.invites import CODE_RE
 from db.models import Member
@@ -40,7 +41,6 @@ MAX_TEXT = 4096  # longer texts are cut like Telegram's
 
 
 def _fold(text: str) -> str:
-    from core.fields.parsing import fold
     return fold(text).strip()
 
 
