@@ -38,8 +38,10 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# PYTEST_WORKERS=0 runs the suite in one process (easier to read when debugging).
+PYTEST_WORKERS ?= 2
 test: migrate lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # The benchmarks at full size (minutes); figures go to docs/benchmarks.md.
 bench: migrate
