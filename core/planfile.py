@@ -504,9 +504,15 @@ class Schedule(Strict):
         return self
 
 
+Aggregate = Literal["sum", "latest", "max", "min", "average"]
+# A field's year-to-date rule (core.fields.numeric `accumulate`) as a target's aggregate.
+ACCUMULATE_AGGREGATE: dict[str, Aggregate] = {"sum": "sum", "last": "latest", "max": "max"}
+
+
 class TargetValue(Strict):
     field: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_]*$")]
-    aggregate: Literal["sum", "latest", "max", "min", "average"] = "sum"
+    # Left out: the field's own year-to-date rule (`accumulate`), else sum.
+    aggregate: Aggregate | None = None
     schedule: Code | None = None
 
 
@@ -951,12 +957,14 @@ class _Checker:
                             "or yes/no",
                         )
                     elif (field_type(fld.type).target == "latest"
-                          and value.aggregate != "latest"):
+                          and value.aggregate not in (None, "latest")):
                         self.error(
                             (*base, "values", name, "aggregate"),
                             f"field '{value.field}' is a choice: only its latest answer "
                             "counts (aggregate: latest)",
                         )
+                    else:
+                        self.target_aggregate(value, fld, (*base, "values", name, "aggregate"))
                 if value.schedule is not None and value.schedule not in schedule_codes:
                     self.error(
                         (*base, "values", name, "schedule"), f"unknown schedule '{value.schedule}'"
@@ -1104,6 +1112,21 @@ class _Checker:
         names = {f.code for f in form.fields}
         for k, check in enumerate(form.checks):
             self.expression(check.rule, names, (*base, "checks", k, "rule"))
+
+    def target_aggregate(self, value: TargetValue, fld: FieldBase, path: Path) -> None:
+        """A target adds up a field year to date by the field's own rule (`accumulate`), the
+        rule the forms' proposals use: left out, it is taken from the field; given, it must
+        agree (a stock reported monthly, «last», summed over a year would count it 12 times)."""
+        rule = fld.setting("accumulate")
+        implied: Aggregate | None = ACCUMULATE_AGGREGATE.get(rule) if rule else None
+        if field_type(fld.type).target == "latest":
+            implied = "latest"
+        if value.aggregate is None:
+            value.aggregate = implied or "sum"
+        elif implied is not None and value.aggregate != implied:
+            self.error(path, f"field '{value.field}' accumulates by {rule} (accumulate: {rule}); "
+                             f"a target counts it the same way: aggregate: {implied}, or "
+                             "leave aggregate out")
 
     def expression(
         self, source: str, names: set[str], path: Path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,17 +18,14 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import callbacks
 from core.choices import Choice
-from core.fields import FIELD_TYPES
 from core.formatting import format_number, format_percent
 from core.lateness import Lateness
 from core.stats import (
-    AnswerFact,
     ObligationFact,
     TargetProgress,
     TargetSpec,
     completeness,
     meets,
-    target_progress,
 )
 from core.texts import esc, report_title, split_message
 from db.documents import consolidated_docx
@@ -44,19 +40,12 @@ from db.export import (
 )
 from db.models import (
     Agency,
-    Answer,
-    Form,
-    FormField,
     Obligation,
-    ObligationStatus,
     Plan,
     Schedule,
-    Subject,
     Submission,
-    SubmissionState,
-    Target,
-    TargetField,
 )
+from db.targets import latest_plan, targets_progress
 from handlers.context import Turn, with_turn
 from handlers.groups import FEATURES
 from handlers.screens import ADHOC, EXTEND, STATUS_MENU, menu_button
@@ -204,53 +193,24 @@ async def show_status(t: Turn, schedule_id: int | None = None,
 async def show_targets(t: Turn, include_submitted: bool = False) -> None:
     _ = t._
     assert t.member is not None
-    plan = await t.session.scalar(
-        select(Plan).options(lazyload("*")).where(Plan.committee_id == t.member.committee_id)
-        .order_by(Plan.year.desc()).limit(1)
-    )
+    committee = t.member.committee_id
+    plan = await latest_plan(t.session, committee) if committee is not None else None
     if plan is None:
         t.send(_("No plan has been loaded for your committee yet."))
         return
-    targets = (await t.session.scalars(
-        select(Target).where(Target.plan_id == plan.id).order_by(Target.position)
-    )).all()
-    if not targets:
+    results = await targets_progress(t.session, plan, include_submitted=include_submitted)
+    if not results:
         t.send(_("This plan has no targets."))
         return
-    agencies = {a.code: a for a in (await t.session.scalars(
+    names = {a.id: a.display_name for a in (await t.session.scalars(
         select(Agency).options(lazyload("*"))
         .where(Agency.committee_id == plan.committee_id))).all()}
-    facts = await answer_facts(t, plan.id, include_submitted)
-    by_id = {a.id: a.code for a in agencies.values()}
-    subjects: dict[str, list[tuple[int, str]]] = defaultdict(list)  # kind → (id, agency code)
-    for subject in (await t.session.scalars(
-            select(Subject).where(Subject.plan_id == plan.id).order_by(Subject.id))).all():
-        subjects[subject.kind].append((subject.id, by_id.get(subject.agency_id, "")))
-    schedules_by_form = await most_frequent_schedules(t, plan.id)
     lines = ["🎯 " + _("<b>Progress against targets</b> — {plan}").format(plan=esc(plan.title)),
              _("From accepted reports") if not include_submitted
              else _("From accepted and submitted reports"), ""]
-    for target in targets:
-        fields = (await t.session.scalars(
-            select(TargetField).where(TargetField.target_id == target.id))).all()
-        schedule_for = {f.name: f.schedule_id or schedules_by_form.get(f.form_id)
-                        for f in fields}
-        if target.per_subject_kind:
-            # agency_codes are the agencies holding the subjects; each subject counts.
-            units = tuple(sid for sid, holder in subjects.get(target.per_subject_kind, [])
-                          if holder in target.agency_codes)
-        else:
-            units = tuple(agencies[c].id for c in target.agency_codes if c in agencies)
-        spec = TargetSpec(
-            code=target.code, name=target.name, values=target.measure["values"],
-            value=target.measure.get("value"), count_where=target.measure.get("count_where"),
-            comparison=target.comparison, target=float(target.target_value), unit=target.unit,
-            per_agency=target.per_agency, agencies=units,
-            per_subject=target.per_subject_kind is not None,
-        )
-        progress = target_progress(spec, facts, schedule_for)
-        names = {a.id: a.display_name for a in agencies.values()}
-        lines += target_lines(t, target.name, spec, progress, facts, names)
+    for result in results:
+        lines += target_lines(t, result.target.name, result.spec, result.progress,
+                              result.has_figures, names)
     toggle = Choice(
         _("Include submitted reports") if not include_submitted
         else _("Accepted reports only"),
@@ -265,7 +225,7 @@ COMPARISON_SIGNS = {">=": "", ">": "> ", "<=": "≤ ", "<": "< ", "==": "= "}
 
 
 def target_lines(t: Turn, name: str, spec: TargetSpec, progress: TargetProgress,
-                 facts: list[AnswerFact], names: dict[int, str]) -> list[str]:
+                 figures: bool, names: dict[int, str]) -> list[str]:
     """A target's progress as a person reads it: a figure against the target with its unit
     («3/5 vụ án (60%)», «2 điểm chưa triệt xóa (chỉ tiêu ≤ 0)»), or «chưa có số liệu» while
     nothing counts yet (never «—/0»)."""
@@ -275,7 +235,7 @@ def target_lines(t: Turn, name: str, spec: TargetSpec, progress: TargetProgress,
     goal = (COMPARISON_SIGNS.get(spec.comparison, spec.comparison + " ")
             + format_number(spec.target, t.locale) + unit)
     head = f"{mark} {esc(name)}: "
-    if not has_figures(spec, facts):
+    if not figures:
         return [head + _("no data yet (target {target})").format(target=goal)]
     if spec.count_where is not None:
         wanted = (COMPARISON_SIGNS.get(spec.comparison, spec.comparison + " ")
@@ -305,65 +265,6 @@ def target_lines(t: Turn, name: str, spec: TargetSpec, progress: TargetProgress,
         return [head + f"<b>{actual}/{format_number(spec.target, t.locale)}</b>{unit}{pct}"]
     # «At most 0 left»: a fraction of the target means nothing; the figure and the target.
     return [head + f"<b>{actual}</b>{unit} " + _("(target {target})").format(target=goal)]
-
-
-def has_figures(spec: TargetSpec, facts: list[AnswerFact]) -> bool:
-    """Whether any answer the target reads has come in from the agencies (or subjects) it
-    covers."""
-    fields = {source["field"] for source in spec.values.values()}
-    units = set(spec.agencies)
-    return any(f.field in fields and (f.subject_id if spec.per_subject else f.agency_id)
-               in units for f in facts)
-
-
-async def answer_facts(t: Turn, plan_id: int, include_submitted: bool) -> list[AnswerFact]:
-    """The answers targets count: numbers (yes/no as 1/0) and the values of choices."""
-    states = [SubmissionState.accepted]
-    if include_submitted:
-        states.append(SubmissionState.submitted)
-    rows = (await t.session.execute(
-        select(Obligation.agency_id, Form.code, Answer.field_code, Obligation.schedule_id,
-               Obligation.period_end, Answer.value_number, Answer.value, Obligation.subject_id)
-        .join(Submission, Submission.id == Answer.submission_id)
-        .join(Obligation, Obligation.id == Submission.obligation_id)
-        .join(Form, Form.id == Obligation.form_id)
-        .join(Schedule, Schedule.id == Obligation.schedule_id)
-        .join(FormField, (FormField.form_version_id == Submission.form_version_id)
-              & (FormField.code == Answer.field_code))
-        .where(Schedule.plan_id == plan_id, Submission.state.in_(states),
-               Answer.skipped.is_(False),
-               # Numbers count as numbers; a type whose target reads its latest text (a
-               # choice) counts by value.
-               Answer.value_number.is_not(None) | FormField.type.in_(
-                   [name for name, kind in FIELD_TYPES.items() if kind.target == "latest"]),
-               Obligation.status.in_([ObligationStatus.accepted, ObligationStatus.submitted]))
-    )).all()
-    facts = []
-    for agency, form, field, schedule, end, number, value, subject in rows:
-        shown: float | str | None = (float(number) if number is not None
-                                     else value if isinstance(value, str) else None)
-        if shown is not None:
-            facts.append(AnswerFact(agency, f"{form}.{field}", schedule, end, shown, subject))
-    return facts
-
-
-PERIOD_RANK = {"monthly": 0, "quarterly": 1, "half_year": 2, "nine_month": 3, "yearly": 4,
-               "one_off": 5}
-
-
-async def most_frequent_schedules(t: Turn, plan_id: int) -> dict[int, int]:
-    """form id -> the most frequent schedule that uses it, so figures are not added twice."""
-    rows = (await t.session.execute(
-        select(Obligation.form_id, Schedule.id, Schedule.period_type)
-        .join(Schedule, Schedule.id == Obligation.schedule_id)
-        .where(Schedule.plan_id == plan_id).distinct()
-    )).all()
-    best: dict[int, tuple[int, int]] = {}
-    for form_id, schedule_id, period_type in rows:
-        rank = PERIOD_RANK.get(period_type, 9)
-        if form_id not in best or rank < best[form_id][0]:
-            best[form_id] = (rank, schedule_id)
-    return {form_id: schedule_id for form_id, (_rank, schedule_id) in best.items()}
 
 
 async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,

@@ -29,7 +29,7 @@ async def _answer_month(h: BotHarness, period: str, managed: int, inspected: int
     """The month's report as the database holds it once sent: two figures (the form itself
     is tested elsewhere; this is about what the quarter reads)."""
     from db import drafts
-    from db.models import Member, SubmissionState
+    from db.models import Member, Obligation, ObligationStatus, SubmissionState
 
     obligation = await h.obligation("p-cat-linh", "thang", period)
     async with h.session() as session:
@@ -39,6 +39,9 @@ async def _answer_month(h: BotHarness, period: str, managed: int, inspected: int
         assert submission is not None
         submission.state = SubmissionState.submitted
         submission.receipt_no = f"T-{period}"
+        row = await session.get(Obligation, obligation.id)
+        assert row is not None
+        row.status = ObligationStatus.submitted
         for code, value in (("co_so_quan_ly", managed), ("co_so_kiem_tra", inspected)):
             session.add(Answer(submission_id=submission.id, field_code=code, value=value,
                                value_number=value, skipped=False))
@@ -85,3 +88,51 @@ def test_accumulate_is_for_numbers_only(tmp_path: Any) -> None:
     with pytest.raises(PlanFileError) as refused:
         load_plan(broken)
     assert "accumulate applies to number fields only" in str(refused.value.errors)
+
+
+def _plan_with(tmp_path: Any, old: str, new: str) -> Any:
+    text = DONGDA_PLAN.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "dongda.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_a_target_counts_a_field_by_the_fields_own_rule(tmp_path: Any) -> None:
+    """A target value without `aggregate` takes the field's `accumulate` (a stock: its
+    latest figure), so the forms' proposals and the targets add up the same way."""
+    path = _plan_with(tmp_path, "co_so: {field: phuong.co_so_quan_ly, aggregate: latest}",
+                      "co_so: {field: phuong.co_so_quan_ly}")
+    spec = load_plan(path)
+    target = next(t for t in spec.doc.targets if t.code == "phuong-kiem-tra-80")
+    assert target.values["co_so"].aggregate == "latest"
+    assert target.values["kiem_tra"].aggregate == "sum"
+
+
+def test_a_target_that_adds_a_stock_up_is_refused_with_its_line(tmp_path: Any) -> None:
+    path = _plan_with(tmp_path, "co_so: {field: phuong.co_so_quan_ly, aggregate: latest}",
+                      "co_so: {field: phuong.co_so_quan_ly, aggregate: sum}")
+    line = next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if "co_so: {field: phuong.co_so_quan_ly, aggregate: sum}" in text)
+    with pytest.raises(PlanFileError) as refused:
+        load_plan(path)
+    [error] = [e for e in refused.value.errors if "accumulates by last" in str(e)]
+    assert f":{line}" in str(error) and "aggregate: latest" in str(error), str(error)
+
+
+async def test_the_targets_view_counts_a_stock_by_its_latest_month(
+        sqlite_url: str, tmp_path: Any) -> None:
+    """Cát Linh inspected 3 + 4 + 4 = 11 of the 12 establishments it manages (the latest
+    month's stock, not 10 + 11 + 12): 91,67%, above the 80% target."""
+    path = _plan_with(tmp_path, "co_so: {field: phuong.co_so_quan_ly, aggregate: latest}",
+                      "co_so: {field: phuong.co_so_quan_ly}")
+    async with BotHarness(sqlite_url, plan=path) as h:
+        await h.join(LAN, "p-cat-linh", "reporter", first_name="Lan")
+        await h.join(4002, "ldtbxh", "standing_office", first_name="Minh")
+        for period, (managed, inspected) in MONTHS.items():
+            await _answer_month(h, period, managed, inspected)
+        await h.say(4002, "Tình hình báo cáo")
+        await h.press(4002, "tg:")
+        shown = await h.press(4002, "tg:all")
+        line = next(x for x in shown.text.splitlines() if "Cát Linh" in x)
+        assert "91,67%" in line and "✅" in line, line
