@@ -24,11 +24,12 @@ from core.fields import FIELD_TYPES
 from core.fields.base import FieldSpec
 from core.formatting import format_datetime, format_number
 from core.i18n import translator
-from core.stats import completeness
+from core.stats import completeness, meets
 from core.texts import period_label, report_title
 from db.drafts import form_spec, load_state, submission_spec
 from db.export import ExportData
 from db.models import Agency, Committee, Obligation, Plan, Schedule, Submission
+from db.targets import TargetResult, targets_progress
 
 NUMERIC = frozenset({"integer", "decimal", "percent"})
 NARRATIVE = frozenset({"text", "long_text"})
@@ -96,6 +97,15 @@ async def agency_report(session: AsyncSession, submission: Submission, tz: ZoneI
         sections = outlined(schedule.outline, answered, state.answers)
     else:
         sections = by_form_order(answered, state.answers)
+    if not submission.no_report:
+        # The plan's targets this agency works towards, year to date, under the results.
+        results = await targets_progress(session, plan, include_submitted=True,
+                                         until=obligation.period_end, agency_id=agency.id)
+        table = agency_targets_table(results, agency.id)
+        if table is not None:
+            sections.insert(1, Section("", (
+                f"Kết quả thực hiện các chỉ tiêu của Kế hoạch, lũy kế từ đầu năm đến hết "
+                f"{period}:",), table))
     sent = submission.submitted_at or dt.datetime.now(dt.UTC)
     sections.append(Section("", (
         f"Số liệu trên đã được gửi qua hệ thống báo cáo: số biên nhận "
@@ -195,6 +205,70 @@ def outlined(outline: list[Any], answered: list[FieldSpec], answers: dict[str, A
     return sections
 
 
+def _goal(result: TargetResult) -> str:
+    sign = {">=": "", ">": "trên ", "<=": "không quá ", "<": "dưới ", "==": ""}
+    return (sign.get(result.spec.comparison, "") + format_number(result.spec.target, "vi")
+            + _unit(result.spec.unit))
+
+
+def _unit(unit: str | None) -> str:
+    return "" if not unit else "%" if unit == "%" else f" {unit}"
+
+
+def agency_targets_table(results: Sequence[TargetResult], agency_id: int) -> Table | None:
+    """The agency's own figure for each target it works towards (its share of a
+    committee-wide figure; whether it meets a target set for each agency)."""
+    rows: list[tuple[str, ...]] = []
+    for result in results:
+        if not result.has_figures:
+            continue
+        spec, progress = result.spec, result.progress
+        if spec.count_where is not None:
+            met = progress.per_agency.get(agency_id) == 1.0
+            figure, verdict = ("Có" if met else "Chưa"), ("Đạt" if met else "Chưa đạt")
+        elif spec.per_agency:
+            value = progress.per_agency.get(agency_id)
+            figure = "—" if value is None else format_number(value, "vi") + _unit(spec.unit)
+            verdict = "—" if value is None else (
+                "Đạt" if meets(value, spec.comparison, spec.target) else "Chưa đạt")
+        else:
+            if progress.actual is None:
+                continue
+            figure = format_number(progress.actual, "vi") + _unit(spec.unit)
+            verdict = "—"  # a share of the committee's figure: the office judges the whole
+        rows.append((str(len(rows) + 1), result.target.name, _goal(result), figure, verdict))
+    if not rows:
+        return None
+    return Table(("STT", "Chỉ tiêu", "Chỉ tiêu Kế hoạch", "Kết quả của đơn vị", "Đánh giá"),
+                 tuple(rows))
+
+
+def committee_targets_table(results: Sequence[TargetResult]) -> Table | None:
+    """Progress against each target, committee-wide, year to date."""
+    rows: list[tuple[str, ...]] = []
+    for n, result in enumerate(results, start=1):
+        spec, progress = result.spec, result.progress
+        if not result.has_figures or (progress.actual is None and spec.count_where is None
+                                      and not spec.per_agency):
+            figure, verdict = "Chưa có số liệu", "—"
+        elif spec.count_where is not None or spec.per_agency:
+            figure = (f"{progress.agencies_met}/{progress.agencies_total} đơn vị đạt"
+                      if spec.per_agency else
+                      f"{progress.agencies_met}/{progress.agencies_total}{_unit(spec.unit)}")
+            verdict = "Đạt" if progress.met else "Chưa đạt"
+        else:
+            assert progress.actual is not None
+            figure = format_number(progress.actual, "vi") + _unit(spec.unit)
+            if spec.comparison in (">=", ">") and progress.pct is not None:
+                figure += f" ({format_number(progress.pct, 'vi', 1)}%)"
+            verdict = "Đạt" if progress.met else "Chưa đạt"
+        rows.append((str(n), result.target.name, _goal(result), figure, verdict))
+    if not rows:
+        return None
+    return Table(("STT", "Chỉ tiêu", "Chỉ tiêu Kế hoạch", "Kết quả lũy kế", "Đánh giá"),
+                 tuple(rows))
+
+
 def _roman(n: int) -> str:
     return ["", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"][n] \
         if n < 13 else str(n)
@@ -268,8 +342,17 @@ async def consolidated_report(session: AsyncSession, data: ExportData, now: dt.d
     sections.append(Section("II. TỔNG HỢP SỐ LIỆU",
                             tuple(totals) or ("Chưa có số liệu.",)))
     sections.extend(tables)
+    ends = [r["obligation"].period_end for r in data.rows]
+    targets = committee_targets_table(await targets_progress(
+        session, plan, include_submitted=True, until=max(ends) if ends else None))
+    if targets is not None:
+        sections.append(Section(
+            f"{_roman(len(_numbered(sections)) + 1)}. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU",
+            (f"Kết quả thực hiện các chỉ tiêu của Kế hoạch, lũy kế từ đầu năm đến hết "
+             f"{period}:",), targets))
     if narrative:
-        sections.append(Section("III. KHÓ KHĂN, VƯỚNG MẮC VÀ ĐỀ XUẤT, KIẾN NGHỊ"))
+        sections.append(Section(f"{_roman(len(_numbered(sections)) + 1)}. KHÓ KHĂN, VƯỚNG "
+                                "MẮC VÀ ĐỀ XUẤT, KIẾN NGHỊ"))
         for label, lines in narrative.items():
             sections.append(Section(label, tuple(lines)))
     annex_rows = [
@@ -300,6 +383,11 @@ async def consolidated_report(session: AsyncSession, data: ExportData, now: dt.d
         signer_title="THỦ TRƯỞNG ĐƠN VỊ",
         annexes=annexes,
     )
+
+
+def _numbered(sections: Sequence[Section]) -> list[Section]:
+    """The sections headed «I. …», «II. …» (not the tables and groups under them)."""
+    return [s for s in sections if re.match(r"^[IVX]+\. ", s.heading)]
 
 
 def _total(spec: FieldSpec, rows: list[dict[str, Any]]) -> str:
@@ -342,7 +430,7 @@ async def urging_letter(session: AsyncSession, committee_id: int, late: Sequence
             plan = await session.get(Plan, schedule.plan_id)
             break
     names = list(dict.fromkeys(r.agency_name for r in late))
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for n, report in enumerate(late, start=1):
         o = report.obligation
         schedule = schedules.get(o.schedule_id)

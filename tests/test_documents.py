@@ -133,6 +133,61 @@ async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_c
 
 
 
+@SQLITE_ONLY
+async def test_targets_year_to_date_in_the_ward_report_the_consolidated_report_and_the_view(
+        bot: BotHarness) -> None:
+    """Cát Linh inspected 5 in February and 7 in March of the 12 establishments it manages
+    (a stock: the latest month): 100% year to date, above the 80% target, in its March
+    report; Hàng Bột 25 of 30 in March: 83,33%. The consolidated report and the targets view
+    count the same 2 wards of 3."""
+    h = bot
+    feb = await h.obligation("p-cat-linh", "thang", "2022-02")
+    await send_ward_report(h, LAN, feb, managed=12, inspected=5)
+    cl = await h.obligation("p-cat-linh", "thang", "2022-03")
+    await open_report(h, LAN, cl)
+    await answer_ward_form(h, LAN, managed=12, inspected=7)
+    await h.tap(LAN, "Gửi báo cáo")
+    [message] = docx_messages(await h.tap(LAN, "Xác nhận gửi"))
+    content = h.state.file_content(message["document"]["file_id"])
+    assert "lũy kế từ đầu năm đến hết tháng 03/2022" in text_of(content)
+    [targets] = [t for t in tables_of(content) if t[0][:2] == ["STT", "Chỉ tiêu"]]
+    assert targets[0] == ["STT", "Chỉ tiêu", "Chỉ tiêu Kế hoạch", "Kết quả của đơn vị",
+                          "Đánh giá"]
+    assert targets[1][1:] == ["Phường kiểm tra trên 80% cơ sở", "trên 80%", "100%", "Đạt"]
+    # The February report, written before March came in, counts February only: 5 of 12.
+    february = tables_of(await _report_of(h, feb))
+    [early] = [t for t in february if t[0][:2] == ["STT", "Chỉ tiêu"]]
+    assert early[1][3:] == ["41,67%", "Chưa đạt"], early
+
+    hb = await h.obligation("p-hang-bot", "thang", "2022-03")
+    await send_ward_report(h, MINH, hb, managed=30, inspected=25)
+    thang = await schedule_id(h, "thang")
+    await h.say(MAI, "Tình hình báo cáo")
+    await h.press(MAI, f"st:{thang}:2022-03")
+    [message] = docx_messages(await h.press(MAI, f"rp:{thang}:2022-03"))
+    content = h.state.file_content(message["document"]["file_id"])
+    assert "III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU" in text_of(content)
+    [targets] = [t for t in tables_of(content) if t[0][:2] == ["STT", "Chỉ tiêu"]]
+    assert targets[1][1:] == ["Phường kiểm tra trên 80% cơ sở", "trên 80%",
+                              "2/3 đơn vị đạt", "Chưa đạt"], targets
+    await h.press(MAI, "tg:")
+    view = await h.press(MAI, "tg:all")
+    assert "Phường kiểm tra trên 80% cơ sở: 2/3 đơn vị đạt" in view.text, view.text
+
+
+async def _report_of(h: BotHarness, obligation: Any) -> bytes:
+    from zoneinfo import ZoneInfo
+
+    from db.documents import report_docx
+    from db.models import Submission
+
+    submission = await latest(h, obligation)
+    async with h.session() as session:
+        row = await session.get(Submission, submission.id)
+        assert row is not None
+        return await report_docx(session, row, ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
 # ----------------------------------------------------------------------------- the outline
 
 OUTLINE = '''    outline:
