@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_export)
 
     rep = sub.add_parser("report", help="write the consolidated report (.docx, Decree 30 "
-                         "layout) of a schedule's period")
+                         "layout) of a schedule's period, and its annex, the workbook, "
+                         "next to it (same name, .xlsx)")
     rep.add_argument("--plan", required=True)
     rep.add_argument("--schedule", required=True)
     rep.add_argument("--period", required=True, help="YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY")
@@ -433,8 +434,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _period_file(args: argparse.Namespace, build: Any) -> int:
-    """A schedule's period written to `args.out` by `build(session, data, settings, now)`:
-    the workbook (`export`) or the consolidated report (`report`)."""
+    """A schedule's period written to `args.out` by `build(session, data, settings, now,
+    out)`: the workbook (`export`), or the consolidated report and its workbook next to it
+    (`report`, a list of (file name, content))."""
     from pathlib import Path
 
     from db.export import collect, find_schedule
@@ -442,24 +444,28 @@ def _period_file(args: argparse.Namespace, build: Any) -> int:
 
     settings = get_settings()
 
-    async def _run() -> bytes:
+    out = Path(args.out)
+
+    async def _run() -> list[tuple[str, bytes]]:
         engine = make_engine(settings.database_url)
         try:
             async with make_sessionmaker(engine)() as session:
                 plan, schedule = await find_schedule(session, args.plan, args.schedule)
                 data = await collect(session, plan, schedule, args.period, settings.tz)
-                content: bytes = await build(session, data, settings, dt.datetime.now(dt.UTC))
-                return content
+                built = await build(session, data, settings, dt.datetime.now(dt.UTC), out)
+                return [(out.name, built)] if isinstance(built, bytes) else list(built)
         finally:
             await engine.dispose()
 
     try:
-        content = asyncio.run(_run())
+        files = asyncio.run(_run())
     except LookupError as exc:
         print(exc.args[0], file=sys.stderr)
         return 1
-    Path(args.out).write_bytes(content)
-    print(f"wrote {args.out} ({len(content)} bytes)")
+    for name, content in files:
+        path = out.with_name(name)
+        path.write_bytes(content)
+        print(f"wrote {path} ({len(content)} bytes)")
     return 0
 
 
@@ -467,16 +473,16 @@ def _period_file(args: argparse.Namespace, build: Any) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from db.export import build_xlsx
 
-    return _period_file(args, lambda session, data, settings, now: build_xlsx(
+    return _period_file(args, lambda session, data, settings, now, _out: build_xlsx(
         session, data, settings.tz, now))
 
 
 @needs_schema
 def cmd_report(args: argparse.Namespace) -> int:
-    from db.documents import consolidated_docx
+    from db.documents import consolidated_files
 
-    return _period_file(args, lambda session, data, settings, now: consolidated_docx(
-        session, data, now, settings.tz))
+    return _period_file(args, lambda session, data, settings, now, out: consolidated_files(
+        session, data, now, settings.tz, out.stem))
 
 
 @needs_schema

@@ -148,8 +148,19 @@ def report_filename(agency_code: str, period_key: str, version: int) -> str:
 
 
 async def consolidated_docx(session: AsyncSession, data: ExportData, now: dt.datetime,
-                            tz: ZoneInfo) -> bytes:
-    return await written(await consolidated_report(session, data, now, tz))
+                            tz: ZoneInfo, workbook: str | None = None) -> bytes:
+    return await written(await consolidated_report(session, data, now, tz, workbook))
+
+
+async def consolidated_files(session: AsyncSession, data: ExportData, now: dt.datetime,
+                             tz: ZoneInfo, stem: str) -> list[tuple[str, bytes]]:
+    """The consolidated report and its annex, the workbook of the same period (the one
+    `export` writes): `stem`.docx and `stem`.xlsx, the report naming the workbook."""
+    from db.export import build_xlsx
+
+    workbook = f"{stem}.xlsx"
+    return [(f"{stem}.docx", await consolidated_docx(session, data, now, tz, workbook)),
+            (workbook, await build_xlsx(session, data, tz, now, "vi"))]
 
 
 def _answer_line(spec: FieldSpec, value: Any) -> str:
@@ -281,10 +292,11 @@ async def _consolidating(session: AsyncSession, committee: Committee | None) -> 
 
 
 async def consolidated_report(session: AsyncSession, data: ExportData, now: dt.datetime,
-                              tz: ZoneInfo) -> Document:
+                              tz: ZoneInfo, workbook: str | None = None) -> Document:
     """The consolidating agency's report of a schedule's period to the committee: what came
     in, the totals of every figure, a table per form, the narrative answers by question,
-    and the late and missing agencies in an annex. Figures are the latest version sent by
+    and the late and missing agencies in an annex; `workbook` names the .xlsx sent with it
+    (its annex of every agency's figures). Figures are the latest version sent by
     each agency, as in the workbook (db/export.py), whose totals they equal."""
     plan, schedule = data.plan, data.schedule
     committee = await session.get(Committee, plan.committee_id)
@@ -339,8 +351,10 @@ async def consolidated_report(session: AsyncSession, data: ExportData, now: dt.d
                     if isinstance(text, str) and text.strip():
                         narrative[f.label].append(f"- {r['agency'].display_name}: "
                                                   f"{' '.join(text.split())}")
+    attached = (f"Số liệu chi tiết của từng đơn vị: bảng tính kèm theo ({workbook}), mỗi "
+                "biểu mẫu một trang tính.",) if workbook else ()
     sections.append(Section("II. TỔNG HỢP SỐ LIỆU",
-                            tuple(totals) or ("Chưa có số liệu.",)))
+                            (*(totals or ["Chưa có số liệu."]), *attached)))
     sections.extend(tables)
     ends = [r["obligation"].period_end for r in data.rows]
     targets = committee_targets_table(await targets_progress(

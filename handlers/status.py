@@ -28,7 +28,7 @@ from core.stats import (
     meets,
 )
 from core.texts import esc, report_title, split_message
-from db.documents import consolidated_docx
+from db.documents import consolidated_files
 from db.drafts import lateness_by_obligation
 from db.export import (
     build_xlsx,
@@ -297,8 +297,10 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,
         t.send_picture(picture, caption=caption, choices=more)
         return
     if report:
-        document = await consolidated_docx(t.session, data, t.now, t.tz)
-        t.send_file(document, f"tong-hop_{name}.docx", caption=caption)
+        files = await consolidated_files(t.session, data, t.now, t.tz, f"tong-hop_{name}")
+        for (filename, content), note in zip(files, (caption, _("Annex: every agency's "
+                                                                 "figures")), strict=True):
+            t.send_file(content, filename, caption=note)
         return
     content = await build_xlsx(t.session, data, t.tz, t.now, t.locale)
     t.send_file(content, f"{name}.xlsx", caption=caption)

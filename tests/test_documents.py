@@ -25,6 +25,7 @@ from tests.test_committee_tools import (
     open_report,
     schedule_id,
     send_ward_report,
+    sheet_values,
     started,
 )
 
@@ -102,9 +103,20 @@ async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_c
     thang = await schedule_id(h, "thang")
     await h.say(MAI, "Tình hình báo cáo")
     await h.press(MAI, f"st:{thang}:2022-03")
-    [message] = docx_messages(await h.press(MAI, f"rp:{thang}:2022-03"))
+    replies = await h.press(MAI, f"rp:{thang}:2022-03")
+    [message] = docx_messages(replies)
+    assert message["document"]["file_name"] == "tong-hop_mini-2022_thang_2022-03.docx"
     content = h.state.file_content(message["document"]["file_id"])
     text = text_of(content)
+    # Its annex, the workbook, comes with it and is named in it; its agency rows add up to
+    # the report's totals.
+    [annex] = [m for m in replies
+               if (m.get("document") or {}).get("file_name", "").endswith(".xlsx")]
+    assert annex["document"]["file_name"] == "tong-hop_mini-2022_thang_2022-03.xlsx"
+    assert "bảng tính kèm theo (tong-hop_mini-2022_thang_2022-03.xlsx)" in text, text
+    ward = sheet_values(h.state.file_content(annex["document"]["file_id"]))[
+        "Báo cáo của UBND phường"]
+    assert sum(r[2] or 0 for r in ward[1:-1]) == 42 and ward[-1][0] == "Tổng cộng"
     for expected in (MOTTO, "PHÒNG LAO ĐỘNG", "BÁO CÁO", "Tổng hợp kết quả", "tháng 03/2022",
                      "I. TÌNH HÌNH BÁO CÁO", "II. TỔNG HỢP SỐ LIỆU", "Ban Chỉ đạo"):
         assert expected in text, (expected, text)
@@ -127,6 +139,10 @@ async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_c
                      "2022-03", "--out", str(out), DATABASE_URL=sqlite_url)
     assert result.returncode == 0, result.stderr
     assert "Số cơ sở đang quản lý: 42" in text_of(out.read_bytes())
+    assert "bảng tính kèm theo (tong-hop.xlsx)" in text_of(out.read_bytes())
+    written = sheet_values((tmp_path / "tong-hop.xlsx").read_bytes())["Báo cáo của UBND phường"]
+    assert sum(r[2] or 0 for r in written[1:-1]) == 42
+    assert f"wrote {tmp_path / 'tong-hop.xlsx'}" in result.stdout
     missing = run_cli("report", "--plan", "mini-2022", "--schedule", "nope", "--period",
                       "2022-03", "--out", str(out), DATABASE_URL=sqlite_url)
     assert missing.returncode == 1 and "no schedule" in missing.stderr
