@@ -6,6 +6,8 @@ one more tap sends it to those agencies through the bot, and the audit log recor
 Routes (scheduler.buttons.URGE): ug:c:{committee} (all the committee's overdue reports, as
 the digest lists them), ug:p:{schedule}:{period} (one period, from the status view);
 ug:s:{yyyymmdd}:c:… / ug:s:{yyyymmdd}:p:… sends the letter of that scope and deadline.
+Each agency's notice carries the letter itself: uf:{audit entry} sends its .docx, rebuilt
+from what the audit log recorded, to the agencies it was addressed to and the committee.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from core.i18n import N_, ngettext, pick_language, translator
 from core.texts import esc, report_title
 from db.audit import record
 from db.documents import urging_docx
-from db.models import Agency, Committee, Member, Obligation, Plan, Schedule
+from db.models import Agency, AuditLog, Committee, Member, Obligation, Plan, Schedule
 from db.queries import agency_people
 from handlers import pending
 from handlers.context import Turn, with_turn
@@ -38,6 +40,8 @@ from scheduler.notices import enqueue, first_told
 ASK_DEADLINE = N_("Urging letter to the agencies whose reports are overdue ({n}). Type the "
                   "new deadline, e.g. <code>{example}</code>.")
 NOTHING_LATE = N_("No report is overdue right now: there is nobody to urge.")
+LETTER = callbacks.route("uf")
+AUDIT_ACTION = "committee.urging_letter"
 
 
 def _scope(parts: list[str]) -> tuple[str, ...] | None:
@@ -158,18 +162,20 @@ async def send_letter(t: Turn, stamp: str, scope: tuple[str, ...] | None) -> Non
         Schedule.id.in_({r.obligation.schedule_id for r in late})))).all()}
     key = hashlib.sha256(",".join(sorted(str(r.obligation.id) for r in late)).encode()
                          ).hexdigest()[:12]
+    details: dict[str, Any] = {
+        "deadline": day.isoformat(), "agencies": sorted(by_agency),
+        "obligations": [r.obligation.id for r in late]}
+    entry = record(t.session, AUDIT_ACTION, actor=t.member, committee_id=t.member.committee_id,
+                   details=details, now=t.now)
+    await t.session.flush()  # the entry's id goes on the notices' letter button
     written = 0
     for agency_id, reports in by_agency.items():
         for person in people.get(agency_id, []):
-            payload = _notice(person, reports, schedules, day, t, issuer)
+            payload = _notice(person, reports, schedules, day, t, issuer, entry.id)
             if await enqueue(t.session, person, kind="urge", now=t.now, payload=payload,
                              dedupe_key=f"urge:{key}:{stamp}:{person.id}"):
                 written += 1
-    record(t.session, "committee.urging_letter", actor=t.member,
-           committee_id=t.member.committee_id,
-           details={"deadline": day.isoformat(), "agencies": sorted(by_agency),
-                    "obligations": sorted(r.obligation.id for r in late),
-                    "messages": written}, now=t.now)
+    entry.details = {**details, "messages": written}
     sender = t.context.application.bot_data.get("sender")
     if sender is not None and written:
         async def wake() -> None:
@@ -183,7 +189,7 @@ async def send_letter(t: Turn, stamp: str, scope: tuple[str, ...] | None) -> Non
 
 
 def _notice(person: Member, reports: list[LateReport], schedules: dict[int, Schedule],
-            day: dt.date, t: Turn, issuer: Agency | None) -> dict[str, Any]:
+            day: dt.date, t: Turn, issuer: Agency | None, letter: int) -> dict[str, Any]:
     _ = translator(pick_language(person.language, person.telegram_language))
     lines = ["📨 " + _("{issuer} urges your agency to send these reports by {day}:").format(
         issuer=esc(issuer.display_name if issuer else _("The standing office")),
@@ -196,9 +202,41 @@ def _notice(person: Member, reports: list[LateReport], schedules: dict[int, Sche
         lines.append(f"• {esc(title)} — " + _("deadline was {due}").format(
             due=format_datetime(o.effective_due_at - dt.timedelta(seconds=1), "vi", t.tz)))
         buttons.append([{"text": title[:48], "data": OPEN_REPORT.data(o.id)}])
-    return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons[:8]}
+    buttons = [*buttons[:7], [{"text": "📄 " + _("The letter (.docx)"),
+                               "data": LETTER.data(letter)}]]
+    return {"text": "\n".join(lines), "parse_mode": "HTML", "buttons": buttons}
+
+
+@with_turn
+async def on_letter_file(t: Turn) -> None:
+    """The letter an agency was sent, for the people of the agencies it was addressed to and
+    for the committee's overseers; rebuilt from its audit entry, so it lists what was
+    missing when it was sent."""
+    parts = LETTER.parse(t.data)
+    entry = (await t.session.get(AuditLog, int(parts[0]))
+             if len(parts) == 1 and callbacks.parse_id(parts[0]) else None)
+    member = t.member
+    if entry is None or entry.action != AUDIT_ACTION or member is None or not (
+            member.agency_id in entry.details.get("agencies", [])
+            or (t.oversees and member.committee_id == entry.committee_id)):
+        t.stale()
+        return
+    wanted = [int(i) for i in entry.details.get("obligations", [])]
+    rows = {o.id: (o, a) for o, a in (await t.session.execute(
+        select(Obligation, Agency).join(Agency, Agency.id == Obligation.agency_id)
+        .where(Obligation.id.in_(wanted)))).all()}
+    late = [LateReport(o, o.agency_id, a.display_name, "", 0)
+            for o, a in (rows[i] for i in wanted if i in rows)]
+    day = dt.date.fromisoformat(entry.details["deadline"])
+    assert entry.committee_id is not None
+    content = await urging_docx(t.session, entry.committee_id, late, day, t.tz)
+    t.send_file(content, f"cong-van-don-doc_{day.isoformat()}.docx",
+                caption="📨 " + t._("Urging letter, deadline {day}.").format(
+                    day=format_date(day)))
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(on_urge, pattern=URGE.pattern), group=FEATURES)
+    app.add_handler(CallbackQueryHandler(on_letter_file, pattern=LETTER.pattern),
+                    group=FEATURES)
     pending.register("urge", finish_urge)

@@ -61,6 +61,19 @@ async def test_the_office_writes_and_sends_an_urging_letter(
     assert "20/03/2022" in rows[0].payload["text"]
     [audit] = await h.rows(AuditLog, AuditLog.action == "committee.urging_letter")
     assert audit.details["deadline"] == "2022-03-20"
+    # The notice carries the letter itself: the agency it is addressed to opens the same
+    # .docx the office checked; an agency it was not addressed to cannot.
+    labels = {b["text"]: b["data"] for row in rows[0].payload["buttons"] for b in row}
+    file_button = labels["📄 Công văn (.docx)"]
+    assert file_button == f"uf:{audit.id}"
+    opened = await h.press_raw(MINH, h.bot_messages(MINH)[-1]["message_id"], file_button)
+    [received] = [m for m in opened if m.get("document")]
+    assert received["document"]["file_name"] == "cong-van-don-doc_2022-03-20.docx"
+    assert tables_of(h.state.file_content(received["document"]["file_id"])) == \
+        tables_of(content)
+    stranger = await h.press_raw(LAN, h.bot_messages(LAN)[-1]["message_id"], file_button)
+    assert not [m for m in stranger if m.get("document")]
+    assert "không còn hiệu lực" in stranger.text, stranger.text
     # A second tap sends nothing twice.
     await h.press_raw(MAI, h.bot_messages(MAI)[-1]["message_id"], send)
     assert len(await h.rows(OutboxMessage, OutboxMessage.kind == "urge")) == 1
