@@ -71,7 +71,7 @@ class People(Api):
         after = await self.last_id(key)
         pressed = await self.post(f"/api/personas/{key}/press",
                                   {"message_id": message_id, "data": data})
-        assert pressed["answered"]
+        assert pressed["answered"], data
         return await self.wait_bot(key, has(expect), after)
 
     async def upload(self, key: str, name: str, expect: str) -> JSON:
@@ -137,6 +137,34 @@ async def send_march(people: People, sandbox: Sandbox) -> JSON:
     return await people.press("ward", confirm, "Xác nhận gửi", "Đã nhận báo cáo")
 
 
+async def download(session: aiohttp.ClientSession, message: JSON) -> bytes:
+    async with session.get(f"/api/files/{message['document']['file_id']}",
+                           params={"download": "1"}) as resp:
+        assert resp.status == 200
+        return await resp.read()
+
+
+def text_of_docx(content: bytes) -> str:
+    from docx import Document
+
+    document = Document(io.BytesIO(content))
+    parts = [p.text for p in document.paragraphs]
+    parts += [c.text for t in document.tables for r in t.rows for c in r.cells]
+    return "\n".join(parts)
+
+
+async def missing_march(sandbox: Sandbox, thang: int) -> list[str]:
+    """The agencies (but the consolidating one) with March not sent, as the letter names
+    them."""
+    async with sandbox.application.bot_data["db"]() as session:
+        rows = (await session.execute(
+            select(Agency).join(Obligation, Obligation.agency_id == Agency.id)
+            .where(Obligation.schedule_id == thang, Obligation.period_key == "2022-03",
+                   Obligation.status.not_in(["submitted", "accepted"]),
+                   Agency.code != "ldtbxh"))).scalars().all()
+    return [a.display_name for a in rows]
+
+
 @module_loop
 async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
     keys = [p.key for p in sandbox.personas]
@@ -160,8 +188,15 @@ async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
 
         # Wednesday 09/03: the ward sends March, on time.
         await people.clock_to(sandbox, "09/03 10:00", keys)
+        before_receipt = await people.last_id("ward")
         receipt = await send_march(people, sandbox)
         assert "Đúng hạn" in text_of(receipt), text_of(receipt)
+        # The receipt comes with the report ready to sign, downloadable from the page.
+        signed = await people.wait_bot("ward", lambda m: bool(m.get("document")),
+                                       before_receipt)
+        assert signed["document"]["name"] == "bao-cao_p-cat-linh_2022-03.docx"
+        report = text_of_docx(await download(session, signed))
+        assert "UBND PHƯỜNG CÁT LINH" in report and "BÁO CÁO" in report, report
 
         # The office is told within the hour, with a button to its queue.
         await people.clock_to(sandbox, "09/03 11:30", keys)
@@ -211,6 +246,35 @@ async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
         await people.press_data("office", march_view["id"], f"ch:{thang}:2022-03", "")
         chart = await people.wait_bot("office", lambda m: bool(m.get("photo")), after)
         assert "03/2022" in text_of(chart) or "03/2022" in (chart.get("caption") or ""), chart
+
+        # The consolidated report and its workbook: the ward's figures total the same.
+        after = await people.last_id("office")
+        await people.press_data("office", march_view["id"], f"rp:{thang}:2022-03", "")
+        docx = await people.wait_bot("office", lambda m: str(
+            (m.get("document") or {}).get("name", "")).endswith(".docx"), after)
+        xlsx = await people.wait_bot("office", lambda m: str(
+            (m.get("document") or {}).get("name", "")).endswith(".xlsx"), after)
+        consolidated = text_of_docx(await download(session, docx))
+        book = load_workbook(io.BytesIO(await download(session, xlsx)))
+        label = "Số cơ sở kinh doanh dịch vụ có điều kiện về an ninh, trật tự dễ bị lợi dụng " \
+                "để hoạt động mại dâm đang quản lý trên địa bàn phường"
+        [(rows, column)] = [
+            (rows, i) for rows in ([*ws.iter_rows(values_only=True)] for ws in book.worksheets)
+            for i, h in enumerate(rows[0] if rows else ()) if isinstance(h, str)
+            and label in h]
+        managed = sum(r[column] for r in rows[1:-1] if isinstance(r[column], int | float))
+        assert managed and f"{label}: {managed}" in consolidated, (managed, consolidated)
+
+        # The urging letter lists exactly the agencies whose March reports are missing.
+        after = await people.last_id("office")
+        await people.press_data("office", march_view["id"], f"ug:p:{thang}:2022-03",
+                                "Công văn đôn đốc")
+        await people.say("office", "31/03/2022", "")
+        letter = await people.wait_bot("office", lambda m: bool(m.get("document")), after)
+        urged = text_of_docx(await download(session, letter))
+        missing = await missing_march(sandbox, thang)
+        assert missing and all(name in urged for name in missing), (missing, urged)
+        assert "P. Cát Linh" not in urged.split("Kính gửi")[-1], urged
 
     chair = people.swept["chair"]
     assert chair, "the chain reached the chair within the fortnight"
