@@ -38,10 +38,11 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# PYTEST_WORKERS=0 runs the suite in one process (easier to read when debugging).
+# PYTEST_WORKERS=0 runs the suite in one process (easier to read when debugging). A test
+# file stays on one worker: some share a module-scoped sandbox and build on each other.
 PYTEST_WORKERS ?= 2
 test: migrate lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # The benchmarks at full size (minutes); figures go to docs/benchmarks.md.
 bench: migrate

@@ -49,11 +49,12 @@ from core.planfile import load_plan
 from core.settings import ROOT, Settings
 from db.invites import create_invite, find_agency
 from db.migrate import upgrade
-from db.models import OutboxMessage, OutboxStatus, Role
+from db.models import Member, OutboxMessage, OutboxStatus, Plan, Role
 from db.plan_import import import_plan
 from db.session import make_engine, make_sessionmaker
 from sandbox.app import create_web_app
 from sandbox.botapi import BotApiState, StandInServer
+from sandbox.history import seed_history
 from sandbox.hooks import BotHooks, Poller
 from sandbox.moments import TZ
 from sandbox.zaloapi import ZaloApiState, ZaloStandInServer
@@ -436,6 +437,20 @@ async def _join_personas(sandbox: Sandbox) -> None:
             raise RuntimeError(f"{p.name} could not join: {welcome.get('text')}")
 
 
+async def _seed_history(sandbox: Sandbox) -> None:
+    """The ward's January and February, sent and accepted (sandbox/history.py)."""
+    by_key = {p.key: p for p in sandbox.personas}
+    async with sandbox.application.bot_data["db"]() as session, session.begin():
+        plan = await session.scalar(select(Plan.id).where(Plan.code == PLAN_CODE))
+        people = {m.telegram_user_id: m.id for m in (await session.scalars(select(Member).where(
+            Member.telegram_user_id.in_([by_key["ward"].user_id, by_key["office"].user_id])
+        ))).all()}
+        ward = people.get(int(by_key["ward"].user_id))
+        if plan is not None and ward is not None:
+            await seed_history(session, plan, ward, people.get(int(by_key["office"].user_id)),
+                               TZ)
+
+
 def sandbox_settings(database_url: str, telegram_api_url: str,
                      fake_now: dt.datetime = START_AT,
                      zalo_api_url: str | None = None) -> Settings:
@@ -513,6 +528,7 @@ async def start_sandbox(
         if zalo_state is not None:
             await _start_zalo(sandbox, zalo_state)
         await _join_personas(sandbox)
+        await _seed_history(sandbox)
         if initial_sweep:
             await sandbox.sweep()
         runner = web.AppRunner(create_web_app(sandbox), access_log=None,

@@ -132,15 +132,14 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             await expect(page.locator(".persona")).to_have_count(len(sandbox.personas))
             await expect(page.locator(".persona.active")).to_contain_text("Nguyễn Thị Lan")
             await expect(bot_messages.filter(has_text="Chào mừng Nguyễn Thị Lan")).to_be_visible()
-            # HTML formatting is rendered, not shown as tags.
-            bold = bot_messages.locator("b", has_text="Báo cáo quá hạn").first
-            await expect(bold).to_be_visible()
-            await expect(messages).not_to_contain_text("<b>")
 
             # --- «Báo cáo cần nộp» → the March monthly report -------------------------------
             after = await last_bot_id()
             await page.locator("#reply-kb button", has_text="Báo cáo cần nộp").click()
             listing = await bot_after(after, "Báo cáo cần nộp — P. Cát Linh")
+            # HTML formatting is rendered, not shown as tags.
+            await expect(listing.locator("b", has_text="Báo cáo cần nộp").first).to_be_visible()
+            await expect(messages).not_to_contain_text("<b>")
             q = await tap(listing, "tháng 03/2022", "Câu 1/")
 
             # Text over Telegram's limit is refused, and what was typed stays in the box.
@@ -175,6 +174,10 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             receipt = await tap(confirm, "Xác nhận gửi", "Đã nhận báo cáo")
             await expect(receipt).to_contain_text("Đúng hạn")
             await expect(receipt).to_contain_text(re.compile(r"BC-2022-\d+"))
+            # The report ready to sign comes with it, a file to download.
+            await expect(messages.locator(".msg.bot .doc-name",
+                                          has_text="bao-cao_p-cat-linh_2022-03.docx")
+                         ).to_be_visible()
 
             # --- the clock jumps to Monday 21/03 08:00 ---------------------------------------
             police = page.locator('.persona[data-persona="police"]')

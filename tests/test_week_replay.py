@@ -99,13 +99,14 @@ async def schedule_id(sandbox: Sandbox, code: str) -> int:
     return int(found)
 
 
-async def march(sandbox: Sandbox, agency_code: str) -> Obligation:
+async def march(sandbox: Sandbox, agency_code: str, schedule: str = "thang",
+                period_key: str = "2022-03") -> Obligation:
     async with sandbox.application.bot_data["db"]() as session:
         found = await session.scalar(
             select(Obligation).join(Agency, Agency.id == Obligation.agency_id)
             .join(Schedule, Schedule.id == Obligation.schedule_id)
-            .where(Agency.code == agency_code, Schedule.code == "thang",
-                   Obligation.period_key == "2022-03"))
+            .where(Agency.code == agency_code, Schedule.code == schedule,
+                   Obligation.period_key == period_key))
     assert found is not None
     return found
 
@@ -197,6 +198,16 @@ async def test_two_weeks_of_dong_da_in_the_sandbox(sandbox: Sandbox) -> None:
         assert signed["document"]["name"] == "bao-cao_p-cat-linh_2022-03.docx"
         report = text_of_docx(await download(session, signed))
         assert "UBND PHƯỜNG CÁT LINH" in report and "BÁO CÁO" in report, report
+        # With January and February in the demo's history, the first quarter proposes the
+        # latest stock (March: 10) and the sum of the inspections (3 + 4 + 8).
+        quarter = await march(sandbox, "p-cat-linh", "quy", "2022-Q1")
+        listing = await people.say("ward", "Báo cáo cần nộp", "Báo cáo cần nộp")
+        first = await people.press_data("ward", listing["id"], f"o:{quarter.id}", "Đề xuất")
+        assert "Đề xuất: 10 (số của kỳ gần nhất trong 3 tháng)" in text_of(first), \
+            text_of(first)
+        second = await people.press("ward", first, "Dùng 10", "Câu 2/")
+        assert "Đề xuất: 15 (cộng 3 tháng)" in text_of(second), text_of(second)
+        await people.press("ward", second, "Hủy", "")
 
         # The office is told within the hour, with a button to its queue.
         await people.clock_to(sandbox, "09/03 11:30", keys)
