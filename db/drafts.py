@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, defaultload
 
 from core.answers import FieldSpec
 from core.calendar import WorkCalendar
@@ -46,14 +50,37 @@ def _spec_cache(session: AsyncSession) -> dict[int, FormSpec]:
     return cache
 
 
-async def submission_spec(session: AsyncSession, submission: Submission) -> FormSpec:
-    """The form a draft is answered against: its version, with the schedule's rule for the
-    signed report file (a plan may require it for official reports, or leave it out)."""
+async def draft_and_obligation(session: AsyncSession, submission_id: int
+                               ) -> tuple[Submission, Obligation] | None:
+    """A submission and its obligation (with its schedule and agency) in one query; the
+    submission's row is locked until the commit (FOR UPDATE OF submission on PostgreSQL;
+    SQLite has a single writer), so two editors of one draft take turns. The schedule's
+    plan (its document text and calendar) is not needed to answer: loaded when asked."""
     row = (await session.execute(
-        select(Schedule.signed_file, Obligation.period_start, Obligation.period_end)
-        .join(Obligation, Obligation.schedule_id == Schedule.id)
-        .where(Obligation.id == submission.obligation_id)
+        select(Submission, Obligation)
+        .join(Obligation, Obligation.id == Submission.obligation_id)
+        .where(Submission.id == submission_id)
+        .options(defaultload(Obligation.schedule).lazyload(Schedule.plan))
+        .with_for_update(of=Submission)
+        .execution_options(populate_existing=True)
     )).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def submission_spec(session: AsyncSession, submission: Submission,
+                          obligation: Obligation | None = None) -> FormSpec:
+    """The form a draft is answered against: its version, with the schedule's rule for the
+    signed report file (a plan may require it for official reports, or leave it out).
+    Given the submission's obligation (its schedule loaded with it), nothing is read."""
+    row: Any
+    if obligation is not None and obligation.id == submission.obligation_id:
+        row = (obligation.schedule.signed_file, obligation.period_start, obligation.period_end)
+    else:
+        row = (await session.execute(
+            select(Schedule.signed_file, Obligation.period_start, Obligation.period_end)
+            .join(Obligation, Obligation.schedule_id == Schedule.id)
+            .where(Obligation.id == submission.obligation_id)
+        )).first()
     spec = await form_spec(session, submission.form_version_id)
     if row is None:
         return spec
@@ -167,7 +194,65 @@ async def form_spec(session: AsyncSession, form_version_id: int) -> FormSpec:
     return spec
 
 
+# Drafts' answers as last committed by this process, per engine: {submission id:
+# (lock_version, answers, skipped)}. Every write of a draft's answers goes through
+# save_state, which bumps the submission's lock_version (read with the locked row), so an
+# entry whose version matches is what the answer table holds, and one written elsewhere
+# (another instance, a transaction rolled back) does not match and is read again.
+STATE_CACHE_SIZE = 10_000
+Remembered = tuple[int, dict[str, Any], frozenset[str]]
+
+
+def _state_cache(session: AsyncSession) -> OrderedDict[int, Remembered]:
+    bind = session.get_bind()
+    cache: OrderedDict[int, Remembered] | None = bind.__dict__.get("_draft_states")
+    if cache is None:
+        cache = bind.__dict__["_draft_states"] = OrderedDict()
+    return cache
+
+
+def _remember_on_commit(session: AsyncSession, submission: Submission, state: FormState
+                        ) -> None:
+    """Keep the draft's answers for its next answer, once (and only if) they are committed
+    (_remember_committed). Values go through JSON as the database gives them back (a tuple
+    becomes a list)."""
+    entry: Remembered = (submission.lock_version, json.loads(json.dumps(state.answers)),
+                         frozenset(state.skipped))
+    pending: dict[int, Remembered] = session.info.setdefault(_PENDING_STATES, {})
+    pending[submission.id] = entry
+    session.info[_STATE_CACHE] = _state_cache(session)
+
+
+_PENDING_STATES, _STATE_CACHE = "draft_states_to_remember", "draft_state_cache"
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING_STATES, None)
+    if pending:
+        cache: OrderedDict[int, Remembered] = session.info[_STATE_CACHE]
+        for key, entry in pending.items():
+            cache[key] = entry
+            cache.move_to_end(key)
+        while len(cache) > STATE_CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, _previous: Any) -> None:
+    pending = session.info.pop(_PENDING_STATES, None)
+    if pending:
+        cache: OrderedDict[int, Remembered] = session.info[_STATE_CACHE]
+        for key in pending:
+            cache.pop(key, None)
+
+
 async def load_state(session: AsyncSession, submission: Submission) -> FormState:
+    cached = _state_cache(session).get(submission.id)
+    if cached is not None and cached[0] == submission.lock_version:
+        return FormState(
+            answers=dict(cached[1]), skipped=cached[2], current=submission.current_field,
+            editing=submission.editing, pending=tuple(submission.review_fields or ()))
     rows = (
         await session.scalars(select(Answer).where(Answer.submission_id == submission.id)
                               .execution_options(populate_existing=True))
@@ -219,15 +304,7 @@ async def save_state(
     if rows:
         # One upsert per answer: if another editor wrote the field a moment ago, this one,
         # the later, wins — without a read first and without a failed insert.
-        dialect_insert = pg_insert if dialect_of(session) == "postgresql" else (
-            sqlite_insert)
-        stmt = dialect_insert(Answer).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Answer.submission_id, Answer.field_code],
-            set_={name: stmt.excluded[name] for name in (
-                "value", "value_number", "skipped", "answered_by_member_id", "answered_at")},
-        )
-        await session.execute(stmt)
+        await session.execute(_answer_upsert(dialect_of(session)), rows)
     submission.current_field = new.current
     submission.editing = new.editing
     if submission.state == SubmissionState.draft:
@@ -235,10 +312,25 @@ async def save_state(
     submission.last_editor_member_id = member_id
     submission.last_edited_at = now
     submission.lock_version += 1
+    # Usually already loaded with the submission: then no query.
     obligation = await session.get(Obligation, submission.obligation_id)
     if obligation is not None and obligation.status == ObligationStatus.open:
         obligation.status = ObligationStatus.draft
     await session.flush()
+    _remember_on_commit(session, submission, new)
+
+
+@functools.cache
+def _answer_upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE of answers, built once per dialect (building its
+    «excluded» columns costs more than running it); run with the rows as parameters."""
+    table = cast(Table, Answer.__table__)
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.submission_id, table.c.field_code],
+        set_={name: stmt.excluded[name] for name in (
+            "value", "value_number", "skipped", "answered_by_member_id", "answered_at")},
+    )
 
 
 @dataclass

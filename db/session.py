@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,15 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+SQLITE_BEGIN = "sqlite_begin"  # execution option: "IMMEDIATE" for a transaction that writes
+
+
+async def immediate(session: AsyncSession) -> None:
+    """Begin the session's transaction now, as one that writes: on SQLite it holds the write
+    lock from its first statement (BEGIN IMMEDIATE); elsewhere nothing changes."""
+    await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+
+
 def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
     """`foreign_keys=False`: SQLite's foreign keys off, for migrations only — a migration
     that rebuilds a table (batch mode) drops it, which with them on would delete or null
@@ -43,8 +55,9 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": 30})
-    else:
-        kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it is a round trip at every checkout (one per update). A connection that
+    # died (a database restart) fails its statement once; SQLAlchemy then sees the
+    # disconnect and replaces the pool's connections, and the update or send is retried.
     engine = create_async_engine(url, **kwargs)
     if is_sqlite:
         @event.listens_for(engine.sync_engine, "connect")
@@ -55,11 +68,41 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # A transaction that will write (immediate()) takes the write lock up front, as
+            # in SQLAlchemy's recipe for SQLite: it waits for the writer before it reads,
+            # instead of reading and then finding the lock taken. The others keep the
+            # driver's own behaviour (BEGIN just before the first write: reads beside a
+            # writer, and no snapshot a write could find stale).
+            if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
     return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def writer_lock(sessions: async_sessionmaker[AsyncSession]
+                ) -> contextlib.AbstractAsyncContextManager[Any]:
+    """On SQLite, one lock per database engine for the transactions of this process that
+    queue for the single writer (the bot's turns): taken in arrival order, so they wait in
+    line instead of in SQLite's busy timeout, which sleeps and retries (up to 100 ms at a
+    time) and lets a late comer overtake. Elsewhere nothing to take: PostgreSQL's writers
+    do not exclude each other."""
+    engine = sessions.kw.get("bind")
+    if engine is None or engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    # One per event loop too: an asyncio lock belongs to the loop it is used in.
+    locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        engine.sync_engine.__dict__.setdefault("_writer_locks", weakref.WeakKeyDictionary()))
+    loop = asyncio.get_running_loop()
+    lock = locks.get(loop)
+    if lock is None:
+        lock = locks[loop] = asyncio.Lock()
+    return lock
 
 
 def dialect_of(session: AsyncSession) -> str:

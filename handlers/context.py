@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -33,7 +34,7 @@ from core.i18n import N_, Gettext, pick_language, translator
 from core.settings import Settings
 from core.textlimits import clip_html, split_html
 from db.models import Member, MemberRole, ProcessedUpdate, Role
-from db.session import dialect_of, rows_changed
+from db.session import dialect_of, immediate, rows_changed, writer_lock
 from handlers.common import Context, sessions
 from handlers.errors import DuplicateUpdate, tolerate
 from handlers.screens import stranger_welcome
@@ -278,14 +279,9 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
     settings: Settings = context.application.bot_data["settings"]
     user = update.effective_user
     chat = update.effective_chat
-    if chat is not None and dialect_of(session) == "postgresql":
-        # One chat's turns one at a time across instances (webhooks behind a load balancer):
-        # the second waits, then reads what the first wrote.
-        await session.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                              {"key": f"chat:{chat.id}"})
     member = None
     if user is not None:
-        member = await session.scalar(select(Member).where(identity_column(user.id) == user.id))
+        member = await load_member(session, user.id, chat.id if chat is not None else None)
         if member is not None and chat is not None and member.active:
             follow_channel(member, chat.id)
     locale = pick_language(member.language if member else None,
@@ -298,6 +294,29 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
             member is None or Role.admin not in member.role_set):
         await ensure_admin(t)  # BOT_ADMINS are admins from their first message
     return t
+
+
+async def load_member(session: AsyncSession, user_id: int, chat_id: int | None
+                      ) -> Member | None:
+    """The member behind an update, with their roles and agency, in one query.
+
+    One person's turns go one at a time across instances (webhooks behind a load balancer):
+    the second waits, then reads what the first wrote. On PostgreSQL the member's row is
+    locked by the same query that reads it (FOR UPDATE OF member; a no-op on SQLite, whose
+    single writer already orders turns); someone with no row yet (a stranger joining) is
+    ordered by an advisory lock on the chat, then read again."""
+    postgres = dialect_of(session) == "postgresql"
+    query = (select(Member).where(identity_column(user_id) == user_id)
+             # joined, not the relationship's own selectin: one statement, not two
+             .options(joinedload(Member.roles)))
+    if postgres:
+        query = query.with_for_update(of=Member)
+    member = (await session.scalars(query)).unique().one_or_none()
+    if member is None and postgres and chat_id is not None:
+        await session.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": f"chat:{chat_id}"})
+        member = (await session.scalars(query)).unique().one_or_none()
+    return member
 
 
 def identity_column(user_id: int) -> Any:
@@ -345,28 +364,44 @@ async def first_delivery(session: AsyncSession, update: Update, now: dt.datetime
 
 
 class turn:
-    """A transaction around one update: commit when the handler returns normally."""
+    """A transaction around one update: commit when the handler returns normally.
+
+    On SQLite the turns of this process take the database one at a time, in arrival order
+    (`db.session.writer_lock`): twenty people answering at once queue here instead of
+    spinning in SQLite's busy timeout. The lock is released at the commit, before the
+    replies go out."""
 
     def __init__(self, update: Update, context: Context) -> None:
         self.update, self.context = update, context
 
     async def __aenter__(self) -> Turn:
-        self._session = sessions(self.context)()
-        await self._session.__aenter__()
-        self._tx = self._session.begin()
-        await self._tx.__aenter__()
-        self._turn = await begin_turn(self.update, self.context, self._session)
-        if not await first_delivery(self._session, self.update, self._turn.now):
-            await self._tx.rollback()
-            await self._session.close()
-            raise DuplicateUpdate(self.update.update_id)
+        maker = sessions(self.context)
+        self._lock = writer_lock(maker)
+        await self._lock.__aenter__()
+        try:
+            self._session = maker()
+            await self._session.__aenter__()
+            self._tx = self._session.begin()
+            await self._tx.__aenter__()
+            await immediate(self._session)  # every turn writes (first_delivery)
+            self._turn = await begin_turn(self.update, self.context, self._session)
+            if not await first_delivery(self._session, self.update, self._turn.now):
+                await self._tx.rollback()
+                await self._session.close()
+                raise DuplicateUpdate(self.update.update_id)
+        except BaseException:
+            await self._lock.__aexit__(None, None, None)
+            raise
         return self._turn
 
     async def __aexit__(self, *exc: Any) -> None:
         try:
-            await self._tx.__aexit__(*exc)
+            try:
+                await self._tx.__aexit__(*exc)
+            finally:
+                await self._session.__aexit__(*exc)
         finally:
-            await self._session.__aexit__(*exc)
+            await self._lock.__aexit__(None, None, None)
         if exc[0] is None:
             for action in self._turn.outgoing:
                 await action()

@@ -42,6 +42,7 @@ from core.texts import (
 )
 from db.documents import report_docx, report_filename
 from db.drafts import (
+    draft_and_obligation,
     lateness_of,
     load_state,
     open_draft,
@@ -98,11 +99,11 @@ async def obligation_for(t: Turn, obligation_id: int) -> Obligation | None:
 
 async def draft_for(t: Turn, submission_id: int) -> tuple[Submission, Obligation] | None:
     _ = t._
-    submission = await t.session.get(Submission, submission_id, with_for_update=True)
-    obligation = await t.session.get(Obligation, submission.obligation_id) if submission else None
-    if submission is None or obligation is None:
+    loaded = await draft_and_obligation(t.session, submission_id)
+    if loaded is None:
         t.stale()
         return None
+    submission, obligation = loaded
     if not t.may_report or obligation.agency_id != t.member.agency_id:  # type: ignore[union-attr]
         t.send(_("Sorry, this report belongs to another agency, so you cannot open it."))
         return None
@@ -417,16 +418,15 @@ async def current_draft(t: Turn) -> tuple[Submission, Obligation, FormSpec, Form
     """The draft this member is answering, if any (and still theirs to answer)."""
     if t.member is None or t.member.active_submission_id is None:
         return None
-    submission = await t.session.get(Submission, t.member.active_submission_id,
-                                     with_for_update=True)
-    if submission is None or submission.state != SubmissionState.draft:
+    loaded = await draft_and_obligation(t.session, t.member.active_submission_id)
+    if loaded is None or loaded[0].state != SubmissionState.draft:
         t.member.active_submission_id = None
         return None
-    obligation = await t.session.get(Obligation, submission.obligation_id)
-    if obligation is None or not t.may_report or obligation.agency_id != t.member.agency_id:
+    submission, obligation = loaded
+    if not t.may_report or obligation.agency_id != t.member.agency_id:
         t.member.active_submission_id = None
         return None
-    form = await submission_spec(t.session, submission)
+    form = await submission_spec(t.session, submission, obligation)
     state = engine.start(form, await load_state(t.session, submission))
     return submission, obligation, form, state
 
@@ -558,7 +558,7 @@ async def on_callback(t: Turn) -> None:
     submission, obligation = loaded
     assert t.member is not None
     t.member.active_submission_id = submission.id
-    form = await submission_spec(t.session, submission)
+    form = await submission_spec(t.session, submission, obligation)
     state = engine.start(form, await load_state(t.session, submission))
     if kind == "c":
         _strip_keyboard(t)

@@ -115,6 +115,15 @@ async def _c_messages(request: web.Request, state: BotApiState) -> list[JSON]:
     return state.chat_messages(int(request.match_info["chat_id"]))
 
 
+async def _c_wait(request: web.Request, state: BotApiState) -> JSON:
+    """Long poll: the bot's first message in the chat after message ``after``, as soon as
+    it is sent (``timeout`` seconds at most, default 30; then ``{"message": null}``)."""
+    after = as_int(request.query.get("after"), 0) or 0
+    timeout = min(float(request.query.get("timeout", 30)), 300.0)
+    message = await state.wait_bot_message(int(request.match_info["chat_id"]), after, timeout)
+    return {"message": message}
+
+
 async def _c_chat(request: web.Request, state: BotApiState) -> JSON:
     return state.chat_info(int(request.match_info["chat_id"]))
 
@@ -221,6 +230,7 @@ def add_control_routes(app: web.Application) -> None:
     r.add_post("/_control/users", _control(_c_add_users))
     r.add_get("/_control/chats/{chat_id}", _control(_c_chat))
     r.add_get("/_control/chats/{chat_id}/messages", _control(_c_messages))
+    r.add_get("/_control/chats/{chat_id}/wait", _control(_c_wait))
     r.add_get("/_control/calls", _control(_c_calls))
     r.add_get("/_control/updates", _control(_c_updates))
     r.add_get("/_control/callbacks/{query_id}", _control(_c_callback))

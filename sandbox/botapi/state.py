@@ -8,16 +8,23 @@
 * :mod:`~sandbox.botapi.players` - what users do (type, press, send files, block);
 * :mod:`~sandbox.botapi.ratelimit` - 429 with retry_after over Telegram's limits;
 * :mod:`~sandbox.botapi.calls` - the entry point of every method: token, call log, faults.
+
+Here: :meth:`BotApiState.wait_bot_message`, which wakes a driver (a benchmark, the control
+API's long poll ``GET /_control/chats/{id}/wait``) the moment the bot writes in a chat.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sandbox.botapi.calls import CallsMixin
 from sandbox.botapi.commands import CommandsMixin
+from sandbox.botapi.errors import JSON
 from sandbox.botapi.players import PlayersMixin
+from sandbox.botapi.records import ChatState, StoredMessage
 
 
 class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
@@ -72,6 +79,8 @@ class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
         self._init_files()
         self._last_token = "0:unknown"  # for updates created before/outside any call
         self._init_calls(call_log_size)
+        # Futures of callers waiting for the bot to write in a chat (wait_bot_message).
+        self._reply_waiters: dict[int, set[asyncio.Future[None]]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -84,3 +93,72 @@ class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
         self._reset_calls()
         self._reset_rate_limits()
         self._notify()
+
+    # ----- waiting for the bot's replies (benchmarks, tools) --------------------------------
+
+    def _store_message(self, chat: ChatState, **kwargs: Any) -> StoredMessage:
+        msg = super()._store_message(chat, **kwargs)
+        if msg.from_bot:
+            self._wake_reply_waiters(chat.id)
+        return msg
+
+    def _wake_reply_waiters(self, chat_id: int) -> None:
+        """Wake who waits for this chat (safe from another thread's loop too)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for fut in list(self._reply_waiters.get(chat_id, ())):
+            if fut.done():
+                continue
+            loop = fut.get_loop()
+            if loop is running:
+                fut.set_result(None)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, fut)
+
+    def _bot_message_after(self, chat_id: int, after: int) -> JSON | None:
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return None
+        found = None
+        for message_id in reversed(chat.messages):
+            if message_id <= after:  # ids only grow: newest first, stop at `after`
+                break
+            if chat.messages[message_id].from_bot:
+                found = chat.messages[message_id]
+        return found.transcript() if found is not None else None
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        for chat_id in list(self._reply_waiters):
+            self._wake_reply_waiters(chat_id)
+
+    async def wait_bot_message(self, chat_id: int, after: int = 0,
+                               seconds: float = 30.0) -> JSON | None:
+        """The first message the bot sent in the chat with an id above `after`, as soon as
+        it is there (no polling: the send wakes the waiter); None after `seconds`.
+        A driver sends an update, then awaits the reply it causes."""
+        chat_id = int(chat_id)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            found = self._bot_message_after(chat_id, after)
+            if found is not None:
+                return found
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or self._closing:
+                return None
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiters = self._reply_waiters.setdefault(chat_id, set())
+            waiters.add(fut)
+            try:
+                await asyncio.wait({fut}, timeout=left)
+            finally:
+                waiters.discard(fut)
+                if not waiters:
+                    self._reply_waiters.pop(chat_id, None)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

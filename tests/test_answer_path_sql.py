@@ -1,0 +1,108 @@
+"""What one form answer asks of the database (issue 16): a typed number and a button answer
+each cost a bounded number of SQL statements. A count, not a timing: the statements are
+counted with SQLAlchemy's `before_cursor_execute` event while the bot handles the update.
+BEGIN/COMMIT are transaction control and counted apart.
+
+The six: the member with their roles (locked on PostgreSQL, instead of an advisory lock),
+the update's id recorded (redelivery), the draft with its obligation (locked), the answer
+upserted, the draft's question moved, the question shown to the member. Before issue 16:
+ten on SQLite, eleven on PostgreSQL (roles, the obligation, the schedule's rule and every
+answer read apart; the advisory lock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from db.models import Answer, Submission
+from tests.support.harness import BotHarness
+
+LAN = 2001  # reporter of P. Cát Linh (the mini plan's ward form)
+MAX_STATEMENTS = 6
+
+
+@contextmanager
+def counted(bot: BotHarness) -> Iterator[list[str]]:
+    """The SQL statements the bot runs for the update handled inside the block (transaction
+    control apart): those of this task, not the outbox sender's working beside it."""
+    engine = bot.application.bot_data["engine"].sync_engine
+    statements: list[str] = []
+    task = asyncio.current_task()
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if asyncio.current_task() is not task:
+            return
+        if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            bot.transaction_control.append(statement)  # type: ignore[attr-defined]
+        else:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+@pytest.fixture
+async def bot(database_url: str):
+    async with BotHarness(database_url) as h:
+        await h.join(LAN, "p-cat-linh", first_name="Lan")
+        obligation = await h.obligation("p-cat-linh", "thang", "2022-03")
+        await h.say(LAN, "Báo cáo cần nộp")
+        await h.press(LAN, f"o:{obligation.id}")
+        h.transaction_control = []  # type: ignore[attr-defined]
+        yield h
+
+
+async def test_a_typed_number_answer_costs_at_most_six_statements(bot: BotHarness) -> None:
+    await bot.say(LAN, "10")  # the first answer of a report may also set its status
+    with counted(bot) as statements:
+        replies = await bot.say(LAN, "8")
+    assert "Câu 3/" in replies.text  # answered: the next question
+    assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
+    assert sum("INSERT INTO answer" in s for s in statements) == 1  # counted, and one write
+    answers = {a.field_code: a.value for a in await bot.rows(Answer)}
+    assert answers == {"co_so_quan_ly": 10, "co_so_kiem_tra": 8}
+
+
+async def test_a_button_answer_costs_at_most_six_statements(bot: BotHarness) -> None:
+    await bot.say(LAN, "10")
+    await bot.say(LAN, "8")
+    with counted(bot) as statements:
+        replies = await bot.tap(LAN, "Có")
+    assert "Câu 4/" in replies.text
+    assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
+    assert sum("INSERT INTO answer" in s for s in statements) == 1  # counted, and one write
+    answers = {a.field_code: a.value for a in await bot.rows(Answer)}
+    assert answers["co_vi_pham"] is True
+    (draft,) = await bot.rows(Submission)
+    assert draft.current_field == "co_so_vi_pham"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_on_sqlite_an_answer_takes_the_write_lock_up_front(bot: BotHarness) -> None:
+    """BEGIN IMMEDIATE: a turn that read first and then wrote would fail at once if another
+    connection wrote in between; taken up front, it waits its turn instead."""
+    with counted(bot):
+        await bot.say(LAN, "10")
+    assert bot.transaction_control == ["BEGIN IMMEDIATE"]  # type: ignore[attr-defined]
+
+
+async def test_a_draft_rewritten_elsewhere_is_read_again(bot: BotHarness) -> None:
+    """The answers kept from the last commit are used only while the draft's version is the
+    one this process wrote; a change made elsewhere (another instance) is read again."""
+    await bot.say(LAN, "10")
+    (draft,) = await bot.rows(Submission)
+    async with bot.session() as session:  # another instance: answer 1 changed, version bumped
+        answer = await session.scalar(select(Answer).where(Answer.field_code == "co_so_quan_ly"))
+        assert answer is not None
+        answer.value, answer.value_number = 5, 5
+        (await session.get(Submission, draft.id)).lock_version += 1  # type: ignore[union-attr]
+    replies = await bot.say(LAN, "8")  # more than 5: refused by the check against question 1
+    assert "Câu 2/" in replies.text and await bot.count(Answer) == 1
