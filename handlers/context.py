@@ -6,6 +6,7 @@ update, replies sent after the commit, the member's roles asked of the Turn.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
@@ -254,7 +255,20 @@ class Turn:
     def answer_callback(self, text: str | None = None, alert: bool = False) -> None:
         query = self.update.callback_query
         if query is not None:
-            self.outgoing.append(lambda: query.answer(text, show_alert=alert))
+            answer = functools.partial(query.answer, text, show_alert=alert)
+            answer.answers_query = True  # type: ignore[attr-defined]
+            self.outgoing.append(answer)
+
+    async def answer_now(self) -> None:
+        """Answer the pressed button before slow work (a document, a workbook, a chart), so
+        the spinner on the person's phone stops at once, not when the file is ready."""
+        query = self.update.callback_query
+        queued = [a for a in self.outgoing if getattr(a, "answers_query", False)]
+        if query is None or not queued:
+            return
+        self.outgoing = [a for a in self.outgoing if a not in queued]
+        with contextlib.suppress(TelegramError):
+            await queued[0]()
 
 
 def telegram_markup(choices: Choices | None) -> InlineKeyboardMarkup | None:

@@ -380,6 +380,7 @@ async def on_document(t: Turn) -> None:
             t.stale()
         return
     submission, obligation, _schedule, agency = found
+    await t.answer_now()  # building a file takes a moment
     content = await report_docx(t.session, submission, t.tz)
     t.send_file(content, report_filename(agency.code, obligation.period_key, submission.version),
                 caption=esc(agency.name))

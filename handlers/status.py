@@ -278,6 +278,7 @@ async def send_export(t: Turn, schedule_id: int, period_key: str, chart: bool,
             plan.committee_id != t.member.committee_id):
         t.stale()
         return
+    await t.answer_now()  # building a file takes a moment
     if year:
         await send_year_chart(t, plan, schedule, period_key)
         return

@@ -229,6 +229,7 @@ async def on_letter_file(t: Turn) -> None:
             for o, a in (rows[i] for i in wanted if i in rows)]
     day = dt.date.fromisoformat(entry.details["deadline"])
     assert entry.committee_id is not None
+    await t.answer_now()  # building a file takes a moment
     content = await urging_docx(t.session, entry.committee_id, late, day, t.tz)
     t.send_file(content, f"cong-van-don-doc_{day.isoformat()}.docx",
                 caption="📨 " + t._("Urging letter, deadline {day}.").format(

@@ -94,7 +94,8 @@ async def test_the_receipt_comes_with_the_report_ready_to_sign(bot: BotHarness) 
 
 @SQLITE_ONLY
 async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_cli(
-        bot: BotHarness, sqlite_url: str, tmp_path: Path) -> None:
+        bot: BotHarness, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     h = bot
     cl = await h.obligation("p-cat-linh", "thang", "2022-03")
     hb = await h.obligation("p-hang-bot", "thang", "2022-03")
@@ -103,7 +104,20 @@ async def test_the_consolidated_report_totals_the_figures_from_the_bot_and_the_c
     thang = await schedule_id(h, "thang")
     await h.say(MAI, "Tình hình báo cáo")
     await h.press(MAI, f"st:{thang}:2022-03")
+    # The button is answered before the files are built (the spinner stops at once).
+    import handlers.status
+
+    answered_before_building: list[int] = []
+    build = handlers.status.consolidated_files
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        answered_before_building.append(len(h.state.calls("answerCallbackQuery")) - answers)
+        return await build(*args, **kwargs)
+
+    answers = len(h.state.calls("answerCallbackQuery"))
+    monkeypatch.setattr(handlers.status, "consolidated_files", watched)
     replies = await h.press(MAI, f"rp:{thang}:2022-03")
+    assert answered_before_building == [1]
     [message] = docx_messages(replies)
     assert message["document"]["file_name"] == "tong-hop_mini-2022_thang_2022-03.docx"
     content = h.state.file_content(message["document"]["file_id"])
