@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = ROOT / "data" / "bot.sqlite3"
+FREE_BROADCAST_RATE = 30  # messages/s Telegram allows a bot for free
+PAID_BROADCAST_RATE = 1000  # with allow_paid_broadcast
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     # Messages per second overall: every instance on the database together (they share it
     # through the database; give each the same value).
     send_rate: float = 30.0
+    # Telegram's paid broadcasts: SEND_RATE up to 1,000 messages/s (instead of 30), every
+    # message over the free 30/s paid in Stars from the bot's balance; opt-in for that cost.
+    paid_broadcast: bool = False
     send_per_chat_seconds: float = 1.0  # between two messages to one chat, whoever sends
     send_concurrency: int = 8
     # Webhook mode (python -m bot web)
@@ -84,6 +89,15 @@ class Settings(BaseSettings):
         if value is not None and value.tzinfo is None:
             raise ValueError("BOT_FAKE_NOW needs a time zone, e.g. 2022-03-05T08:00:00+07:00")
         return value
+
+    @model_validator(mode="after")
+    def _send_rate_ceiling(self) -> Settings:
+        ceiling = PAID_BROADCAST_RATE if self.paid_broadcast else FREE_BROADCAST_RATE
+        if self.send_rate > ceiling:
+            hint = "" if self.paid_broadcast else " (or set PAID_BROADCAST=1, paid in Stars)"
+            raise ValueError(f"SEND_RATE {self.send_rate:g} is over Telegram's limit of "
+                             f"{ceiling} messages/s{hint}")
+        return self
 
     @cached_property
     def tz(self) -> ZoneInfo:

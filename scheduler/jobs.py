@@ -110,11 +110,16 @@ def schedule_sweep(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 async def start_sender(app: Application[Any, Any, Any, Any, Any, Any]) -> OutboxSender:
     settings = app.bot_data["settings"]
     channel = app.bot_data.get("channel", TELEGRAM)
+    paid = settings.paid_broadcast and channel == TELEGRAM
     sender = OutboxSender(
         app.bot, app.bot_data["db"], app.bot_data["clock"].now,
         SenderConfig(rate=settings.zalo_send_rate if channel == ZALO else settings.send_rate,
                      per_chat=settings.send_per_chat_seconds,
-                     concurrency=settings.send_concurrency, channel=channel),
+                     # Paid broadcasts: up to 1,000 messages/s, with about a round trip's
+                     # worth of them (tens of ms) in flight at once.
+                     concurrency=max(settings.send_concurrency, 64) if paid
+                     else settings.send_concurrency,
+                     paid_broadcast=paid, channel=channel),
     )
     recovered = await sender.recover()
     if recovered:

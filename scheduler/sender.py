@@ -7,13 +7,18 @@ Crash safety. Each message goes through three steps:
    worker first takes its place under the rate (free now, or in at most `claim_ahead`,
    0.1 s: the claim's round trip overlaps that wait), then claims, then sends. No claim is
    held while waiting for the rate, a chat's interval or a 429 pause: a pause that begins
-   in those 0.1 s gives the row back unsent.
-2. *send*: the Bot API call, made only if the claim still holds (the row is re-read right
-   before the call).
+   in those 0.1 s gives the row back unsent. The workers that want a row at the same time
+   are served by one statement (`UPDATE … RETURNING`, at most one row per chat).
+2. *send*: the Bot API call, made only if the claim still holds (a claim older than a
+   quarter of `claim_timeout`, the only kind another sender could have recovered, is
+   re-read right before the call).
 3. *mark*: sending → sent with Telegram's message id (or back to pending / failed / blocked),
    fenced by the claim: `WHERE id = … AND claim_token = … AND status = 'sending'`. When no
    row matches, the claim was lost (another sender recovered the row): nothing more is done
-   with it — its new owner sends it.
+   with it — its new owner sends it. The sends marked sent at the same time share one
+   statement, and the claims and marks asked for while a transaction runs share the next
+   one (group commit, `_writer`): under load a message costs a fraction of a transaction.
+   A worker still waits for its own mark before it takes another message.
 `recover` (at start and every `recover_every` seconds) returns rows claimed more than
 `claim_timeout` ago to pending: a crash before 2 loses nothing. A claim is held only for the
 time of one send (milliseconds; the heartbeat renews claimed_at of a send that takes longer
@@ -31,14 +36,18 @@ Pacing, overall across instances (Telegram counts per bot token):
   the rate evenly; an instance with nothing to send gives its share back. A share is raised
   only after the database has it, and lowered in the database only once the instance's
   recent sends fit under the lower figure, so no second sees more than `rate` arrivals from
-  all instances together. Within its share an instance paces as before (`Pacer`): a send
-  starts only while fewer than `share` sends are in flight or were answered within the last
-  second. One database transaction per instance and renewal, none per message.
+  all instances together. Within its share an instance paces itself (`Pacer`): a send
+  starts only while fewer than `share` sends are in flight or arrived (by a bound on their
+  arrival worked out from their start and answer times) within the last second, and 1/share
+  s after the previous one. One database transaction per instance and renewal, none per
+  message.
 * Per chat: a message is claimed only while no other message of its chat is being sent and
   none was answered (`done_at`, on the database's clock) less than `per_chat` seconds ago,
   whichever instance sent it. The claim is atomic per chat: one statement under SQLite's
   write lock; on PostgreSQL an advisory lock on the chat, taken before the conditional
   update, so of two instances claiming messages of one chat the second sees the first's.
+Telegram's paid broadcasts (`paid_broadcast`, PAID_BROADCAST=1) pass `allow_paid_broadcast`
+and may be given a rate up to 1,000/s; `rate=0` sends unpaced.
 429 `RetryAfter` pauses all sending for the time Telegram asks, in every instance (the pause
 is passed on with the lease), and re-queues the row; network errors, timeouts and 5xx retry
 with exponential backoff up to `max_attempts`; 403 marks the member inactive (the standing
@@ -52,6 +61,7 @@ with the same channel's senders in other instances (lease owners are prefixed).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import datetime as dt
 import functools
@@ -69,13 +79,14 @@ from typing import Any, cast
 from sqlalchemy import (
     CursorResult,
     Double,
-    Integer,
     bindparam,
+    case,
     delete,
     exists,
     extract,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -115,48 +126,84 @@ class SenderConfig:
     # A worker may take its place under the rate this long before the place frees, to claim
     # its message meanwhile (the claim's database round trip then costs no sending time).
     claim_ahead: float = 0.1
+    # Of the fastest round trip, at most this many seconds were the way to Telegram; round
+    # trips vary by less than that beyond what they took (see `Pacer`).
+    jitter: float = 0.01
+    # Telegram's paid broadcasts (`allow_paid_broadcast`): up to 1,000 messages/s, each
+    # one over the free 30/s paid in Stars (PAID_BROADCAST, core.settings).
+    paid_broadcast: bool = False
     channel: Channel = TELEGRAM  # the rows this sender claims (core.channels)
+
+
+class Place:
+    """One send's place under the rate: taken by `Pacer.take`, from `at` (monotonic)."""
+
+    __slots__ = ("at", "start")
+
+    def __init__(self, at: float) -> None:
+        self.at = at  # the send may start from this time
+        self.start: float | None = None  # when it did (`Pacer.begin`)
 
 
 class Pacer:
     """At most `cap` messages in any one-second window, as Telegram counts them (arrivals).
 
-    A send takes a place when it starts and gives it back, stamped with its *completion*
-    time, when the answer comes: a new send starts only while fewer than `cap` sends are in
-    flight or completed within the last second. Since a message arrives between the start
-    and the completion of its send, no second can see more than `cap` arrivals, whatever
-    the network jitter or event-loop stalls. `pause` (a 429) holds everything.
+    A send takes a place before it starts and keeps it until one second after a bound on
+    its arrival at Telegram, known when the answer comes back at `c`: the arrival lies
+    between the start and `c`, and the answer's way back (Telegram's own delay, then the
+    network's) takes about as long as in the fastest recent round trip, `rtt_min`, less
+    the part of that round trip that was the way there, which is at most `jitter`. So the
+    bound is `c - max(0, rtt_min - jitter)`:
+    * on a fast network (`rtt_min` within `jitter`) it is `c` itself: no second can see
+      more than `cap` arrivals, whatever the stalls;
+    * over a network with latency the sends are paced on their *start* times: a place is
+      not held for the answer's way back, only for what a round trip took beyond the
+      fastest one (a stall on either way: then the place is held longer, as it must be).
+    A new send waits for a free place (fewer than `cap` in flight or within a second of
+    their bound) and starts at least 1/`cap` s after the previous one: a burst would queue
+    at Telegram, and its last request arrive late. `pause` (a 429) holds everything.
 
     `cap` is `rate` on its own; the sender sets it to its instance's share of the overall
     rate, valid until `valid_until` (monotonic): past it nothing starts until it is renewed.
-    A place may be taken a little ahead of the time it frees (`acquire(ahead)`), so that the
+    A place may be taken a little ahead of the time it frees (`take(ahead)`), so that the
     sender claims its message meanwhile; the send itself waits for that time. A place taken
     and not used (nothing to send after all) goes back with `cancel`."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 jitter: float = 0.01) -> None:
         self.rate = max(1, int(rate)) if rate > 0 else 0
         self.cap = self.rate
         self.valid_until = math.inf
         self.clock = clock
-        self.in_flight = 0
-        self.done: deque[float] = deque()
+        self.jitter = jitter
+        self.flying: set[Place] = set()  # taken, not answered yet
+        self.done: list[float] = []  # arrival bounds within the last second, ascending
+        self.rtts: deque[float] = deque(maxlen=64)  # the last round trips, seconds
+        self.last_at = -math.inf  # the start time of the last place taken
         self.paused_until = 0.0
         self.closed = False
         self.changed = asyncio.Condition()
+        self._anonymous: deque[Place] = deque()  # `acquire`/`release` without a place
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.flying)
 
     def _prune(self, now: float) -> None:
-        while self.done and self.done[0] <= now - 1.0:
-            self.done.popleft()
+        old = bisect.bisect_right(self.done, now - 1.0)
+        if old:
+            del self.done[:old]
 
     def footprint(self) -> int:
         """Sends that can still land in a one-second window that includes now."""
         self._prune(self.clock())
-        return self.in_flight + len(self.done)
+        return len(self.flying) + len(self.done)
 
-    async def acquire(self, ahead: float = 0.0) -> float | None:
-        """Take a place. Returns the (monotonic) time from which its send may start: now, or
-        at most `ahead` seconds later, when an older send leaves the window (the caller gets
-        ready meanwhile and waits for it); None when the pacer was closed (the sender stops)."""
+    async def take(self, ahead: float = 0.0) -> Place | None:
+        """Take a place. Its `at` is the (monotonic) time from which its send may start:
+        now, or at most `ahead` seconds later, when an older send leaves the window (the
+        caller gets ready meanwhile and waits for it); None when the pacer was closed (the
+        sender stops)."""
         async with self.changed:
             for _ in range(1_000_000):  # bounded; each turn waits for time or a change
                 if self.closed:
@@ -166,42 +213,73 @@ class Pacer:
                 if self.paused_until > now:
                     delay = self.paused_until - now
                 elif not self.rate:
-                    self.in_flight += 1
-                    return now
+                    return Place(now)  # no limit: nothing to count
                 elif self.cap <= 0 or now >= self.valid_until:
                     delay = 1.0  # no share (yet): `set_share` wakes us
                 else:
-                    taken = self.in_flight + len(self.done)
-                    if taken < self.cap:
-                        self.in_flight += 1
-                        return now
-                    # The place frees when that send's second is over (the older ones too).
-                    oldest = taken - self.cap
-                    if oldest < len(self.done):
-                        start = self.done[oldest] + 1.0
-                        if start - now <= ahead and start < self.valid_until:
-                            self.in_flight += 1
-                            return start
-                        delay = start - now - ahead
-                    else:
-                        delay = 0.05  # sends in flight must be answered first
+                    # Sends start at least 1/cap apart: a burst would queue at Telegram (or
+                    # the stand-in) and its last request would arrive late.
+                    start = max(now, self.last_at + 1.0 / self.cap)
+                    taken = len(self.flying) + len(self.done)
+                    if taken >= self.cap:
+                        # The place frees when that send's second is over (the older ones
+                        # too), or sends in flight must be answered first.
+                        oldest = taken - self.cap
+                        if oldest < len(self.done):
+                            start = max(start, self.done[oldest] + 1.0)
+                        else:
+                            start = math.inf
+                    if start - now <= ahead and start < self.valid_until:
+                        self.last_at = start
+                        return self._taken(start)
+                    # (an answer wakes us: `release`)
+                    delay = start - now - ahead if start < math.inf else 1.0
                 try:
                     await asyncio.wait_for(self.changed.wait(), max(delay, 0.001))
                 except TimeoutError:
                     pass
         return None
 
-    async def release(self) -> None:
+    def _taken(self, at: float) -> Place:
+        place = Place(at)
+        self.flying.add(place)
+        return place
+
+    def begin(self, place: Place) -> None:
+        """The send starts now."""
+        place.start = self.clock()
+
+    async def release(self, place: Place | None = None) -> None:
+        """The send was answered: its place counts until a second after its arrival bound."""
         async with self.changed:
-            self.in_flight -= 1
-            self.done.append(self.clock())
+            if place is None:
+                place = self._anonymous.popleft()
+            now = self.clock()
+            if place in self.flying:
+                self.flying.discard(place)
+                start = place.start if place.start is not None else now
+                self.rtts.append(now - start)
+                way_back = max(0.0, min(self.rtts) - self.jitter)
+                bisect.insort(self.done, max(start, now - way_back))
             self.changed.notify_all()
 
-    async def cancel(self) -> None:
+    async def cancel(self, place: Place | None = None) -> None:
         """Give back a place that was not used: nothing was sent."""
         async with self.changed:
-            self.in_flight -= 1
+            if place is None:
+                place = self._anonymous.popleft()
+            self.flying.discard(place)
             self.changed.notify_all()
+
+    async def acquire(self, ahead: float = 0.0) -> float | None:
+        """`take` for a caller that keeps no place: the send starts at the returned time;
+        `release()` / `cancel()` without a place give back the oldest."""
+        place = await self.take(ahead)
+        if place is None:
+            return None
+        place.start = place.at
+        self._anonymous.append(place)
+        return place.at
 
     async def set_share(self, cap: int, valid_until: float) -> None:
         async with self.changed:
@@ -283,24 +361,44 @@ _CLAIMED: dict[str, Any] = {
     "claimed_by": bindparam("name"), "claim_token": bindparam("token"),
     "attempts": OutboxMessage.attempts + 1,
 }
+_EARLIER = aliased(OutboxMessage, name="earlier")
+
+
+def _first_of_chat(row: Any) -> ColumnElement[bool]:
+    """No due message of the same chat comes before this one: a batch of claims takes at
+    most one message per chat (the claims of one statement do not see each other), and a
+    chat's messages go out in order."""
+    return ~exists().where(
+        _EARLIER.chat_id == row.chat_id, _EARLIER.status == OutboxStatus.pending,
+        _EARLIER.next_attempt_at <= bindparam("now"),
+        (_EARLIER.next_attempt_at < row.next_attempt_at)
+        | ((_EARLIER.next_attempt_at == row.next_attempt_at) & (_EARLIER.id < row.id)),
+    )
 
 
 @functools.cache
 def _claim_statements(pg: bool, channel: Channel = TELEGRAM) -> tuple[Any, ...]:
-    """The claim's statements, built once (building them costs more than running them)."""
+    """The claim's statements for up to `:n` rows, built once (building them costs more than
+    running them)."""
     if not pg:
-        first = (select(_PICK.id).where(_claimable(False, _PICK, channel))
-                 .order_by(_PICK.next_attempt_at, _PICK.id).limit(1).scalar_subquery())
-        return (update(OutboxMessage).where(OutboxMessage.id == first).values(**_CLAIMED)
+        # One statement: SQLite runs it under its write lock (the IN list is chosen once,
+        # before any row is updated).
+        first = (select(_PICK.id)
+                 .where(_claimable(False, _PICK, channel), _first_of_chat(_PICK))
+                 .order_by(_PICK.next_attempt_at, _PICK.id).limit(bindparam("n")))
+        return (update(OutboxMessage).where(OutboxMessage.id.in_(first)).values(**_CLAIMED)
                 .returning(OutboxMessage).execution_options(synchronize_session=False),)
     pick = (select(OutboxMessage.id, OutboxMessage.chat_id)
-            .where(_claimable(True, channel=channel))
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
+            .where(_claimable(True, channel=channel), _first_of_chat(OutboxMessage))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(bindparam("n"))
             .with_for_update(skip_locked=True, of=OutboxMessage))
-    lock = select(func.pg_advisory_xact_lock(sql_cast(CHAT_LOCK_SPACE, Integer),
-                                             bindparam("chat_key", type_=Integer)))
+    # The chats' locks, in ascending order in every instance (no deadlock between two).
+    lock = text("SELECT count(pg_advisory_xact_lock(:space, k)) "
+                "FROM unnest(CAST(:chat_keys AS integer[])) AS t(k)").bindparams(
+                    space=CHAT_LOCK_SPACE)
     take = (update(OutboxMessage)
-            .where(OutboxMessage.id == bindparam("row_id"), _claimable(True))
+            .where(OutboxMessage.id.in_(bindparam("row_ids", expanding=True)),
+                   _claimable(True))
             .values(**_CLAIMED).returning(OutboxMessage)
             .execution_options(synchronize_session=False))
     return pick, lock, take
@@ -327,12 +425,11 @@ class OutboxSender:
         # The lease is this object's, even if two senders were given the same name.
         prefix = "" if self.config.channel == TELEGRAM else f"{self.config.channel}:"
         self.lease_owner = f"{prefix}{self.name[:70 - len(prefix)]}/{secrets.token_hex(3)}"
-        self.pacer = Pacer(self.config.rate)
+        self.pacer = Pacer(self.config.rate, jitter=self.config.jitter)
         self.shared = self.pacer.rate > 0  # an unlimited rate needs no lease
         if self.shared:
             self.pacer.cap = 0  # nothing until the database grants a share
         self.share = 0  # what this instance's lease row says
-        self.claim_lock = asyncio.Lock()
         bind = self.sessions.kw.get("bind")
         self.sqlite = getattr(getattr(bind, "dialect", None), "name", "") == "sqlite"
         self.sqlite_writes = asyncio.Lock()
@@ -345,6 +442,11 @@ class OutboxSender:
         self.worked = False  # a claim found a row since the last renewal
         self.pause_to_share = 0.0  # monotonic end of a 429 pause the others must hear about
         self.claims: dict[int, tuple[str, float]] = {}  # row id -> (claim token, monotonic)
+        # Group commit (`_writer`): what the workers wait for, as (item, future).
+        self.claim_requests: list[tuple[None, asyncio.Future[OutboxMessage | None]]] = []
+        self.mark_requests: list[tuple[tuple[OutboxMessage, int], asyncio.Future[bool]]] = []
+        self.writes_due = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
         self.next_recover = now() + dt.timedelta(seconds=self.config.recover_every)
 
     @contextlib.asynccontextmanager
@@ -364,6 +466,7 @@ class OutboxSender:
         self.tasks = [asyncio.create_task(self._worker(i), name=f"outbox-sender-{i}")
                       for i in range(self.config.concurrency)]
         self.tasks.append(asyncio.create_task(self._lease_loop(), name="outbox-sender-lease"))
+        self.writer = asyncio.create_task(self._writer(), name="outbox-sender-writer")
 
     async def stop(self, grace: float = 15.0) -> None:
         """Let sends in flight finish, then stop (graceful shutdown)."""
@@ -376,6 +479,11 @@ class OutboxSender:
             for task in pending:
                 task.cancel()
         self.tasks = []
+        if self.writer is not None:  # the workers are done: nothing more to write
+            self.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.writer
+            self.writer = None
         if self.shared and (self.share or self.pacer.cap):
             try:
                 await self._give_back()
@@ -533,31 +641,37 @@ class OutboxSender:
 
     async def claim(self) -> OutboxMessage | None:
         """Claim the next message that can be sent now (due, and its chat free)."""
-        async with self.claim_lock:
-            params = {"now": self.now(), "per_chat": self.config.per_chat,
-                      "name": self.name, "token": secrets.token_hex(16)}
-            row: OutboxMessage | None
-            async with self._write() as session:
-                pg = _is_postgresql(session)
-                if not pg:
-                    # One statement: SQLite runs it under its write lock, so the choice and
-                    # the claim are atomic, even with senders in other processes.
-                    row = await session.scalar(
-                        _claim_statements(False, self.config.channel)[0], params)
-                else:
-                    # Several senders (instances) share the table without waiting on each
-                    # other, except for a chat both would serve: its lock makes the second
-                    # wait for the first to commit, then see its claim.
-                    pick, lock, take = _claim_statements(True, self.config.channel)
-                    candidate = (await session.execute(pick, params)).first()
-                    if candidate is None:
-                        return None
-                    await session.execute(lock, {"chat_key": candidate.chat_id % 2_147_483_647})
-                    row = await session.scalar(take, {**params, "row_id": candidate.id})
-                if row is None:
-                    return None
-                session.expunge(row)
-            return row
+        rows = await self.claim_many(1)
+        return rows[0] if rows else None
+
+    async def claim_many(self, n: int) -> list[OutboxMessage]:
+        """Claim up to `n` messages that can be sent now, at most one per chat, in one
+        transaction."""
+        async with self._write() as session:
+            return await self._claim_rows(session, n)
+
+    async def _claim_rows(self, session: AsyncSession, n: int) -> list[OutboxMessage]:
+        params = {"now": self.now(), "per_chat": self.config.per_chat, "name": self.name,
+                  "token": secrets.token_hex(16), "n": n}
+        if not _is_postgresql(session):
+            rows = list((await session.scalars(
+                _claim_statements(False, self.config.channel)[0], params)).all())
+        else:
+            # Several senders (instances) share the table without waiting on each other,
+            # except for a chat both would serve: its lock makes the second wait for the
+            # first to commit, then see its claim.
+            pick, lock, take = _claim_statements(True, self.config.channel)
+            candidates = (await session.execute(pick, params)).all()
+            if not candidates:
+                return []
+            keys = sorted({c.chat_id % 2_147_483_647 for c in candidates})
+            await session.execute(lock, {"chat_keys": keys})
+            rows = list((await session.scalars(
+                take, {**params, "row_ids": [c.id for c in candidates]})).all())
+        for row in rows:
+            session.expunge(row)
+        rows.sort(key=lambda r: (r.next_attempt_at, r.id))  # (RETURNING has no order)
+        return rows
 
     async def claim_holds(self, row: OutboxMessage) -> bool:
         """Whether the row is still claimed by this claim (not recovered by another sender)."""
@@ -565,27 +679,105 @@ class OutboxSender:
             token = await session.scalar(_STILL_CLAIMED, {"row_id": row.id})
         return token is not None and token == row.claim_token
 
+    # ------------------------------------------------------------------ batched writes
+
+    async def _writer(self) -> None:
+        """Group commit: the claims the workers ask for and the sends they mark as sent
+        while a transaction runs go together into the next one, a statement each. Under
+        load a message then costs a fraction of a transaction; a worker still waits for its
+        own mark before it takes another message, so a crash can repeat at most one message
+        per worker, as before."""
+        while True:
+            await self.writes_due.wait()
+            self.writes_due.clear()
+            claims, self.claim_requests = self.claim_requests, []
+            marks, self.mark_requests = self.mark_requests, []
+            if not claims and not marks:
+                continue
+            rows: list[OutboxMessage] = []
+            mine: set[int] = set()
+            try:
+                async with self._write() as session:
+                    if marks:
+                        mine = await self._mark_sent(session, [m[0] for m in marks])
+                    if claims:
+                        rows = await self._claim_rows(session, len(claims))
+            except Exception as exc:
+                if marks and claims:  # the marks matter more: try them alone
+                    self.mark_requests = marks + self.mark_requests
+                    self.writes_due.set()
+                    marks = []
+                futures: list[asyncio.Future[Any]] = [f for _, f in marks]
+                futures += [f for _, f in claims]
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (row, _message_id), done in marks:
+                if not done.done():
+                    done.set_result(row.id in mine)
+            for i, (_item, wanted) in enumerate(claims):
+                got = rows[i] if i < len(rows) else None
+                if not wanted.done():
+                    wanted.set_result(got)
+                elif got is not None:  # (its worker stopped waiting): give it back
+                    try:
+                        await self._unclaim(got)
+                    except Exception:  # recovery returns it after claim_timeout
+                        log.exception("outbox=%s: could not give the claim back", got.id)
+
+    async def _mark_sent(self, session: AsyncSession,
+                         sent: list[tuple[OutboxMessage, int]]) -> set[int]:
+        """Mark these rows sent with their Telegram message ids, fenced by their claims, in
+        one statement; returns the ids still claimed (marked)."""
+        pg = _is_postgresql(session)
+        ids = [row.id for row, _ in sent]
+        done_at = _db_seconds(pg)
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.sending,
+                   OutboxMessage.claim_token == case(
+                       {row.id: row.claim_token for row, _ in sent}, value=OutboxMessage.id))
+            .values(status=OutboxStatus.sent, last_error=None, sent_at=self.now(),
+                    done_at=done_at, telegram_message_id=case(
+                        {row.id: message_id for row, message_id in sent},
+                        value=OutboxMessage.id))
+            .returning(OutboxMessage.id).execution_options(synchronize_session=False))
+        mine = set(result.scalars().all())
+        lost = [i for i in ids if i not in mine]
+        if lost:  # the request was made: the chat's interval counts from now in any case
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(lost))
+                                  .values(done_at=done_at)
+                                  .execution_options(synchronize_session=False))
+        return mine
+
+    async def _through_writer(self, queue: list[Any], item: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        queue.append((item, future))
+        self.writes_due.set()
+        return await future
+
     # ------------------------------------------------------------------ sending
 
     async def _worker(self, index: int) -> None:
         while not self.stopping.is_set():
             # A place under the rate first, then a claim: a claimed row is sent at once and
             # never waits (for a 429 pause, the rate) while another sender could recover it.
-            start_at = await self.pacer.acquire(self.config.claim_ahead)
-            if start_at is None:
+            place = await self.pacer.take(self.config.claim_ahead)
+            if place is None:
                 break
             if self.stopping.is_set():
-                await self.pacer.cancel()
+                await self.pacer.cancel(place)
                 break
             try:
-                row = await self.claim()
+                row = await self._through_writer(self.claim_requests, None)
             except Exception:
-                await self.pacer.cancel()
+                await self.pacer.cancel(place)
                 log.exception("outbox claim failed")
                 await asyncio.sleep(self.config.idle_poll)
                 continue
             if row is None:
-                await self.pacer.cancel()
+                await self.pacer.cancel(place)
                 if self.stopping.is_set():
                     break  # (clearing `wake` now would lose the stop's wake-up)
                 self.wake.clear()
@@ -602,35 +794,47 @@ class OutboxSender:
             self.claims[row.id] = (row.claim_token or "", time.monotonic())
             self.in_flight += 1
             try:
-                await self.deliver(row, start_at)
+                await self.deliver(row, place)
             finally:
                 self.in_flight -= 1
                 self.claims.pop(row.id, None)
 
-    async def deliver(self, row: OutboxMessage, start_at: float | None = None) -> None:
+    async def deliver(self, row: OutboxMessage, place: Place | None = None) -> None:
         """Send a claimed row and record the outcome. The caller holds a pacer place from
-        `start_at` (monotonic; at most `claim_ahead` seconds away): it is given back when
-        Telegram has answered, or unused if nothing was sent."""
+        `place.at` (monotonic; at most `claim_ahead` seconds away): it is given back when
+        Telegram has answered, before the outcome is written, or unused if nothing was
+        sent. Without a place the send is not paced."""
+        if place is None:  # (unpaced: a place the pacer does not count)
+            place = Place(self.pacer.clock())
         try:
-            holds = await self.claim_holds(row)
-            if holds and start_at is not None and start_at > self.pacer.clock():
-                await asyncio.sleep(start_at - self.pacer.clock())
+            # The claim was just made: no other sender recovers it before `claim_timeout`.
+            # Only a claim that has waited (a stalled process) is read again before the send.
+            _token, claimed = self.claims.get(row.id, ("", -math.inf))
+            holds = (time.monotonic() - claimed < self.config.claim_timeout / 4
+                     or await self.claim_holds(row))
+            if holds and place.at > self.pacer.clock():
+                await asyncio.sleep(place.at - self.pacer.clock())
         except BaseException:
-            await self.pacer.cancel()
+            await self.pacer.cancel(place)
             raise
         if not holds:
-            await self.pacer.cancel()
+            await self.pacer.cancel(place)
             log.warning("outbox=%s chat=%s: the claim was lost before the send (another "
                         "sender recovered the row); not sent", row.id, row.chat_id)
             return
         if self.pacer.paused_until > self.pacer.clock():
             # A 429 (here or in another instance) came while this send got ready: the claim
             # is not held through the pause; the row goes back to the queue, unsent.
-            await self.pacer.cancel()
+            await self.pacer.cancel(place)
             await self._unclaim(row)
             return
         payload = row.payload or {}
+        api_kwargs: dict[str, Any] | None = None
+        if self.config.channel != TELEGRAM:
+            # Zalo's adapter keeps the list a person is answering (bot/zalo/request.py)
+            api_kwargs = {"zalo_unprompted": True}
         started = time.monotonic()
+        self.pacer.begin(place)
         try:
             try:
                 message = await self.bot.send_message(
@@ -638,12 +842,12 @@ class OutboxSender:
                     text=payload.get("text", ""),
                     parse_mode=payload.get("parse_mode"),
                     reply_markup=_markup(payload),
-                    # Zalo's adapter keeps the list a person is answering (bot/zalo/request.py)
-                    api_kwargs={"zalo_unprompted": True} if self.config.channel != TELEGRAM
-                    else None,
+                    # Telegram's paid broadcasts (Stars): up to 1,000 messages/s.
+                    allow_paid_broadcast=self.config.paid_broadcast or None,
+                    api_kwargs=api_kwargs,
                 )
             finally:
-                await self.pacer.release()  # stamped with the time Telegram answered
+                await self.pacer.release(place)  # before the outcome is written
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
@@ -693,11 +897,17 @@ class OutboxSender:
 
     async def _finish(self, row: OutboxMessage, status: OutboxStatus, message_id: int | None = None,
                       error: str | None = None) -> bool:
-        async with self._write() as session:
-            values: dict[str, Any] = {"status": status, "last_error": error}
-            if status == OutboxStatus.sent:
-                values.update(sent_at=self.now(), telegram_message_id=message_id)
-            mine = await self._answered(session, row, values)
+        if status == OutboxStatus.sent and message_id is not None and self.writer is not None:
+            mine = bool(await self._through_writer(self.mark_requests, (row, message_id)))
+        elif status == OutboxStatus.sent and message_id is not None:
+            async with self._write() as session:
+                mine = row.id in await self._mark_sent(session, [(row, message_id)])
+        else:
+            async with self._write() as session:
+                values: dict[str, Any] = {"status": status, "last_error": error}
+                if status == OutboxStatus.sent:
+                    values.update(sent_at=self.now(), telegram_message_id=message_id)
+                mine = await self._answered(session, row, values)
         if not mine:
             self._lost(row, f"marked {status.value}")
             return False

@@ -30,6 +30,14 @@ def test_fanout_smoke_delivers_every_message_once() -> None:
     assert result["duplicates"] == 0 and result["lost"] == 0
 
 
+@pytest.mark.parametrize("mode", [["--latency-ms", "50"], ["--no-limit"]])
+def test_fanout_smoke_with_latency_and_without_limit(mode: list[str]) -> None:
+    result = run("fanout.py", "--smoke", *mode)
+    assert result["delivered"] == result["messages"] > 0
+    assert result["duplicates"] == 0 and result["lost"] == 0
+    assert result["commit"]
+
+
 def test_sweep_cost_smoke_runs() -> None:
     result = run("sweep_cost.py", "--smoke")
     assert result["due"] == 100 and result["sweep_median_s"] > 0

@@ -3,6 +3,7 @@ api.telegram.org serves them, plus the control API, in one aiohttp app."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -47,6 +48,8 @@ async def _bot_endpoint(request: web.Request) -> web.Response:
         params = await _read_bot_params(request)
         result = await state.call(request.match_info["token"], request.match_info["method"], params)
     except BotApiError as exc:
+        if state.response_delay:
+            await asyncio.sleep(state.response_delay)
         return json_response(exc.to_response(), status=exc.code)
     except Exception as exc:  # the stand-in itself broke: answer like a Telegram 500
         _LOG.exception("stand-in failed on %s", request.path)
@@ -54,6 +57,8 @@ async def _bot_endpoint(request: web.Request) -> web.Response:
             {"ok": False, "error_code": 500, "description": f"Internal Server Error: {exc!r}"},
             status=500,
         )
+    if state.response_delay:
+        await asyncio.sleep(state.response_delay)  # the way back of a slow network
     return json_response({"ok": True, "result": result})
 
 

@@ -18,6 +18,10 @@ from sandbox.botapi.params import as_int
 class RateLimitMixin(StateCore):
     """Admission of ``send*`` calls: a sliding window or a token bucket, and a per-chat gap."""
 
+    # Added network latency: every Bot API answer leaves this many seconds after its request
+    # arrived (and was timed, and admitted or refused, on arrival as Telegram does).
+    response_delay: float = 0.0
+
     def _init_rate_limits(
         self,
         rate_limit: float | None,

@@ -46,6 +46,7 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         rate_burst=args.rate_burst,
         call_log_size=args.call_log_size,
     )
+    state.response_delay = args.latency_ms / 1000
     server = StandInServer(state)
     await server.start(args.host, args.port)
     print(f"Telegram Bot API stand-in listening on {server.url}", flush=True)
@@ -90,6 +91,13 @@ def main(argv: list[str] | None = None) -> None:
         default=10_000,
         metavar="N",
         help="keep the last N Bot API calls for /_control/calls (default 10000)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="added network latency: answer every Bot API call this many ms after it arrived",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
