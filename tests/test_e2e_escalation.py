@@ -296,6 +296,9 @@ async def test_ward_is_reminded_escalated_nudged_and_stops_after_submitting(
         receipt = await chats.next(REPORTER, text_has("Đã nhận báo cáo"))
         assert "tháng 01/2022" in receipt["text"]
         assert ward_obligation(path)["status"] == "submitted"
+        # The report ready to sign follows the receipt (a file, sent after it).
+        await chats.next(REPORTER, lambda m: str(
+            (m.get("document") or {}).get("file_name", "")).endswith(".docx"))
         await chats.new(REPORTER)  # whatever else the form flow said
 
     # 7. A later sweep (another bot process, its clock a day on) sends nothing more about it.
