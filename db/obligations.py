@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from core.calendar import (
     DEFAULT_HOLIDAY_RULE,
@@ -103,6 +104,15 @@ def planned_obligations(
             yield occ, target
 
 
+# Obligations are inserted (and looked up) this many at a time.
+INSERT_CHUNK = 5000
+
+
+def _pieces(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 @dataclass
 class ObligationCounts:
     created: int = 0
@@ -143,15 +153,21 @@ async def ensure_obligations(
             [(s.id, s.agency_id, s.kind) for s in subjects],
             schedule.per_subject_kind,
         )
+        # What exists, as columns (a province has 100k+ obligations; the ORM objects, with
+        # their joined schedule and agency, cost several times more).
         existing = {
-            (o.agency_id, o.subject_id, o.period_key): o
-            for o in (
-                await session.scalars(
-                    select(Obligation).where(Obligation.schedule_id == schedule.id)
+            (agency_id, subject_id, period_key): (oid, status, due_at, start, end)
+            for oid, agency_id, subject_id, period_key, status, due_at, start, end in (
+                await session.execute(
+                    select(Obligation.id, Obligation.agency_id, Obligation.subject_id,
+                           Obligation.period_key, Obligation.status, Obligation.due_at,
+                           Obligation.period_start, Obligation.period_end)
+                    .where(Obligation.schedule_id == schedule.id)
                 )
-            ).all()
+            )
         }
         new_rows: list[dict[str, object]] = []
+        moved: dict[int, Occurrence] = {}
         for occ, (agency_id, subject, form_id) in planned_obligations(
             rule, plan.starts_on, plan.ends_on, targets, tz
         ):
@@ -161,7 +177,7 @@ async def ensure_obligations(
             due_utc = occ.deadline.due_at.astimezone(dt.UTC)
             current = existing.get((agency_id, subject_id, occ.period.key))
             if current is None:
-                # Plain rows, inserted in bulk: a province has 100k+ of them.
+                # Plain rows, inserted in bulk as they come: a province has 100k+ of them.
                 new_rows.append({
                     "schedule_id": schedule.id, "agency_id": agency_id,
                     "subject_id": subject_id, "form_id": form_id,
@@ -171,18 +187,28 @@ async def ensure_obligations(
                     "created_at": now, "updated_at": now,
                 })
                 counts.created += 1
-            elif current.status in OPEN_STATUSES and (
-                current.due_at != due_utc
-                or current.period_start != occ.period.start
-                or current.period_end != occ.period.end
+                if len(new_rows) >= INSERT_CHUNK:
+                    await session.execute(insert(Obligation), new_rows)
+                    new_rows = []
+            elif current[1] in OPEN_STATUSES and (
+                current[2] != due_utc
+                or current[3] != occ.period.start
+                or current[4] != occ.period.end
             ):
-                # A changed rule moves deadlines that are still open; an extension
-                # given to one agency (extended_due_at) stays as it was.
-                current.due_at = due_utc
-                current.period_start = occ.period.start
-                current.period_end = occ.period.end
+                moved[current[0]] = occ
+        if new_rows:
+            await session.execute(insert(Obligation), new_rows)
+        del existing, new_rows
+        # A changed rule moves deadlines that are still open; an extension given to one
+        # agency (extended_due_at) stays as it was. Only the rows that move are loaded.
+        for ids in _pieces(sorted(moved), INSERT_CHUNK):
+            for obligation in (await session.scalars(
+                select(Obligation).options(lazyload("*")).where(Obligation.id.in_(ids))
+            )).all():
+                occ = moved[obligation.id]
+                obligation.due_at = occ.deadline.due_at.astimezone(dt.UTC)
+                obligation.period_start = occ.period.start
+                obligation.period_end = occ.period.end
                 counts.rescheduled += 1
-        for start in range(0, len(new_rows), 5000):
-            await session.execute(insert(Obligation), new_rows[start:start + 5000])
     await session.flush()
     return counts

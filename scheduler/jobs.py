@@ -14,7 +14,7 @@ from telegram.ext import Application, ContextTypes
 from core.channels import TELEGRAM, ZALO
 from db.models import ProcessedUpdate
 from scheduler.sender import OutboxSender, SenderConfig
-from scheduler.sweeper import run_sweep
+from scheduler.sweeper import SWEEP_CHUNK, run_sweep
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +70,34 @@ async def sweep_once(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
     if not await lock.acquire():
         return 0  # another process sweeps
     now = app.bot_data["clock"].now()
+    sender: OutboxSender | None = app.bot_data.get("sender")
+    committed = 0
+
+    async def wake_sender(count: int) -> None:
+        # The first committed run goes out while the sweep writes the rest.
+        nonlocal committed
+        committed = count
+        if sender is not None:
+            sender.notify()
+
     try:
-        async with app.bot_data["db"]() as session, session.begin():
-            result = await run_sweep(session, now, settings.tz)
+        async with app.bot_data["db"]() as session:
+            result = await run_sweep(session, now, settings.tz, commit_every=SWEEP_CHUNK,
+                                     on_commit=wake_sender, keep_written=False)
             # Telegram redelivers within minutes, not days: old update ids can go.
             await session.execute(delete(ProcessedUpdate).where(
                 ProcessedUpdate.at < now - dt.timedelta(days=2)))
+            await session.commit()
     except (IntegrityError, OperationalError) as exc:
         # Another sweeper wrote the same items first (or holds the lock): its messages win.
-        log.info("sweep skipped: %s", type(exc).__name__)
-        return 0
-    sender: OutboxSender | None = app.bot_data.get("sender")
-    if result.written and sender is not None:
+        # The runs committed before stay (whole messages; the next sweep writes the rest).
+        log.info("sweep stopped: %s after %d messages", type(exc).__name__, committed)
+        return committed
+    if result.count and sender is not None:
         sender.notify()
-    if result.written:
-        log.info("sweep wrote %d messages", len(result.written))
-    return len(result.written)
+    if result.count:
+        log.info("sweep wrote %d messages", result.count)
+    return result.count
 
 
 async def _sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -300,20 +300,39 @@ def last_day(due_at: dt.datetime, tz: ZoneInfo) -> dt.date:
 
 def first_overdue_morning(o: ObligationView, cal: WorkCalendar, tz: ZoneInfo) -> dt.date:
     """The morning after the last day (the next working day if that one is not)."""
-    return cal.next_working_day(last_day(o.due_at, tz) + dt.timedelta(days=1))
+    return _first_overdue_morning(o.due_at, cal, tz)
+
+
+@lru_cache(maxsize=4096)
+def _first_overdue_morning(due_at: dt.datetime, cal: WorkCalendar, tz: ZoneInfo) -> dt.date:
+    return cal.next_working_day(last_day(due_at, tz) + dt.timedelta(days=1))
+
+
+@lru_cache(maxsize=4096)
+def _working_days_after(day: dt.date, days: int, cal: WorkCalendar) -> dt.date:
+    """cal.add_working_days, once per (day, days) of a sweep: agencies share deadlines."""
+    return cal.add_working_days(day, days)
 
 
 def current_round(o: ObligationView, today: dt.date, cal: WorkCalendar, tz: ZoneInfo) -> int:
     """0 for the first round of escalation, 1 after `repeat_every` working days, …"""
-    start = first_overdue_morning(o, cal, tz)
+    return _current_round(o.due_at, o.policy.rounds, o.policy.repeat_every, today, cal, tz)
+
+
+@lru_cache(maxsize=4096)
+def _current_round(due_at: dt.datetime, rounds_max: int, repeat_every: int, today: dt.date,
+                   cal: WorkCalendar, tz: ZoneInfo) -> int:
+    # Every agency of a period shares its deadline: counted once per deadline and day, not
+    # per report and level (at a province's scale the sweep's main cost without it).
+    start = _first_overdue_morning(due_at, cal, tz)
     if today < start:
         return -1
     rounds = 0
     boundary = start
     # Past the last round the exact number no longer matters: stop counting there, so an
     # old unsubmitted report costs the same every day.
-    while rounds <= o.policy.rounds:
-        boundary = cal.add_working_days(boundary, o.policy.repeat_every)
+    while rounds <= rounds_max:
+        boundary = cal.add_working_days(boundary, repeat_every)
         if boundary > today:
             return rounds
         rounds += 1
@@ -402,8 +421,8 @@ def personal_items(o: ObligationView, now: dt.datetime, committee: CommitteeView
         return None
     # Within a round, level 1 starts `after_days - 1` working days after the first morning
     # (after_days: 1 means the morning after the deadline).
-    start = cal.add_working_days(first_overdue_morning(o, cal, tz),
-                                 round_ * o.policy.repeat_every + max(0, level1 - 1))
+    start = _working_days_after(first_overdue_morning(o, cal, tz),
+                                round_ * o.policy.repeat_every + max(0, level1 - 1), cal)
     if _at(start, MORNING, tz) > now:
         return None
     deadline = last_day(o.due_at, tz).isoformat()

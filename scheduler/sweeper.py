@@ -7,14 +7,15 @@ near or past, so the cost grows with what is due, not with the history.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import Row, Table, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import lazyload
 
 from core.calendar import WorkCalendar
 from core.i18n import pick_language
@@ -25,12 +26,14 @@ from db.models import (
     Agency,
     Committee,
     Member,
+    MemberRole,
     Obligation,
     ObligationStatus,
     OutboxItem,
     OutboxMessage,
     OutboxStatus,
     Plan,
+    Role,
     Schedule,
     Submission,
     SubmissionState,
@@ -39,7 +42,7 @@ from db.queries import member_levels
 from scheduler import levels as escalation_levels
 from scheduler.arrivals import write_arrivals
 from scheduler.committees import committee_view
-from scheduler.messages import render_decision
+from scheduler.messages import personal_budget, render_decision
 from scheduler.sweep import (
     CommitteeView,
     Decision,
@@ -55,6 +58,8 @@ _PERSONAL_RANK = {"notice": 0, "reminder": 1, "overdue": 2}
 _MESSAGE_RANK = {"notice": 0, "reminder": 1, "overdue": 2, "weekly": 3, "digest": 4}
 LOOKAHEAD_DAYS = 31  # reminders are at most this far ahead; notices this far back
 BLOCKED_NEWS_DAYS = 7
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_OUTBOX_ITEM = cast(Table, OutboxItem.__table__)
 # How far back a leader's last digest is looked up (Snapshot.last_digests): older than this,
 # the next digest goes out whatever it lists.
 LAST_DIGEST_DAYS = 14
@@ -62,6 +67,71 @@ LAST_DIGEST_DAYS = 14
 # and the sweep's overdue notice about the same reports are one message (see write_decisions
 # and handlers.committee.remind_all).
 OVERDUE_WINDOW = dt.timedelta(hours=1)
+
+
+# IN lists are read in pieces of this many ids (PostgreSQL allows 32,767 parameters).
+ID_CHUNK = 1000
+
+
+def _chunks(ids: Iterable[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
+
+
+async def _by_ids(session: AsyncSession, query: Any, column: Any,
+                  ids: Iterable[int]) -> list[Row[Any]]:
+    """The rows of `query` whose `column` is one of `ids`, read in pieces."""
+    found: list[Row[Any]] = []
+    for chunk in _chunks(ids):
+        found += (await session.execute(query.where(column.in_(chunk)))).all()
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """An active member as the snapshot files them: where they belong, and as a Recipient."""
+
+    agency_id: int | None
+    committee_id: int | None
+    recipient: Recipient
+
+
+async def _people(session: AsyncSession, agency_ids: set[int], committee_ids: list[int]
+                  ) -> list[_Person]:
+    """The active members of these agencies or committees with their roles, in member
+    order: columns only (no ORM objects, no joined agency), each role set kept once."""
+    columns = (Member.id, Member.chat_id, Member.telegram_user_id, Member.zalo_user_id,
+               Member.agency_id, Member.committee_id, Member.language, Member.telegram_language)
+    found: dict[int, tuple[Any, ...]] = {}
+    held: dict[int, set[str]] = defaultdict(set)
+    for column, ids in ((Member.agency_id, agency_ids), (Member.committee_id, committee_ids)):
+        for chunk in _chunks(ids):
+            where = (Member.active.is_(True), column.in_(chunk))
+            for row in await session.execute(select(*columns).where(*where)):
+                found[row[0]] = tuple(row)
+            for member_id, role in (await session.execute(
+                    select(MemberRole.member_id, MemberRole.role)
+                    .join(Member, Member.id == MemberRole.member_id).where(*where))):
+                held[member_id].add(Role(role).value)
+    role_sets: dict[frozenset[str], frozenset[str]] = {}
+    languages: dict[tuple[str | None, str | None], str] = {}
+    people: list[_Person] = []
+    for member_id in sorted(found):
+        (_id, chat_id, telegram_user_id, zalo_user_id, agency_id, committee_id, language,
+         telegram_language) = found[member_id]
+        roles = frozenset(held.get(member_id, ()))
+        spoken = (language, telegram_language)
+        if spoken not in languages:
+            languages[spoken] = pick_language(language, telegram_language)
+        people.append(_Person(agency_id, committee_id, Recipient(
+            member_id=member_id,
+            chat_id=chat_id or telegram_user_id or zalo_user_id or 0,  # Member.reach
+            roles=role_sets.setdefault(roles, roles),
+            agency_id=agency_id,
+            language=languages[spoken],
+        )))
+    return people
 
 
 def _recipient(m: Member) -> Recipient:
@@ -75,12 +145,20 @@ def _recipient(m: Member) -> Recipient:
 
 
 async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -> Snapshot:
+    """What the sweep decides on (scheduler.sweep.Snapshot), read in a few narrow queries.
+
+    At a province's scale (100,000 members, tens of thousands of due reports) this is most
+    of the sweep's memory: only the obligation columns the views need are read, and each
+    schedule, plan and agency once (their policies, calendars and names are shared by the
+    views), never a join that repeats each plan's and schedule's JSON on every row."""
     today = now.astimezone(tz).date()
     horizon = now + dt.timedelta(days=LOOKAHEAD_DAYS)
     rows = (
         await session.execute(
-            select(Obligation, Schedule, Plan, Agency)
-            .options(lazyload("*"))  # the models' joined eager loads are not needed here
+            select(Obligation.id, Obligation.schedule_id, Obligation.agency_id,
+                   Obligation.status, Obligation.period_type, Obligation.period_key,
+                   Obligation.period_start, Obligation.due_at, Obligation.extended_due_at,
+                   Schedule.plan_id)
             .join(Schedule, Schedule.id == Obligation.schedule_id)
             .join(Plan, Plan.id == Schedule.plan_id)
             .join(Agency, Agency.id == Obligation.agency_id)
@@ -97,55 +175,85 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
                     Obligation.period_start >= today - dt.timedelta(days=LOOKAHEAD_DAYS),
                 ),
             )
+            # The first report of a committee names the plan whose calendar it keeps.
+            .order_by(Obligation.id)
         )
     ).all()
+    plans = {p.id: p for p in await _by_ids(
+        session, select(Plan.id, Plan.committee_id, Plan.calendar, Plan.ends_on, Plan.defaults),
+        Plan.id, {r.plan_id for r in rows})}
+    schedules = {s.id: s for s in await _by_ids(
+        session, select(Schedule.id, Schedule.name, Schedule.reminder_offsets,
+                        Schedule.escalation_policy),
+        Schedule.id, {r.schedule_id for r in rows})}
+    agencies = {a.id: (a.short_name or a.name, a.escalate) for a in await _by_ids(
+        session, select(Agency.id, Agency.name, Agency.short_name, Agency.escalate),
+        Agency.id, {r.agency_id for r in rows})}
+    policies = {s.id: Policy.from_rows(s.reminder_offsets, s.escalation_policy)
+                for s in schedules.values()}
     committees: dict[int, CommitteeView] = {}
-    obligations: list[ObligationView] = []
-    plan_calendars: dict[int, dict[str, Any]] = {}
-    returned_at = await return_times(session, [o.id for o, _s, _p, _a in rows
-                                               if o.status == ObligationStatus.returned])
-    for obligation, schedule, plan, agency in rows:
-        plan_calendars.setdefault(plan.committee_id, plan.calendar or {})
+    for row in rows:
+        plan = plans[row.plan_id]
         if plan.committee_id not in committees:
             committee = await session.get(Committee, plan.committee_id)
             committees[plan.committee_id] = committee_view(plan.committee_id, committee,
                                                            plan.calendar)
-        obligations.append(view_of(
-            obligation, schedule, plan, agency.display_name,
-            Policy.from_rows(schedule.reminder_offsets, schedule.escalation_policy),
-            escalate=agency.escalate,
-            due_at=chase_due(obligation, returned_at.get(obligation.id), plan, tz),
+    returned_at = await return_times(session, [row.id for row in rows
+                                               if row.status == ObligationStatus.returned])
+    supplement: dict[int, tuple[WorkCalendar, int]] = {}  # plan id -> chase_due's rule
+    # Equal values of many rows kept once (a period's key, start and deadline).
+    texts: dict[str, str] = {}
+    days: dict[dt.date, dt.date] = {}
+    instants: dict[dt.datetime, dt.datetime] = {}
+    obligations: list[ObligationView] = []
+    for row in rows:
+        plan = plans[row.plan_id]
+        agency_name, escalate = agencies[row.agency_id]
+        due = row.extended_due_at or row.due_at
+        if (returned := returned_at.get(row.id)) is not None:
+            if row.plan_id not in supplement:
+                supplement[row.plan_id] = (WorkCalendar.from_dict(plan.calendar),
+                                           supplement_days(plan.defaults))
+            calendar, extra_days = supplement[row.plan_id]
+            due = max(due, supplement_due(returned, tz, calendar, extra_days))
+        obligations.append(ObligationView(
+            id=row.id, committee_id=plan.committee_id, agency_id=row.agency_id,
+            agency_name=agency_name, schedule_name=schedules[row.schedule_id].name,
+            period_type=texts.setdefault(row.period_type, row.period_type),
+            period_key=texts.setdefault(row.period_key, row.period_key),
+            period_start=days.setdefault(row.period_start, row.period_start),
+            due_at=instants.setdefault(due, due), plan_ends_on=plan.ends_on,
+            policy=policies[row.schedule_id], escalate=escalate,
         ))
+    del rows, texts, days, instants
     agency_ids = {o.agency_id for o in obligations}
     members: dict[int, list[Recipient]] = defaultdict(list)
     # committee id -> level name -> its people (Snapshot.by_level)
     by_level: dict[int, dict[str, list[Recipient]]] = defaultdict(lambda: defaultdict(list))
     if committees:
-        people = (
-            await session.scalars(
-                select(Member).where(
-                    Member.active.is_(True),
-                    or_(Member.agency_id.in_(agency_ids),
-                        Member.committee_id.in_(list(committees))),
-                )
-            )
-        ).all()
-        for m in people:
-            r = _recipient(m)
-            if m.agency_id in agency_ids and r.roles & {"reporter", "head"}:
-                members[m.agency_id].append(r)
-            view = committees.get(m.committee_id) if m.committee_id else None
+        committee_levels = escalation_levels.with_audience("committee")
+        # (role set, committee, in its standing office agency) -> the committee levels, in
+        # climbing order: worked out once for the thousands of people who share them.
+        at_levels: dict[tuple[frozenset[str], int, bool], list[str]] = {}
+        for person in await _people(session, agency_ids, list(committees)):
+            r = person.recipient
+            if person.agency_id in agency_ids and r.roles & {"reporter", "head"}:
+                members[person.agency_id].append(r)
+            view = committees.get(person.committee_id) if person.committee_id else None
             if view is None:
                 continue
-            # The member role standing_office is the committee office's staff: the
-            # consolidating agency's people, except those of a standing office agency of its
-            # own, who are the Thường trực (db.queries.member_levels).
-            levels = member_levels(r.roles, m.agency_id,
-                                   view.agency_for("consolidating"),
-                                   view.agency_for("standing_office"))
-            for level in escalation_levels.with_audience("committee"):
-                if level.name in levels:  # each level's people in member order
-                    by_level[view.id][level.name].append(r)
+            standing_office = view.agency_for("standing_office")
+            key = (r.roles, view.id, person.agency_id == standing_office)
+            if key not in at_levels:
+                # The member role standing_office is the committee office's staff: the
+                # consolidating agency's people, except those of a standing office agency of
+                # its own, who are the Thường trực (db.queries.member_levels).
+                levels = member_levels(r.roles, person.agency_id,
+                                       view.agency_for("consolidating"), standing_office)
+                at_levels[key] = [level.name for level in committee_levels
+                                  if level.name in levels]
+            for name in at_levels[key]:  # each level's people in member order
+                by_level[view.id][name].append(r)
     blocked: dict[int, list[int]] = defaultdict(list)
     if committees:
         recent = now - dt.timedelta(days=BLOCKED_NEWS_DAYS)
@@ -268,6 +376,22 @@ class SweepResult:
     decisions: list[Decision]
     written: list[OutboxMessage]
     snapshot: Snapshot
+    # How many outbox messages the sweep wrote: len(written), unless the sweep was asked not
+    # to keep them (run_sweep's keep_written=False, the bot's sweep at a province's scale).
+    count: int = -1
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            self.count = len(self.written)
+
+
+# The bot's sweep writes the outbox in transactions of about this many people's messages, each
+# committed: the sender starts on the first ones while the rest are written, and SQLite's
+# single write lock is never held for long (issue 16: ≤ 1 s at 100,000 members).
+SWEEP_CHUNK = 1000
+# Called after each committed chunk with the number of messages written so far (e.g. the
+# sender's notify: scheduler.jobs.sweep_once).
+OnCommit = Callable[[int], Awaitable[None]]
 
 
 async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
@@ -280,15 +404,74 @@ async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
     return found
 
 
+class _Renderer:
+    """render_decision, with one rendering per distinct personal message of a sweep.
+
+    Everyone of an agency usually gets the same reminder: its text and buttons depend only on
+    what render_personal reads (the language, the room left for a digest, the items' kinds and
+    reports, the plan's words for its roles), not on who receives it, so 100,000 members cost
+    one rendering per agency, not per person. A rendering is kept only while people counted
+    beforehand (`expect`) are still to get it, so a sweep where every message differs keeps
+    none. Digests (their own queries) and nudges are rendered each time."""
+
+    def __init__(self, session: AsyncSession, obligations: dict[int, ObligationView],
+                 now: dt.datetime, tz: ZoneInfo) -> None:
+        self.session, self.obligations, self.now, self.tz = session, obligations, now, tz
+        self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.uses: dict[tuple[Any, ...], int] = {}
+
+    @staticmethod
+    def _key(decision: Decision) -> tuple[Any, ...] | None:
+        if decision.kind not in _PERSONAL_RANK or decision.extra:
+            return None  # a digest, or a nudge's request (its words are not worth a key)
+        return (decision.kind, decision.committee_id, decision.recipient.language,
+                personal_budget(decision.recipient),
+                tuple([(i.kind, i.obligation_id) for i in decision.items]),
+                tuple(decision.labels.items()))
+
+    def expect(self, decisions: Iterable[Decision]) -> None:
+        """Count how many people will get each message (a message whose items change
+        before it is rendered is just rendered again)."""
+        for decision in decisions:
+            if (key := self._key(decision)) is not None:
+                self.uses[key] = self.uses.get(key, 0) + 1
+
+    async def __call__(self, decision: Decision) -> dict[str, Any]:
+        key = self._key(decision)
+        payload = self.cache.get(key) if key is not None else None
+        if payload is None:
+            payload = await render_decision(self.session, decision, self.obligations,
+                                            self.now, self.tz)
+        if key is not None:
+            left = self.uses.get(key, 1) - 1
+            if left > 0:
+                self.uses[key] = left
+                self.cache[key] = payload
+            else:
+                self.uses.pop(key, None)
+                self.cache.pop(key, None)
+        return dict(payload)
+
+
 async def write_decisions(
     session: AsyncSession, decisions: list[Decision], obligations: dict[int, ObligationView],
     now: dt.datetime, tz: ZoneInfo, dry_run: bool = False,
 ) -> tuple[list[Decision], list[OutboxMessage]]:
     """Keep only the items not sent before; one outbox message per remaining decision."""
+    fresh, written = await _write(session, decisions, _Renderer(session, obligations, now, tz),
+                                  now, dry_run)
+    assert isinstance(written, list)  # kept
+    return fresh, written
+
+
+async def _write(session: AsyncSession, decisions: list[Decision], render: _Renderer,
+                 now: dt.datetime, dry_run: bool = False, keep: bool = True,
+                 ) -> tuple[list[Decision], list[OutboxMessage] | int]:
+    """write_decisions' work: (the fresh decisions, the messages written), or, with
+    `keep=False`, how many were written instead of the messages (none are built)."""
     keys = [item.dedupe_key for d in decisions for item in d.items]
     seen = await existing_keys(session, keys)
     fresh: list[Decision] = []
-    by_id = obligations
     # A chair's nudge sent within the hour already told the person these reports are late:
     # the sweep's overdue items about the same reports are folded into that message (their
     # dedupe keys stored against it, so no later sweep sends them) instead of a second
@@ -321,10 +504,13 @@ async def write_decisions(
     by_person: dict[int, list[Decision]] = defaultdict(list)
     for decision in fresh:
         by_person[decision.recipient.member_id].append(decision)
-    written: list[OutboxMessage] = []
+    # Everything is rendered before the first row is added: a digest's queries would
+    # otherwise flush the messages added so far, taking SQLite's write lock while the rest
+    # is rendered.
+    rendered = [(group, [await render(d) for d in group]) for group in by_person.values()]
+    rows: list[dict[str, Any]] = []
     grouped_items: list[list[Item]] = []
-    for group in by_person.values():
-        payloads = [await render_decision(session, d, by_id, now, tz) for d in group]
+    for group, payloads in rendered:
         payload = payloads[0] if len(payloads) == 1 else {
             "text": "\n\n".join(p["text"] for p in payloads),
             "parse_mode": "HTML",
@@ -340,25 +526,26 @@ async def write_decisions(
                                    for level, _label, oid in d.outside})}
         items = [item for d in group for item in d.items]
         head = max(group, key=lambda d: _MESSAGE_RANK.get(d.kind, 0))
-        message = OutboxMessage(
-            dedupe_key=f"msg:{items[0].dedupe_key}",
-            kind=head.kind,
-            member_id=head.recipient.member_id,
-            chat_id=head.recipient.chat_id,
-            payload=payload,
-            status=OutboxStatus.pending,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(message)
-        written.append(message)
+        rows.append({"dedupe_key": f"msg:{items[0].dedupe_key}", "kind": head.kind,
+                     "member_id": head.recipient.member_id,
+                     "chat_id": head.recipient.chat_id, "payload": payload,
+                     "status": OutboxStatus.pending, "attempts": 0, "next_attempt_at": now,
+                     "created_at": now})
         grouped_items.append(items)
-    await session.flush()  # one flush for all messages: their ids, for the items
+    del rendered
+    # One multi-row INSERT … RETURNING for all messages (their ids, for the items), not the
+    # unit of work's statement per row: this is most of the time SQLite's write lock is held.
+    # Rows come back in no set order (asking for the parameters' order makes SQLAlchemy send
+    # one statement per row on SQLite): each id is matched by its unique dedupe key.
+    # The tables' own INSERTs (Core), not the ORM's bulk path, which handles each row in Python.
+    ids: dict[str, int] = {key: message_id for key, message_id in await session.execute(
+        insert(_OUTBOX).returning(_OUTBOX.c.dedupe_key, _OUTBOX.c.id), rows)} if rows else {}
+    written = [OutboxMessage(id=ids[row["dedupe_key"]], **row) for row in rows] if keep else []
     item_rows = [
-        {"dedupe_key": item.dedupe_key, "outbox_id": message.id, "kind": item.kind,
+        {"dedupe_key": item.dedupe_key, "outbox_id": ids[row["dedupe_key"]], "kind": item.kind,
          "level": item.level, "obligation_id": item.obligation_id,
-         "member_id": message.member_id, "created_at": now}
-        for message, items in zip(written, grouped_items, strict=True) for item in items
+         "member_id": row["member_id"], "created_at": now}
+        for row, items in zip(rows, grouped_items, strict=True) for item in items
     ]
     item_rows += [
         {"dedupe_key": item.dedupe_key, "outbox_id": outbox_id, "kind": item.kind,
@@ -367,26 +554,89 @@ async def write_decisions(
         for outbox_id, member_id, item in folded
     ]
     if item_rows:
-        await session.execute(insert(OutboxItem), item_rows)
+        await session.execute(insert(_OUTBOX_ITEM), item_rows)
     await session.flush()
-    return fresh, written
+    return fresh, written if keep else len(rows)
+
+
+def _by_people(decisions: list[Decision], size: int) -> Iterator[list[Decision]]:
+    """The decisions in runs of about `size` people, each person's decisions in one run (they
+    are one message)."""
+    run: list[Decision] = []
+    people: set[int] = set()
+    for decision in decisions:
+        member = decision.recipient.member_id
+        if member not in people and len(people) >= size:
+            yield run
+            run, people = [], set()
+        run.append(decision)
+        people.add(member)
+    if run:
+        yield run
 
 
 async def run_sweep(
-    session: AsyncSession, now: dt.datetime, tz: ZoneInfo, dry_run: bool = False
+    session: AsyncSession, now: dt.datetime, tz: ZoneInfo, dry_run: bool = False, *,
+    commit_every: int | None = None, on_commit: OnCommit | None = None,
+    keep_written: bool = True,
 ) -> SweepResult:
-    snapshot = await load_snapshot(session, now, tz)
-    decisions = decide(now, snapshot, tz)
-    fresh, written = await write_decisions(
-        session, decisions, {o.id: o for o in snapshot.obligations}, now, tz, dry_run
-    )
+    """One sweep: load, decide, write the outbox.
+
+    By default everything is written in the caller's transaction. `commit_every`: the
+    messages are written and committed in runs of about that many people (the session must
+    not be inside `session.begin()`; the last run, the arrivals notice and the audit entry
+    are left for the caller to commit), `on_commit` awaited after each. A sweep stopped
+    half-way (a crash, another sweeper's rows) leaves whole messages: what it did not write,
+    the next sweep writes, as the dedupe keys say what was sent. `keep_written=False`: the
+    written rows are not kept in the result (SweepResult.count says how many), so memory
+    does not grow with them."""
+    # What the sweep loads and decides lives until it ends and holds no reference cycle:
+    # frozen, the cyclic collector does not walk it again and again as the sweep allocates
+    # (at 100,000 members that walking was a quarter of the sweep). Unfrozen at the end, it
+    # is collected as usual.
+    gc.freeze()
+    try:
+        snapshot = await load_snapshot(session, now, tz)
+        gc.freeze()
+        decisions = decide(now, snapshot, tz)
+        gc.freeze()
+        return await _write_all(session, snapshot, decisions, now, tz, dry_run,
+                                commit_every, on_commit, keep_written)
+    finally:
+        gc.unfreeze()
+
+
+async def _write_all(session: AsyncSession, snapshot: Snapshot, decisions: list[Decision],
+                     now: dt.datetime, tz: ZoneInfo, dry_run: bool, commit_every: int | None,
+                     on_commit: OnCommit | None, keep_written: bool) -> SweepResult:
+    render = _Renderer(session, {o.id: o for o in snapshot.obligations}, now, tz)
+    render.expect(decisions)
+    fresh: list[Decision] = []
+    written: list[OutboxMessage] = []
+    count = 0
+    runs = [decisions] if commit_every is None else _by_people(decisions, commit_every)
+    for run in runs:
+        run_fresh, run_written = await _write(session, run, render, now, dry_run,
+                                              keep=keep_written)
+        wrote = run_written if isinstance(run_written, int) else len(run_written)
+        count += wrote
+        if isinstance(run_written, list):
+            fresh += run_fresh
+            written += run_written
+        if commit_every is not None and wrote:
+            await session.commit()
+            if on_commit is not None:
+                await on_commit(count)
     if not dry_run:
         # The office's «new reports» notice, at most hourly (scheduler.arrivals).
-        written = [*written, *await write_arrivals(session, now, tz)]
-    if written:
-        record(session, "sweep.run", actor_label="sweep", details={"messages": len(written)},
+        arrivals = await write_arrivals(session, now, tz)
+        count += len(arrivals)
+        if keep_written:
+            written += arrivals
+    if count:
+        record(session, "sweep.run", actor_label="sweep", details={"messages": count},
                now=now)
-    return SweepResult(fresh, written, snapshot)
+    return SweepResult(fresh, written, snapshot, count)
 
 
 def decision_json(decision: Decision, snapshot: Snapshot) -> dict[str, Any]:

@@ -1,0 +1,246 @@
+"""One sweep at a province's scale: 100,000 members.
+
+Builds, in a child process, a province: a synthetic plan file of AGENCIES agencies
+(communes, wards, schools and units) with a monthly report, imported with the real importer,
+and MEMBERS reporters spread over them, inserted directly (as bench/fanout.py and
+bench/memory.py do). Then, in this process, one sweep as the bot runs it
+(scheduler.jobs.sweep_once: `run_sweep` writing and committing the outbox in runs of
+SWEEP_CHUNK people) on the morning of the reminder three days before the March deadline, so
+that every member gets a message (the reports whose deadline has passed were received). It
+prints one JSON line:
+
+- sweep_s: the sweep, from the first query to the last commit (sweep_cpu_s: the CPU time
+  it took, less noisy on a shared machine);
+- first_commit_s: from the start of the sweep to the first outbox rows committed (the
+  moment the bot wakes the sender);
+- longest_write_s: the longest time SQLite's write lock was held, i.e. the longest
+  transaction from its first write statement to its commit;
+- peak_mb: the peak resident set of this process (the sweep; the build is a child process);
+- written: outbox messages written, and how many the database holds.
+
+    python bench/sweep_scale.py               # 100,000 members in 10,000 agencies
+    python bench/sweep_scale.py --smoke       # 300 members
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event, func, insert, select, update  # noqa: E402
+
+from core.planfile import load_plan  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from db.models import (  # noqa: E402
+    Agency,
+    Member,
+    MemberRole,
+    Obligation,
+    ObligationStatus,
+    OutboxMessage,
+    Role,
+)
+from db.plan_import import import_plan  # noqa: E402
+from db.session import make_engine, make_sessionmaker  # noqa: E402
+from scheduler.sweeper import SWEEP_CHUNK, run_sweep  # noqa: E402
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# The morning of the 3-day reminder of March's report (due on the 20th, a Sunday: moved to
+# Monday 21/03), a Friday; April's period (from 15/03) is announced in the same message.
+NOW = dt.datetime(2022, 3, 18, 8, 0, tzinfo=TZ)
+# The province's agencies, by kind, as shares of AGENCIES.
+KINDS = (("xa", "Xã", "UBND xã", 0.30), ("phuong", "Phường", "UBND phường", 0.10),
+         ("truong", "Trường học", "Trường", 0.50), ("don_vi", "Đơn vị", "Đơn vị", 0.10))
+
+
+def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
+
+
+def commit_id() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def plan_text(agencies: int) -> str:
+    blocks: list[str] = []
+    first = 1
+    for n, (kind, _label, prefix, share) in enumerate(KINDS):
+        count = agencies - first + 1 if n == len(KINDS) - 1 else max(1, round(agencies * share))
+        names = "\n".join(f"      - {{name: \"{i}\", code: {kind}{i}}}"
+                          for i in range(first, first + count))
+        blocks.append(f"  - kind: {kind}\n    name: \"{prefix} {{name}}\"\n    list:\n{names}")
+        first += count
+    kinds = ", ".join(f"{kind}: \"{label}\"" for kind, label, _p, _s in KINDS)
+    listed = "\n".join(blocks)
+    return f"""format: 1
+plan: {{code: tinh, title: "Kế hoạch cấp tỉnh", year: 2022}}
+committee: {{code: bcd-tinh, name: "BCĐ tỉnh", standing_office: so-ldtbxh}}
+kinds: {{so: "Sở, ngành", {kinds}}}
+agencies:
+  - {{code: so-ldtbxh, name: "Sở LĐ-TBXH", kind: so}}
+{listed}
+forms:
+  - code: bc
+    title: "Báo cáo tháng"
+    fields:
+      - {{code: co_so, label: "Số cơ sở", type: integer, min: 0}}
+      - {{code: kiem_tra, label: "Số cơ sở được kiểm tra", type: integer, min: 0}}
+    checks:
+      - {{rule: "kiem_tra <= co_so", message: "Kiểm tra không quá số cơ sở."}}
+schedules:
+  - {{code: thang, name: "Báo cáo tháng", period: monthly, due: {{day: 20}}, form: bc,
+     agencies: {{kinds: [{", ".join(kind for kind, *_rest in KINDS)}]}}}}
+"""
+
+
+async def build(db: Path, agencies: int, members: int) -> dict[str, Any]:
+    """The province in a fresh SQLite file: the plan imported, the members inserted."""
+    started = time.perf_counter()
+    await asyncio.to_thread(upgrade, f"sqlite:///{db}")
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+    plan = db.with_suffix(".yaml")
+    plan.write_text(plan_text(agencies), encoding="utf-8")
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            await import_plan(session, load_plan(plan), settings)
+        imported = time.perf_counter() - started
+        async with sessions() as session, session.begin():
+            rows = (await session.execute(
+                select(Agency.id, Agency.committee_id).where(Agency.kind != "so")
+                .order_by(Agency.id))).all()
+            now = dt.datetime.now(dt.UTC)
+            for start in range(0, members, 5000):
+                people = [{"telegram_user_id": 1_000_000 + n, "chat_id": 1_000_000 + n,
+                           "agency_id": rows[n % len(rows)][0],
+                           "committee_id": rows[n % len(rows)][1],
+                           "full_name": f"Cán bộ {n}", "language": "vi", "active": True,
+                           "created_at": now, "updated_at": now}
+                          for n in range(start, min(members, start + 5000))]
+                await session.execute(insert(Member), people)
+            # A province that reports: the months before March were received.
+            await session.execute(update(Obligation).where(Obligation.due_at < NOW)
+                                  .values(status=ObligationStatus.accepted))
+            ids = (await session.scalars(select(Member.id).order_by(Member.id))).all()
+            for start in range(0, len(ids), 5000):
+                await session.execute(insert(MemberRole), [
+                    {"member_id": m, "role": Role.reporter, "granted_at": now}
+                    for m in ids[start:start + 5000]])
+    finally:
+        await engine.dispose()
+    return {"import_s": round(imported, 1),
+            "build_s": round(time.perf_counter() - started, 1),
+            "build_peak_mb": round(peak_mb(), 1)}
+
+
+class WriteLock:
+    """How long each transaction held SQLite's write lock: from its first write statement
+    (a deferred transaction takes the lock there) to its commit or rollback."""
+
+    def __init__(self, engine: Any) -> None:
+        self.longest = 0.0
+        self.transactions = 0
+        self.first_commit: float | None = None
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+
+    def _statement(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "write_start" not in conn.info and statement.lstrip()[:6].upper() in (
+                "INSERT", "UPDATE", "DELETE"):
+            conn.info["write_start"] = time.perf_counter()
+
+    def _end(self, conn: Any) -> None:
+        start = conn.info.pop("write_start", None)
+        if start is not None:
+            self.longest = max(self.longest, time.perf_counter() - start)
+            self.transactions += 1
+
+
+async def sweep(db: Path) -> dict[str, Any]:
+    """One sweep as scheduler.jobs.sweep_once runs it, timed."""
+    engine = make_engine(f"sqlite+aiosqlite:///{db}")
+    lock = WriteLock(engine.sync_engine)
+    first: list[float] = []
+    try:
+        async with make_sessionmaker(engine)() as session:
+            started = time.perf_counter()
+            cpu = time.process_time()
+
+            async def committed(_count: int) -> None:
+                if not first:
+                    first.append(time.perf_counter() - started)
+
+            result = await run_sweep(session, NOW, TZ, commit_every=SWEEP_CHUNK,
+                                     on_commit=committed, keep_written=False)
+            await session.commit()
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            stored = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    finally:
+        await engine.dispose()
+    return {"sweep_s": round(elapsed, 2), "sweep_cpu_s": round(cpu, 2),
+            "first_commit_s": round(first[0] if first else elapsed, 2),
+            "longest_write_s": round(lock.longest, 3),
+            "write_transactions": lock.transactions,
+            "written": result.count, "outbox_rows": stored}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--agencies", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true", help="300 members in 60 agencies")
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args()
+    if args.smoke:
+        args.members, args.agencies = 300, 60
+    if args.build:
+        print(json.dumps(asyncio.run(build(args.build, args.agencies, args.members))))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "province.sqlite3"
+        # The build runs in a child process, so that this one's peak is the sweep's.
+        child = subprocess.run(
+            [sys.executable, __file__, "--build", str(db), "--agencies", str(args.agencies),
+             "--members", str(args.members)], capture_output=True, text=True, check=False)
+        if child.returncode != 0:
+            print(child.stderr[-3000:], file=sys.stderr)
+            return 2
+        built = json.loads(child.stdout.strip().splitlines()[-1])
+        baseline = peak_mb()
+        figures = asyncio.run(sweep(db))
+    result = {"members": args.members, "agencies": args.agencies, **figures,
+              "peak_mb": round(peak_mb(), 1), "baseline_mb": round(baseline, 1), **built,
+              "commit": commit_id()}
+    print(json.dumps(result))
+    goals = (result["sweep_s"] <= 10 and result["first_commit_s"] <= 3
+             and result["longest_write_s"] <= 1 and result["peak_mb"] <= 400)
+    print(f"{args.members} members: sweep {result['sweep_s']} s, first rows committed after "
+          f"{result['first_commit_s']} s, write lock held at most {result['longest_write_s']}"
+          f" s, peak RSS {result['peak_mb']} MB, {result['written']} messages "
+          f"({'goals met' if goals else 'goals not met'})", file=sys.stderr)
+    return 0 if goals or args.smoke else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
