@@ -58,6 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/fanout.py` from anywhere
     sys.path.insert(0, str(ROOT))
+from bench.commit import commit_id  # noqa: E402
 
 TOKEN = "123456:BENCH-TOKEN"
 PLAN_CODE = "bench-fanout"
@@ -481,7 +482,7 @@ async def run(args: argparse.Namespace) -> Result:
         sender_file = ROOT / "scheduler" / "sender.py"
         result = Result(agencies=args.agencies, database=kind,
                         limit=NO_LIMIT_TARGET if args.no_limit else args.limit,
-                        latency_ms=args.latency_ms, no_limit=args.no_limit, commit=commit(),
+                        latency_ms=args.latency_ms, no_limit=args.no_limit, commit=commit_id(),
                         sender_sha256=hashlib.sha256(sender_file.read_bytes()).hexdigest()[:12],
                         limiter="off" if args.no_limit else
                         f"token bucket {args.burst}" if args.burst else "window 1 s",
@@ -501,18 +502,6 @@ async def run(args: argparse.Namespace) -> Result:
         await drain(url, chats, sweep_now, args, result, workdir)
         result.judge(window_only=args.smoke)
         return result
-
-
-def commit() -> str:
-    """The measured tree: its commit, "+dirty" when it has changes."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD")
-    return f"{head}+dirty" if head and git("status", "--porcelain") else head
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from updates import (
     BotApiState,
     StandInServer,
+    commit_id,
     database_kind,
-    git_commit,
     measured_play,
     normalize_url,
     open_forms,
@@ -75,7 +75,7 @@ async def run(users: int, questions: int, database_url: str | None, think: float
         shutil.rmtree(tmp, ignore_errors=True)
     ms = [1000 * s for s in measured.play.latencies]
     p99 = percentile(ms, 99)
-    return {"benchmark": "latency", "commit": git_commit(), "database": database_kind(url),
+    return {"benchmark": "latency", "commit": commit_id(), "database": database_kind(url),
             "users": users, "answers": len(ms), "typed": measured.play.typed,
             "pressed": measured.play.pressed, "think_s": think,
             "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),

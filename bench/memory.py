@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from sqlalchemy import insert, select  # noqa: E402
 
+from bench.commit import commit_id  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -136,14 +136,6 @@ def run(agencies: int) -> dict[str, float]:
     steps["agencies"] = agencies
     steps["peak_mb"] = max(steps["import_peak_mb"], steps["sweep_peak_mb"])
     return steps
-
-
-def commit_id() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def main() -> int:

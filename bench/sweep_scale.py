@@ -39,9 +39,9 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from sqlalchemy import event, func, insert, select, update  # noqa: E402
 
+from bench.commit import commit_id  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -69,14 +69,6 @@ KINDS = (("xa", "Xã", "UBND xã", 0.30), ("phuong", "Phường", "UBND phườn
 
 def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
-
-
-def commit_id() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def plan_text(agencies: int) -> str:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +36,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.commit import commit_id  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -100,14 +99,6 @@ signal.signal(signal.SIGUSR1, _dump)
 sys.argv = ["bot", "run"]
 runpy.run_module("bot", run_name="__main__", alter_sys=True)
 '''
-
-
-def git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 # ----------------------------------------------------------------------------- the data
@@ -407,7 +398,7 @@ async def run(users: int, questions: int, database_url: str | None) -> dict[str,
         shutil.rmtree(tmp, ignore_errors=True)
     bot_rate = measured.play.answers / measured.play.seconds
     echo_rate = echo_play.answers / echo_play.seconds
-    return {"benchmark": "updates", "commit": git_commit(), "database": database_kind(url),
+    return {"benchmark": "updates", "commit": commit_id(), "database": database_kind(url),
             "users": users, "answers": measured.play.answers,
             "bot_answers_per_s": round(bot_rate, 1),
             "echo_messages_per_s": round(echo_rate, 1), "ratio": round(bot_rate / echo_rate, 2),
