@@ -531,6 +531,10 @@ async def start_sandbox(
         await _seed_history(sandbox)
         if initial_sweep:
             await sandbox.sweep()
+            # The page opens on a settled chat: everything the first sweep wrote is delivered
+            # (a message landing a moment after the page loads reads as a glitch).
+            with contextlib.suppress(TimeoutError):
+                await sandbox.wait_outbox_idle(timeout=DELIVERY_WAIT)
         runner = web.AppRunner(create_web_app(sandbox), access_log=None,
                                handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()

@@ -223,6 +223,9 @@ async def test_a_ward_reports_the_chair_escalates_and_the_police_is_reminded(
             assert target.stat().st_size > 10_000
 
             # --- the ward official on Zalo: Zalo's look, numbered lines, typed numbers ------
+            # «Nhắc tất cả» reached her too: let it land first, or it would arrive after the
+            # menu and her «1» would (rightly) pick from the reminder's list, the latest one.
+            await sandbox.wait_outbox_idle()
             zalo = page.locator(f'.persona[data-persona="{ZALO_PERSONA.key}"]')
             await expect(zalo.locator(".channel-tag")).to_have_text("Zalo")
             await zalo.click()
