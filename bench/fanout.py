@@ -29,6 +29,12 @@ stand-in's limits off and runs the sender unpaced, as with Telegram's paid broad
 (`allow_paid_broadcast`, PAID_BROADCAST=1), with more workers: the figure is the sender's
 ceiling, judged against 1,000 msg/s.
 
+`sender_cpu_ms_per_message` is the CPU time (all threads) of the benchmark's own process,
+where the sender runs, over the drain, per message (it includes the benchmark's watch of the
+outbox, a few per cent); `standin_cpu_ms_per_message` the stand-in process's. They judge a
+change on a busy machine better than the rate does. `--profile FILE` writes a cProfile of
+the drain (pstats; threads and greenlets make its attributions rough).
+
 The last line on stdout is the result as JSON; a human summary goes before it. The exit code
 is 0 when the target is met (at least 95 % of the limit, no 429, no duplicate, nothing
 lost), 1 otherwise, so CI can run `--smoke`. With a small N the fixed start-up of the
@@ -47,6 +53,7 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -151,6 +158,10 @@ class Result:
     latency_ms: float = 0.0  # added to every answer by the stand-in
     no_limit: bool = False  # the stand-in's limits off, the sender unpaced (its ceiling)
     transactions: int = 0  # database transactions the sender committed (all instances)
+    # CPU time of the process that runs the sender(s) (the benchmark's own, the stand-in
+    # excepted unless --in-process) over the drain, and of the stand-in's process, per message.
+    sender_cpu_ms_per_message: float = 0.0
+    standin_cpu_ms_per_message: float | None = None
     transactions_per_message: float = 0.0
     # The sender's start of each send to its arrival at the stand-in (one clock: the wall
     # clock of one machine), ms: how early a request can be counted as arrived.
@@ -176,7 +187,8 @@ class Result:
             f"({self.limit_pct:.1f} % of {self.limit:g}/s; sending window "
             f"{self.window_messages_per_second:.2f} msg/s = {self.window_limit_pct:.1f} %), "
             f"429s: {self.rate_limited_429}, duplicates: {self.duplicates}, "
-            f"lost: {self.lost}, {self.transactions_per_message:.2f} transactions/message "
+            f"lost: {self.lost}, {self.transactions_per_message:.2f} transactions/message, "
+            f"sender CPU {self.sender_cpu_ms_per_message:.2f} ms/message "
             f"— {verdict}"
         )
 
@@ -302,7 +314,7 @@ class StandIn:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "sandbox.botapi", "--host", "127.0.0.1", "--port", "0",
                 *limits, "--call-log-size", str(self.log_size), *burst,
-                "--latency-ms", str(self.args.latency_ms),
+                "--latency-ms", str(self.args.latency_ms), "--quiet",
                 cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log,
             )
             log.close()
@@ -325,6 +337,16 @@ class StandIn:
                      for c in chats[start:start + 2000]]
             await self.control("POST", "/users", json={"users": users})
 
+    def cpu_seconds(self) -> float | None:
+        """The stand-in process's CPU time so far (Linux), None in-process or elsewhere."""
+        if self.process is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
     async def stop(self) -> None:
         if self.http is not None:
             await self.http.close()
@@ -340,6 +362,7 @@ async def drain(url: str, chats: list[int], sweep_now: dt.datetime, args: argpar
     from sqlalchemy import event, func, select
     from telegram import Bot
 
+    from bot.aiohttp_request import AiohttpRequest
     from db.models import OutboxMessage, OutboxStatus
     from db.session import make_engine, make_sessionmaker
     from scheduler.sender import OutboxSender, SenderConfig
@@ -356,13 +379,19 @@ async def drain(url: str, chats: list[int], sweep_now: dt.datetime, args: argpar
     event.listen(engine.sync_engine, "commit", count)
     starts: dict[int, list[float]] = {}
 
-    class TimedBot(Bot):
-        async def send_message(self, *args: Any, **kwargs: Any) -> Any:
-            starts.setdefault(int(kwargs["chat_id"]), []).append(time.time())
-            return await super().send_message(*args, **kwargs)
+    class TimedRequest(AiohttpRequest):
+        """The bot's request as the application builds it (bot/app.py), noting when each
+        send starts."""
 
-    bot = TimedBot(TOKEN, base_url=f"{standin.url}/bot",
-                   base_file_url=f"{standin.url}/file/bot")
+        async def do_request(self, url: str, method: str, request_data: Any = None,
+                             *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+            if request_data is not None and url.endswith("/sendMessage"):
+                chat = int(request_data.parameters["chat_id"])
+                starts.setdefault(chat, []).append(time.time())
+            return await super().do_request(url, method, request_data, *args, **kwargs)
+
+    bot = Bot(TOKEN, base_url=f"{standin.url}/bot", base_file_url=f"{standin.url}/file/bot",
+              request=TimedRequest())
     try:
         await standin.add_users(chats)
         await bot.initialize()
@@ -385,6 +414,14 @@ async def drain(url: str, chats: list[int], sweep_now: dt.datetime, args: argpar
         unfinished = (OutboxStatus.pending, OutboxStatus.sending)
         watch = make_sessionmaker(make_engine(url))  # (its reads are not the sender's)
         commits[0] = 0
+        cpu = time.process_time()
+        standin_cpu = standin.cpu_seconds()
+        profile = None
+        if args.profile:
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
         for sender in senders:
             sender.start()
         while time.monotonic() < deadline:
@@ -397,6 +434,14 @@ async def drain(url: str, chats: list[int], sweep_now: dt.datetime, args: argpar
                 break
             await asyncio.sleep(0.05)
         result.seconds = time.monotonic() - start
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
+        result.sender_cpu_ms_per_message = round(
+            1000 * (time.process_time() - cpu) / max(1, result.messages), 3)
+        if standin_cpu is not None:
+            used = (standin.cpu_seconds() or 0.0) - standin_cpu
+            result.standin_cpu_ms_per_message = round(1000 * used / max(1, result.messages), 3)
         result.transactions = commits[0]
         result.transactions_per_message = commits[0] / max(1, result.messages)
         for sender in senders:
@@ -532,6 +577,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="senders sharing the outbox and the overall rate (default 1)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the stand-in in the benchmark's event loop, not its own process")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the drain (the sender's process) into FILE (pstats)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every send")
     args = parser.parse_args(argv)
     if args.agencies is None:

@@ -19,6 +19,7 @@ _TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*?)?)\s*>")
 _ATTR_RE = re.compile(r"""([a-zA-Z_-]+)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _CHAR_REF_RE = re.compile(r"&(lt|gt|amp|quot|#[0-9]+|#[xX][0-9a-fA-F]+);")
 _BARE_REF_RE = re.compile(r"&#?[0-9a-zA-Z]{0,8}")
+_PLAIN_RE = re.compile(r"[^<&]+")
 _SIMPLE_TAGS = {
     "b": "bold",
     "strong": "bold",
@@ -111,9 +112,12 @@ def parse_html(source: str) -> tuple[str, list[JSON]]:
             pos += utf16_len(decoded)
             i = ref.end()
             continue
-        out.append(ch)
-        pos += utf16_len(ch)
-        i += 1
+        # Plain text up to the next tag or reference, in one piece.
+        plain = _PLAIN_RE.match(source, i)
+        end = plain.end() if plain else i + 1
+        out.append(source[i:end])
+        pos += utf16_len(source[i:end])
+        i = end
     if stack:
         tag = stack[-1][0]
         what = "can't parse entities: Can't find end tag corresponding to start tag"
