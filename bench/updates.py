@@ -14,8 +14,9 @@ CPU milliseconds per answer (target ≤ 4 statements).
     python bench/updates.py --smoke          # 5 users × 5 answers
     python bench/updates.py --database-url postgresql://postgres@127.0.0.1/bench_updates
 
-`--database-url` needs an empty database (the schema is created). The last line on stdout
-is the result as JSON, with the git commit.
+`--database-url` needs an empty database (the schema is created). BENCH_PROFILE=FILE in the
+environment writes a cProfile of the bot's measured phase (its main thread) to FILE. The
+last line on stdout is the result as JSON, with the git commit.
 """
 
 from __future__ import annotations
@@ -89,7 +90,20 @@ def _commit(conn):
 def _checkout(dbapi_connection, record, proxy):
     counts["checkouts"] += 1
 
+# BENCH_PROFILE=path: cProfile the measured phase (between the driver's two SIGUSR1s).
+profile_path = os.environ.get("BENCH_PROFILE")
+profiler = None
+
 def _dump(*_):
+    global profiler
+    if profile_path:
+        import cProfile
+        if profiler is None:
+            profiler = cProfile.Profile()
+            profiler.enable()
+        else:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
     path = os.environ["BENCH_SQL_COUNTS"]
     with open(path + ".tmp", "w") as f:
         json.dump(counts, f)

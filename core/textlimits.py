@@ -234,7 +234,20 @@ def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     closed at the end of the piece and opened again at the start of the next. Pieces with
     nothing to see are left out, so text without any content gives no piece at all.
     """
+    if limit < 2:
+        raise ValueError("the limit must leave room for one character (2 UTF-16 units)")
+    repaired, units = _measure(html)
+    if units <= limit:
+        # The usual message fits whole: the one piece _split would give, read a run of text
+        # at a time (a token per character cost a millisecond for every question sent).
+        return [repaired] if _shows_something(repaired) else []
     return _split(html, limit, by_lines=True)
+
+
+def _shows_something(repaired: str) -> bool:
+    """Whether repaired HTML has a visible character other than white space."""
+    visible = _REF.sub(lambda m: _reference(m) or "", _TAG.sub("", repaired))
+    return bool(visible) and not visible.isspace()
 
 
 def _split(html: str, limit: int, by_lines: bool) -> list[str]:

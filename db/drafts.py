@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, func, select, update
+from sqlalchemy import Table, bindparam, delete, event, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, defaultload
+from sqlalchemy.orm import Session, aliased, defaultload, joinedload
 
 from core.answers import FieldSpec
 from core.calendar import WorkCalendar
@@ -50,12 +50,63 @@ def _spec_cache(session: AsyncSession) -> dict[int, FormSpec]:
     return cache
 
 
+_LOADED_DRAFT = "draft_loaded_with_member"  # session.info: (submission, obligation)
+
+
+async def member_and_draft(session: AsyncSession, identity: str, user_id: int, lock: bool
+                           ) -> Member | None:
+    """The member whose `identity` column (telegram_user_id, zalo_user_id) is `user_id`,
+    with their roles and agency, and in the same query the draft they are answering
+    (member.active_submission_id) with its obligation and schedule, which
+    `draft_and_obligation` then gives without a query: on the answer path a turn reads
+    once (issue 16).
+
+    With `lock` (PostgreSQL) the member's and the draft's rows are locked until the commit
+    (FOR UPDATE OF member, and FOR UPDATE in the draft's LATERAL sub-select): one person's
+    turns, and two editors of one draft, take turns. SQLite has a single writer: no lock."""
+    row = (await session.execute(_member_and_draft(identity, lock),
+                                 {"user_id": user_id})).unique().first()
+    if row is None:
+        return None
+    member, submission, obligation = row
+    if submission is not None and obligation is not None:
+        session.info[_LOADED_DRAFT] = (submission, obligation)
+    return cast(Member, member)
+
+
+@functools.cache
+def _member_and_draft(identity: str, lock: bool) -> Any:
+    """Built once (building it cost more than running it), run with the user id."""
+    draft: Any = Submission
+    on: Any = Submission.id == Member.active_submission_id
+    if lock:
+        # FOR UPDATE cannot take the missing side of an outer join; a LATERAL sub-select
+        # can lock the one row it reads.
+        draft, on = aliased(Submission, (
+            select(Submission).where(Submission.id == Member.active_submission_id)
+            .with_for_update().lateral("draft"))), true()
+    query = (select(Member, draft, Obligation).select_from(Member)
+             .where(getattr(Member, identity) == bindparam("user_id"))
+             .outerjoin(draft, on)
+             .outerjoin(Obligation, Obligation.id == draft.obligation_id)
+             # joined, not the relationship's own selectin: one statement, not two
+             .options(joinedload(Member.roles),
+                      defaultload(Obligation.schedule).lazyload(Schedule.plan))
+             .execution_options(populate_existing=True))
+    return query.with_for_update(of=Member) if lock else query
+
+
 async def draft_and_obligation(session: AsyncSession, submission_id: int
                                ) -> tuple[Submission, Obligation] | None:
     """A submission and its obligation (with its schedule and agency) in one query; the
     submission's row is locked until the commit (FOR UPDATE OF submission on PostgreSQL;
     SQLite has a single writer), so two editors of one draft take turns. The schedule's
-    plan (its document text and calendar) is not needed to answer: loaded when asked."""
+    plan (its document text and calendar) is not needed to answer: loaded when asked.
+    The member's own draft, read (and locked) with the member by `member_and_draft` in
+    this transaction, is given as it is."""
+    loaded: tuple[Submission, Obligation] | None = session.info.get(_LOADED_DRAFT)
+    if loaded is not None and loaded[0].id == submission_id:
+        return loaded
     row = (await session.execute(
         select(Submission, Obligation)
         .join(Obligation, Obligation.id == Submission.obligation_id)
@@ -316,7 +367,8 @@ async def save_state(
     obligation = await session.get(Obligation, submission.obligation_id)
     if obligation is not None and obligation.status == ObligationStatus.open:
         obligation.status = ObligationStatus.draft
-    await session.flush()
+    # Not flushed here: the draft's row goes out at the commit (or before the next query),
+    # in one UPDATE with what the turn still changes on it (the question shown).
     _remember_on_commit(session, submission, new)
 
 

@@ -218,9 +218,6 @@ class Member(Base):
     # A committee action waiting for typed input, e.g. {"kind": "return", "submission": 7}:
     # the next text from this member completes it. In the database, like every other state.
     pending_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # The question this member was last shown: typed text answers that question only, so two
-    # editors of one draft never answer each other's questions.
-    shown_field: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -523,6 +520,11 @@ class Submission(Base):
     reviewed_at: Mapped[dt.datetime | None]
     review_comment: Mapped[str | None] = mapped_column(Text)
     review_fields: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The question each editor of a draft was last shown, {"member id": field code}: typed
+    # text answers that question only, so two editors never answer each other's questions.
+    # Kept on the draft, whose row every answer writes anyway (not one more UPDATE, of the
+    # member, per answer).
+    shown_to: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

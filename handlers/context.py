@@ -11,13 +11,12 @@ import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -34,6 +33,7 @@ from core.clock import Clock
 from core.i18n import N_, Gettext, pick_language, translator
 from core.settings import Settings
 from core.textlimits import clip_html, split_html
+from db.drafts import member_and_draft
 from db.models import Member, MemberRole, ProcessedUpdate, Role
 from db.session import dialect_of, immediate, rows_changed, writer_lock
 from handlers.common import Context, sessions
@@ -312,24 +312,21 @@ async def begin_turn(update: Update, context: Context, session: AsyncSession) ->
 
 async def load_member(session: AsyncSession, user_id: int, chat_id: int | None
                       ) -> Member | None:
-    """The member behind an update, with their roles and agency, in one query.
+    """The member behind an update, with their roles and agency, and the draft they are
+    answering, in one query (db.drafts.member_and_draft).
 
     One person's turns go one at a time across instances (webhooks behind a load balancer):
     the second waits, then reads what the first wrote. On PostgreSQL the member's row is
-    locked by the same query that reads it (FOR UPDATE OF member; a no-op on SQLite, whose
-    single writer already orders turns); someone with no row yet (a stranger joining) is
-    ordered by an advisory lock on the chat, then read again."""
+    locked by the same query that reads it (FOR UPDATE; a no-op on SQLite, whose single
+    writer already orders turns); someone with no row yet (a stranger joining) is ordered
+    by an advisory lock on the chat, then read again."""
     postgres = dialect_of(session) == "postgresql"
-    query = (select(Member).where(identity_column(user_id) == user_id)
-             # joined, not the relationship's own selectin: one statement, not two
-             .options(joinedload(Member.roles)))
-    if postgres:
-        query = query.with_for_update(of=Member)
-    member = (await session.scalars(query)).unique().one_or_none()
+    identity = identity_column(user_id).key
+    member = await member_and_draft(session, identity, user_id, lock=postgres)
     if member is None and postgres and chat_id is not None:
         await session.execute(text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                               {"key": f"chat:{chat_id}"})
-        member = (await session.scalars(query)).unique().one_or_none()
+        member = await member_and_draft(session, identity, user_id, lock=postgres)
     return member
 
 
@@ -369,12 +366,19 @@ async def ensure_admin(t: Turn) -> None:
 
 async def first_delivery(session: AsyncSession, update: Update, now: dt.datetime) -> bool:
     """Record the update id in this transaction; False when it was already recorded."""
-    dialect_insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    result = await session.execute(
-        dialect_insert(ProcessedUpdate).values(update_id=update.update_id, at=now)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-    )
+    result = await session.execute(_record_update(dialect_of(session)),
+                                   {"update_id": update.update_id, "at": now})
     return bool(rows_changed(result))
+
+
+@functools.cache
+def _record_update(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING of an update's id, built once per dialect (building
+    it cost more than running it); run with the id and the time as parameters."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, ProcessedUpdate.__table__)  # Core: its result has a rowcount
+    return (insert(table).values(update_id=bindparam("update_id"), at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=[table.c.update_id]))
 
 
 class turn:

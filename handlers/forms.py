@@ -225,13 +225,29 @@ def shorten(value: Any, limit: int = 300) -> Any:
     return value
 
 
+def _mark_shown(t: Turn, submission: Submission, code: str) -> None:
+    """Remember on the draft which question this member now sees (written with the
+    draft's row, which an answer writes anyway; nothing when it is the same)."""
+    if t.member is None:
+        return
+    shown = submission.shown_to or {}
+    if shown.get(str(t.member.id)) != code:
+        submission.shown_to = {**shown, str(t.member.id): code}  # a new dict: seen as changed
+
+
+def shown_to(t: Turn, submission: Submission) -> str | None:
+    """The question of this draft this member was last shown (None: not known)."""
+    if t.member is None:
+        return None
+    return (submission.shown_to or {}).get(str(t.member.id))
+
+
 def show_question(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
                   state: FormState, note: str | None = None) -> None:
-    if t.member is not None:
-        t.member.shown_field = state.current or REVIEW
     if state.current == REVIEW or state.current is None:
         show_review(t, submission, obligation, form, state, note)
         return
+    _mark_shown(t, submission, state.current)
     text = question_text(t, obligation, form, state)
     if note:
         text = f"{note}\n\n{text}"
@@ -243,8 +259,7 @@ def show_question(t: Turn, submission: Submission, obligation: Obligation, form:
 def show_review(t: Turn, submission: Submission, obligation: Obligation, form: FormSpec,
                 state: FormState, note: str | None = None) -> None:
     _ = t._
-    if t.member is not None:
-        t.member.shown_field = REVIEW
+    _mark_shown(t, submission, REVIEW)
     answers = engine.effective_answers(form, state)
     lines = []
     if note:
@@ -437,7 +452,7 @@ async def on_text_answer(t: Turn, text: str) -> bool:
     if found is None:
         return False
     submission, obligation, form, state = found
-    if t.member is not None and t.member.shown_field not in (None, state.current):
+    if shown_to(t, submission) not in (None, state.current):
         show_question(t, submission, obligation, form, state, note="ℹ️ " + t._(
             "Someone else answered that question meanwhile. Here is where the report is now:"))
         return True

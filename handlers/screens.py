@@ -6,6 +6,7 @@ The main menu's buttons are typed text; a feature registers what its button does
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -73,13 +74,19 @@ def menu_for(t: Turn) -> Menu:
 def menu_item_for(text: str) -> str | None:
     """Which menu button a text is, in any supported language."""
     cleaned = normalise(text or "")  # case and diacritics aside: «bao cao can nop»
-    if not cleaned:
-        return None
+    return _menu_labels().get(cleaned) if cleaned else None
+
+
+@functools.cache
+def _menu_labels() -> dict[str, str]:
+    """{folded label: menu item} in every supported language, built once (folding the
+    fourteen labels again for every typed answer cost more than the rest of the lookup).
+    Earlier items win a label two of them would share, as the scan in order did."""
+    labels: dict[str, str] = {}
     for item in MENU_ITEMS:
         for locale in ("vi", "en"):
-            if normalise(translator(locale)(item)) == cleaned:
-                return item
-    return None
+            labels.setdefault(normalise(translator(locale)(item)), item)
+    return labels
 
 
 def stranger_welcome(_: Gettext) -> str:

@@ -7,7 +7,15 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from core.textlimits import _measure, _tokens, clip_html, telegram_len, utf16_len
+from core.textlimits import (
+    _measure,
+    _split,
+    _tokens,
+    clip_html,
+    split_html,
+    telegram_len,
+    utf16_len,
+)
 
 # Text made of what matters to the parser: tags (known, unknown, spoilers, end tags without
 # a start), escapes (good, bad, cut), astral and combining characters, lone surrogates.
@@ -41,3 +49,12 @@ def test_clip_fits_and_is_the_repaired_text_when_it_fits(html: str, limit: int) 
     repaired = "".join(t.raw for t in _tokens(html))
     if sum(t.units for t in _tokens(html)) <= limit:
         assert clipped == repaired
+
+
+@given(HTML, st.integers(min_value=2, max_value=200))
+@example("<b> </b>&#32;", 100)
+@example("<b>x", 100)
+def test_split_is_the_tokens_split_when_the_text_fits(html: str, limit: int) -> None:
+    """split_html reads a message that fits a run at a time (issue 16, the answer path):
+    the same pieces as the token-per-character split, fitting or not."""
+    assert split_html(html, limit) == _split(html, limit, by_lines=True)
