@@ -20,15 +20,21 @@ prints one JSON line:
 
     python bench/sweep_scale.py               # 100,000 members in 10,000 agencies
     python bench/sweep_scale.py --smoke       # 300 members
+    python bench/sweep_scale.py --keep /tmp/province.sqlite3 [--profile]
+        # build once into that file and sweep a copy of it on every run; --profile: the
+        # sweep under cProfile, its top 30 functions (cumulative, then own time) to stderr
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
 import json
+import pstats
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import event, func, insert, select, update  # noqa: E402
 
 from bench.commit import commit_id  # noqa: E402
+from bot.eventloop import use_event_loop  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -168,8 +175,9 @@ class WriteLock:
             self.transactions += 1
 
 
-async def sweep(db: Path) -> dict[str, Any]:
-    """One sweep as scheduler.jobs.sweep_once runs it, timed."""
+async def sweep(db: Path, profile: bool = False) -> dict[str, Any]:
+    """One sweep as scheduler.jobs.sweep_once runs it, timed (`profile`: under cProfile, its
+    top functions printed to stderr; the figures are then the profiler's, not the goals')."""
     engine = make_engine(f"sqlite+aiosqlite:///{db}")
     lock = WriteLock(engine.sync_engine)
     first: list[float] = []
@@ -182,9 +190,16 @@ async def sweep(db: Path) -> dict[str, Any]:
                 if not first:
                     first.append(time.perf_counter() - started)
 
+            profiler = cProfile.Profile() if profile else None
+            if profiler is not None:
+                profiler.enable()
             result = await run_sweep(session, NOW, TZ, commit_every=SWEEP_CHUNK,
                                      on_commit=committed, keep_written=False)
             await session.commit()
+            if profiler is not None:
+                profiler.disable()
+                for order in ("cumulative", "tottime"):
+                    pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(30)
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu
             stored = await session.scalar(select(func.count()).select_from(OutboxMessage))
@@ -202,6 +217,13 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--agencies", type=int, default=10_000)
     parser.add_argument("--smoke", action="store_true", help="300 members in 60 agencies")
+    parser.add_argument("--profile", action="store_true",
+                        help="run the sweep under cProfile, top 30 functions to stderr")
+    parser.add_argument("--keep", type=Path, metavar="FILE",
+                        help="reuse the province built in FILE (built there if missing); "
+                             "each run sweeps a copy")
+    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="the sweep's event loop (EVENT_LOOP; default as the bot's)")
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.smoke:
@@ -211,19 +233,27 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "province.sqlite3"
-        # The build runs in a child process, so that this one's peak is the sweep's.
-        child = subprocess.run(
-            [sys.executable, __file__, "--build", str(db), "--agencies", str(args.agencies),
-             "--members", str(args.members)], capture_output=True, text=True, check=False)
-        if child.returncode != 0:
-            print(child.stderr[-3000:], file=sys.stderr)
-            return 2
-        built = json.loads(child.stdout.strip().splitlines()[-1])
+        built: dict[str, Any] = {}
+        if args.keep is None or not args.keep.exists():
+            # The build runs in a child process, so that this one's peak is the sweep's.
+            child = subprocess.run(
+                [sys.executable, __file__, "--build", str(db), "--agencies",
+                 str(args.agencies), "--members", str(args.members)],
+                capture_output=True, text=True, check=False)
+            if child.returncode != 0:
+                print(child.stderr[-3000:], file=sys.stderr)
+                return 2
+            built = json.loads(child.stdout.strip().splitlines()[-1])
+            if args.keep is not None:
+                shutil.copyfile(db, args.keep)
+        else:
+            shutil.copyfile(args.keep, db)
         baseline = peak_mb()
-        figures = asyncio.run(sweep(db))
+        loop = use_event_loop(args.event_loop)  # the sweep runs in the bot's process
+        figures = asyncio.run(sweep(db, args.profile))
     result = {"members": args.members, "agencies": args.agencies, **figures,
               "peak_mb": round(peak_mb(), 1), "baseline_mb": round(baseline, 1), **built,
-              "commit": commit_id()}
+              "event_loop": loop, "commit": commit_id()}
     print(json.dumps(result))
     goals = (result["sweep_s"] <= 10 and result["first_commit_s"] <= 3
              and result["longest_write_s"] <= 1 and result["peak_mb"] <= 400)

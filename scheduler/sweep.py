@@ -459,43 +459,81 @@ def digest_after(o: ObligationView, level: str, orphan: bool) -> int | None:
 def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]:
     """All messages due at `now`. Pure: same snapshot and now, same decisions."""
     by_person: dict[tuple[int, str], Decision] = {}
+    decide_personal(now, snapshot, tz, by_person)
+    lines = digest_lines(now, snapshot, tz, {a: len(m) for a, m in snapshot.members.items()})
+    decide_digests(now, snapshot, tz, lines, by_person)
+    return finish(now, snapshot, tz, lines, by_person)
 
-    def add(recipient: Recipient, kind: str, level: int, item: Item,
-            committee: CommitteeView) -> None:
-        # Items of one person merge into one message (notice/reminder/overdue together).
-        key = (recipient.member_id, "personal")
-        decision = by_person.get(key)
-        if decision is None:
-            decision = by_person[key] = Decision(recipient, kind, level,
-                                                 committee_id=committee.id,
-                                                 labels=dict(committee.labels))
-        keyed = Item(f"{item.dedupe_key}:{recipient.member_id}", item.kind, item.level,
-                     item.obligation_id, item.days)
-        decision.items.append(keyed)
-        if _KIND_RANK[kind] > _KIND_RANK[decision.kind]:
-            decision.kind = kind
-        decision.level = max(decision.level, level)
 
-    digest_lines: dict[int, list[tuple[ObligationView, int]]] = {}
+# The parts of decide(), for a sweep that decides the agencies' own people a part at a time
+# (scheduler.sweeper streams them) and the digests once at the end. by_person: (member id,
+# "personal" | "digest") -> the person's decision, filled in by the parts.
+ByPerson = dict[tuple[int, str], Decision]
+# committee id -> (late report, how many of its agency's people can be reminded) per report
+# a digest may list, in the snapshot's order.
+DigestLines = dict[int, list[tuple[ObligationView, int]]]
+
+
+def decide_personal(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo,
+                    by_person: ByPerson) -> None:
+    """The notices, reminders and overdue messages of the agencies' own people
+    (Snapshot.members) about snapshot.obligations."""
+    sending: dict[int, bool] = {}  # committee id -> allowed_now, once per committee
+    # (agency, audience) -> who hears: the same few lists for every report of an agency.
+    audiences: dict[tuple[int, str], list[Recipient]] = {}
     for o in snapshot.obligations:
         committee = snapshot.committees[o.committee_id]
-        if not allowed_now(now, committee, tz):
+        if o.committee_id not in sending:
+            sending[o.committee_id] = allowed_now(now, committee, tz)
+        if not sending[o.committee_id]:
             continue
-        members = snapshot.members.get(o.agency_id, [])
         found = personal_items(o, now, committee, tz)
-        if found is not None:
-            audience, items = found
+        if found is None:
+            continue
+        audience, items = found
+        people = audiences.get((o.agency_id, audience))
+        if people is None:
+            members = snapshot.members.get(o.agency_id, [])
             if audience == "reporters":
                 people = [m for m in members if "reporter" in m.roles] or [
                     m for m in members if "head" in m.roles]
             else:
                 people = [m for m in members if m.roles & {"reporter", "head"}]
-            for person in people:
-                for item in items:
-                    add(person, item.kind, item.level, item, committee)
-        if now >= o.due_at:
-            digest_lines.setdefault(o.committee_id, []).append((o, len(members)))
+            audiences[(o.agency_id, audience)] = people
+        for person in people:
+            # Items of one person merge into one message (notice/reminder/overdue together).
+            key = (person.member_id, "personal")
+            for item in items:
+                decision = by_person.get(key)
+                if decision is None:
+                    decision = by_person[key] = Decision(person, item.kind, item.level,
+                                                         committee_id=committee.id,
+                                                         labels=dict(committee.labels))
+                decision.items.append(Item(f"{item.dedupe_key}:{person.member_id}", item.kind,
+                                           item.level, item.obligation_id, item.days))
+                if _KIND_RANK[item.kind] > _KIND_RANK[decision.kind]:
+                    decision.kind = item.kind
+                if item.level > decision.level:
+                    decision.level = item.level
 
+
+def digest_lines(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo,
+                 counts: dict[int, int]) -> DigestLines:
+    """The reports past their deadline, by committee, each with how many of its agency's
+    people can be reminded (`counts`: agency id -> Snapshot.members' length; 0: nobody)."""
+    lines: DigestLines = {}
+    sending: dict[int, bool] = {}
+    for o in snapshot.obligations:
+        if o.committee_id not in sending:
+            sending[o.committee_id] = allowed_now(now, snapshot.committees[o.committee_id], tz)
+        if sending[o.committee_id] and now >= o.due_at:
+            lines.setdefault(o.committee_id, []).append((o, counts.get(o.agency_id, 0)))
+    return lines
+
+
+def decide_digests(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo,
+                   digest_lines: DigestLines, by_person: ByPerson) -> None:
+    """The digests of the committee levels (Snapshot.by_level) listing `digest_lines`."""
     for committee_id, lines in digest_lines.items():
         committee = snapshot.committees[committee_id]
         local = now.astimezone(tz)
@@ -558,6 +596,11 @@ def decide(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo) -> list[Decision]
                 noted = set(decision.outside)
                 decision.outside += [note for note in dict.fromkeys(outside)
                                      if note not in noted]
+
+
+def finish(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo, digest_lines: DigestLines,
+           by_person: ByPerson) -> list[Decision]:
+    """The decisions of `by_person`, less the digests with no news, in member order."""
     decisions = [d for d in by_person.values() if not _unchanged_digest(d, snapshot, now, tz)]
     for d in decisions:
         if d.kind in ("digest", "weekly") and d.committee_id is not None:

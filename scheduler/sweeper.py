@@ -11,11 +11,11 @@ import gc
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Table, and_, func, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.calendar import WorkCalendar
 from core.i18n import pick_language
@@ -37,13 +37,16 @@ from db.models import (
     Schedule,
     Submission,
     SubmissionState,
+    UTCDateTime,
 )
 from db.queries import member_levels
 from scheduler import levels as escalation_levels
 from scheduler.arrivals import write_arrivals
+from scheduler.buttons import OPEN_REPORT
 from scheduler.committees import committee_view
 from scheduler.messages import personal_budget, render_decision
 from scheduler.sweep import (
+    ByPerson,
     CommitteeView,
     Decision,
     Item,
@@ -52,6 +55,10 @@ from scheduler.sweep import (
     Recipient,
     Snapshot,
     decide,
+    decide_digests,
+    decide_personal,
+    digest_lines,
+    finish,
 )
 
 _PERSONAL_RANK = {"notice": 0, "reminder": 1, "overdue": 2}
@@ -71,12 +78,54 @@ OVERDUE_WINDOW = dt.timedelta(hours=1)
 
 # IN lists are read in pieces of this many ids (PostgreSQL allows 32,767 parameters).
 ID_CHUNK = 1000
+# The streamed sweep's first part, in agencies (_stream): about one run's worth of people.
+FIRST_PART = 100
 
 
-def _chunks(ids: Iterable[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
+class _Repeated(UTCDateTime):
+    """UTCDateTime for the one instant every row of a bulk insert repeats (the sweep's
+    `now`): converted for the database once, not once per row and column (at 100,000
+    messages that conversion was seconds of the sweep)."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+        last: list[tuple[Any, Any]] = []  # (the value, converted), replaced in one step
+
+        def once(value: Any) -> Any:
+            memo = last[0] if last else None
+            if memo is None or memo[0] is not value:
+                memo = (value, process(value))
+                last[:] = [memo]
+            return memo[1]
+
+        return once
+
+
+# The `now` of the sweep's bulk inserts: a parameter per time column (one parameter in two
+# places breaks PostgreSQL's numbered parameters), given once per row.
+_REPEATED = _Repeated()
+_NOW = bindparam("sweep_now", type_=_REPEATED)
+_NOW_AGAIN = bindparam("sweep_now_again", type_=_REPEATED)
+
+
+def _chunks(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
     ordered = sorted(ids)
+    size = size or ID_CHUNK  # read when called (tests make it small)
     for start in range(0, len(ordered), size):
         yield ordered[start:start + size]
+
+
+async def _core(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, for the sweep's bulk reads and writes as plain Core
+    statements (rows as tuples, no ORM loading or bulk machinery: at 100,000 members that
+    machinery was seconds of the sweep); what the session holds is flushed first, as its
+    own execute would."""
+    await session.flush()
+    return await session.connection()
 
 
 async def _by_ids(session: AsyncSession, query: Any, column: Any,
@@ -84,12 +133,11 @@ async def _by_ids(session: AsyncSession, query: Any, column: Any,
     """The rows of `query` whose `column` is one of `ids`, read in pieces."""
     found: list[Row[Any]] = []
     for chunk in _chunks(ids):
-        found += (await session.execute(query.where(column.in_(chunk)))).all()
+        found += (await (await _core(session)).execute(query.where(column.in_(chunk)))).all()
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Person:
+class _Person(NamedTuple):
     """An active member as the snapshot files them: where they belong, and as a Recipient."""
 
     agency_id: int | None
@@ -105,15 +153,27 @@ async def _people(session: AsyncSession, agency_ids: set[int], committee_ids: li
                Member.agency_id, Member.committee_id, Member.language, Member.telegram_language)
     found: dict[int, tuple[Any, ...]] = {}
     held: dict[int, set[str]] = defaultdict(set)
-    for column, ids in ((Member.agency_id, agency_ids), (Member.committee_id, committee_ids)):
+    names: dict[Any, str] = {}  # a role as read -> its name
+    # Of a committee, only who may be at one of its levels: a role beyond the agency's own
+    # (reporter and head are agency levels only: db.queries.member_levels). At a province's
+    # scale every reporter has a committee: they are read with their agency.
+    beyond_agency = Member.id.in_(select(MemberRole.member_id).where(
+        MemberRole.role.not_in([Role.reporter, Role.head])))
+    for column, ids, which in ((Member.agency_id, agency_ids, true()),
+                               (Member.committee_id, committee_ids, beyond_agency)):
         for chunk in _chunks(ids):
-            where = (Member.active.is_(True), column.in_(chunk))
-            for row in await session.execute(select(*columns).where(*where)):
-                found[row[0]] = tuple(row)
-            for member_id, role in (await session.execute(
-                    select(MemberRole.member_id, MemberRole.role)
-                    .join(Member, Member.id == MemberRole.member_id).where(*where))):
-                held[member_id].add(Role(role).value)
+            # Each member with each of their roles: one row per role (one query, not two).
+            for row in await (await _core(session)).execute(
+                    select(*columns, MemberRole.role)
+                    .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+                    .where(Member.active.is_(True), column.in_(chunk), which)):
+                member_id, role = row[0], row[-1]
+                if member_id not in found:
+                    found[member_id] = tuple(row[:-1])
+                if role is not None:
+                    if role not in names:
+                        names[role] = Role(role).value
+                    held[member_id].add(names[role])
     role_sets: dict[frozenset[str], frozenset[str]] = {}
     languages: dict[tuple[str | None, str | None], str] = {}
     people: list[_Person] = []
@@ -144,8 +204,9 @@ def _recipient(m: Member) -> Recipient:
     )
 
 
-async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -> Snapshot:
-    """What the sweep decides on (scheduler.sweep.Snapshot), read in a few narrow queries.
+async def _obligations(session: AsyncSession, now: dt.datetime, tz: ZoneInfo
+                       ) -> tuple[dict[int, CommitteeView], list[ObligationView]]:
+    """The committees and the open obligations that can be due (load_snapshot), in id order.
 
     At a province's scale (100,000 members, tens of thousands of due reports) this is most
     of the sweep's memory: only the obligation columns the views need are read, and each
@@ -154,7 +215,7 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
     today = now.astimezone(tz).date()
     horizon = now + dt.timedelta(days=LOOKAHEAD_DAYS)
     rows = (
-        await session.execute(
+        await (await _core(session)).execute(
             select(Obligation.id, Obligation.schedule_id, Obligation.agency_id,
                    Obligation.status, Obligation.period_type, Obligation.period_key,
                    Obligation.period_start, Obligation.due_at, Obligation.extended_due_at,
@@ -225,54 +286,72 @@ async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -
             due_at=instants.setdefault(due, due), plan_ends_on=plan.ends_on,
             policy=policies[row.schedule_id], escalate=escalate,
         ))
-    del rows, texts, days, instants
-    agency_ids = {o.agency_id for o in obligations}
-    members: dict[int, list[Recipient]] = defaultdict(list)
-    # committee id -> level name -> its people (Snapshot.by_level)
-    by_level: dict[int, dict[str, list[Recipient]]] = defaultdict(lambda: defaultdict(list))
-    if committees:
-        committee_levels = escalation_levels.with_audience("committee")
-        # (role set, committee, in its standing office agency) -> the committee levels, in
-        # climbing order: worked out once for the thousands of people who share them.
-        at_levels: dict[tuple[frozenset[str], int, bool], list[str]] = {}
-        for person in await _people(session, agency_ids, list(committees)):
-            r = person.recipient
-            if person.agency_id in agency_ids and r.roles & {"reporter", "head"}:
-                members[person.agency_id].append(r)
-            view = committees.get(person.committee_id) if person.committee_id else None
-            if view is None:
-                continue
-            standing_office = view.agency_for("standing_office")
-            key = (r.roles, view.id, person.agency_id == standing_office)
-            if key not in at_levels:
-                # The member role standing_office is the committee office's staff: the
-                # consolidating agency's people, except those of a standing office agency of
-                # its own, who are the Thường trực (db.queries.member_levels).
-                levels = member_levels(r.roles, person.agency_id,
-                                       view.agency_for("consolidating"), standing_office)
-                at_levels[key] = [level.name for level in committee_levels
-                                  if level.name in levels]
-            for name in at_levels[key]:  # each level's people in member order
-                by_level[view.id][name].append(r)
+    return committees, obligations
+
+
+def _file(people: list[_Person], agency_ids: set[int], committees: dict[int, CommitteeView],
+          members: dict[int, list[Recipient]], by_level: dict[int, dict[str, list[Recipient]]],
+          at_levels: dict[tuple[frozenset[str], int, bool], list[str]]) -> None:
+    """File people as Snapshot.members (the reporters and heads of `agency_ids`) and
+    Snapshot.by_level (the committee levels of `committees`), in member order."""
+    committee_levels = escalation_levels.with_audience("committee")
+    for person in people:
+        r = person.recipient
+        if person.agency_id in agency_ids and r.roles & {"reporter", "head"}:
+            members.setdefault(person.agency_id, []).append(r)
+        view = committees.get(person.committee_id) if person.committee_id else None
+        if view is None:
+            continue
+        standing_office = view.agency_for("standing_office")
+        key = (r.roles, view.id, person.agency_id == standing_office)
+        if key not in at_levels:
+            # (role set, committee, in its standing office agency) -> the committee levels,
+            # in climbing order: worked out once for the thousands of people who share them.
+            # The member role standing_office is the committee office's staff: the
+            # consolidating agency's people, except those of a standing office agency of
+            # its own, who are the Thường trực (db.queries.member_levels).
+            levels = member_levels(r.roles, person.agency_id,
+                                   view.agency_for("consolidating"), standing_office)
+            at_levels[key] = [level.name for level in committee_levels
+                              if level.name in levels]
+        for name in at_levels[key]:  # each level's people in member order
+            by_level.setdefault(view.id, {}).setdefault(name, []).append(r)
+
+
+async def _blocked(session: AsyncSession, committees: dict[int, CommitteeView],
+                   now: dt.datetime) -> dict[int, list[int]]:
+    """Snapshot.blocked: committee id -> who blocked the bot within BLOCKED_NEWS_DAYS."""
     blocked: dict[int, list[int]] = defaultdict(list)
     if committees:
         recent = now - dt.timedelta(days=BLOCKED_NEWS_DAYS)
-        for m in (
-            await session.scalars(
-                select(Member).where(
+        for member_id, committee_id in await session.execute(
+                select(Member.id, Member.committee_id).where(
                     Member.active.is_(False), Member.inactive_reason == "blocked",
                     Member.committee_id.in_(list(committees)), Member.updated_at >= recent,
-                )
-            )
-        ).all():
-            if m.committee_id is not None:  # selected by committee
-                blocked[m.committee_id].append(m.id)
-    leaders = {r.member_id for per in by_level.values() for people in per.values()
-               for r in people}
-    return Snapshot(committees=committees, obligations=obligations, members=dict(members),
-                    by_level={cid: dict(people) for cid, people in by_level.items()},
-                    blocked=dict(blocked),
-                    last_digests=await last_digests(session, leaders, now, tz))
+                ).order_by(Member.id)):
+            if committee_id is not None:  # selected by committee
+                blocked[committee_id].append(member_id)
+    return dict(blocked)
+
+
+def _leaders(by_level: dict[int, dict[str, list[Recipient]]]) -> set[int]:
+    return {r.member_id for per in by_level.values() for people in per.values() for r in people}
+
+
+async def load_snapshot(session: AsyncSession, now: dt.datetime, tz: ZoneInfo) -> Snapshot:
+    """What the sweep decides on (scheduler.sweep.Snapshot), read in a few narrow queries
+    (_obligations; the people as columns: _people)."""
+    committees, obligations = await _obligations(session, now, tz)
+    agency_ids = {o.agency_id for o in obligations}
+    members: dict[int, list[Recipient]] = {}
+    # committee id -> level name -> its people (Snapshot.by_level)
+    by_level: dict[int, dict[str, list[Recipient]]] = {}
+    if committees:
+        _file(await _people(session, agency_ids, list(committees)), agency_ids, committees,
+              members, by_level, {})
+    return Snapshot(committees=committees, obligations=obligations, members=members,
+                    by_level=by_level, blocked=await _blocked(session, committees, now),
+                    last_digests=await last_digests(session, _leaders(by_level), now, tz))
 
 
 async def last_digests(session: AsyncSession, member_ids: set[int], now: dt.datetime,
@@ -394,10 +473,15 @@ SWEEP_CHUNK = 1000
 OnCommit = Callable[[int], Awaitable[None]]
 
 
+KEY_CHUNK = 2500
+
+
 async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
+    # A run's keys (about two per person) in one or two statements, well within both
+    # databases' limit on parameters (32,766).
+    for start in range(0, len(keys), KEY_CHUNK):
+        chunk = keys[start:start + KEY_CHUNK]
         found.update((await session.scalars(
             select(OutboxItem.dedupe_key).where(OutboxItem.dedupe_key.in_(chunk))
         )).all())
@@ -407,27 +491,61 @@ async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
 class _Renderer:
     """render_decision, with one rendering per distinct personal message of a sweep.
 
-    Everyone of an agency usually gets the same reminder: its text and buttons depend only on
-    what render_personal reads (the language, the room left for a digest, the items' kinds and
-    reports, the plan's words for its roles), not on who receives it, so 100,000 members cost
-    one rendering per agency, not per person. A rendering is kept only while people counted
+    Everyone of an agency usually gets the same reminder, and every agency of a period the
+    same words: a personal message's text depends only on what render_personal reads (the
+    language, the room left for a digest, the items' kinds, and of each report its title,
+    deadline and escalation chain: _content; the plan's words for its roles), not on who
+    receives it nor on which agency's report it is. Only its buttons name the reports (by id):
+    a rendering made for one agency's reports is given to another's with the buttons' reports
+    swapped, position by position. So 100,000 members cost one rendering per distinct
+    message, not per person or agency. A rendering is kept only while people counted
     beforehand (`expect`) are still to get it, so a sweep where every message differs keeps
     none. Digests (their own queries) and nudges are rendered each time."""
 
     def __init__(self, session: AsyncSession, obligations: dict[int, ObligationView],
                  now: dt.datetime, tz: ZoneInfo) -> None:
         self.session, self.obligations, self.now, self.tz = session, obligations, now, tz
-        self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # key -> the items' reports -> the rendering made for them (the first one rendered,
+        # the others that one with its buttons' reports swapped)
+        self.cache: dict[tuple[Any, ...], dict[tuple[int | None, ...], dict[str, Any]]] = {}
         self.uses: dict[tuple[Any, ...], int] = {}
+        # obligation id -> the number of its content (equal numbers: equal words)
+        self.contents: dict[int | None, int] = {}
+        self.numbers: dict[tuple[Any, ...] | None, int] = {}
+        self.said: dict[tuple[tuple[str, int | None], ...], tuple[Any, ...]] = {}
+        self.budgets: dict[frozenset[str], int] = {}  # personal_budget by role set
 
-    @staticmethod
-    def _key(decision: Decision) -> tuple[Any, ...] | None:
+    def _content(self, obligation_id: int | None) -> int:
+        """What a personal message says of a report, as a number: everything of its view
+        render_personal (and render_decision) reads but its id and agency."""
+        number = self.contents.get(obligation_id)
+        if number is None:
+            o = self.obligations.get(obligation_id) if obligation_id is not None else None
+            content = None if o is None else (
+                o.committee_id, o.schedule_name, o.period_type, o.period_key, o.due_at,
+                o.policy, o.escalate)
+            number = self.contents[obligation_id] = self.numbers.setdefault(
+                content, len(self.numbers))
+        return number
+
+    def _key(self, decision: Decision) -> tuple[Any, ...] | None:
         if decision.kind not in _PERSONAL_RANK or decision.extra:
             return None  # a digest, or a nudge's request (its words are not worth a key)
-        return (decision.kind, decision.committee_id, decision.recipient.language,
-                personal_budget(decision.recipient),
-                tuple([(i.kind, i.obligation_id) for i in decision.items]),
-                tuple(decision.labels.items()))
+        items = tuple([(i.kind, i.obligation_id) for i in decision.items])
+        said = self.said.get(items)
+        if said is None:
+            # What the items say: each one's kind and report's content, and which items
+            # share a report. Worked out once per agency (its people share their items).
+            first: dict[int | None, int] = {}
+            said = self.said[items] = tuple([
+                (kind, self._content(obligation_id), first.setdefault(obligation_id, n))
+                for n, (kind, obligation_id) in enumerate(items)])
+        roles = decision.recipient.roles
+        budget = self.budgets.get(roles)
+        if budget is None:
+            budget = self.budgets[roles] = personal_budget(decision.recipient)
+        return (decision.kind, decision.committee_id, decision.recipient.language, budget,
+                said, tuple(decision.labels.items()))
 
     def expect(self, decisions: Iterable[Decision]) -> None:
         """Count how many people will get each message (a message whose items change
@@ -438,18 +556,31 @@ class _Renderer:
 
     async def __call__(self, decision: Decision) -> dict[str, Any]:
         key = self._key(decision)
-        payload = self.cache.get(key) if key is not None else None
+        ids = tuple([i.obligation_id for i in decision.items])
+        if key is None:
+            return dict(await render_decision(self.session, decision, self.obligations,
+                                              self.now, self.tz))
+        made = self.cache.get(key)
+        if made is None:
+            made = self.cache[key] = {ids: await render_decision(
+                self.session, decision, self.obligations, self.now, self.tz)}
+        payload = made.get(ids)
         if payload is None:
-            payload = await render_decision(self.session, decision, self.obligations,
-                                            self.now, self.tz)
-        if key is not None:
-            left = self.uses.get(key, 1) - 1
-            if left > 0:
-                self.uses[key] = left
-                self.cache[key] = payload
-            else:
-                self.uses.pop(key, None)
-                self.cache.pop(key, None)
+            # Made for other reports of the same words: each button opens this person's
+            # report in the same place (OPEN_REPORT, render_personal's only buttons).
+            made_for, some = next(iter(made.items()))
+            swap = {OPEN_REPORT.data(old): OPEN_REPORT.data(new)
+                    for old, new in zip(made_for, ids, strict=True)
+                    if old is not None and new is not None}
+            payload = made[ids] = {**some, "buttons": [
+                [{**b, "data": swap.get(b["data"], b["data"])} for b in row]
+                for row in some["buttons"]]}
+        left = self.uses.get(key, 1) - 1
+        if left > 0:
+            self.uses[key] = left
+        else:
+            self.uses.pop(key, None)
+            self.cache.pop(key, None)
         return dict(payload)
 
 
@@ -529,8 +660,8 @@ async def _write(session: AsyncSession, decisions: list[Decision], render: _Rend
         rows.append({"dedupe_key": f"msg:{items[0].dedupe_key}", "kind": head.kind,
                      "member_id": head.recipient.member_id,
                      "chat_id": head.recipient.chat_id, "payload": payload,
-                     "status": OutboxStatus.pending, "attempts": 0, "next_attempt_at": now,
-                     "created_at": now})
+                     "status": OutboxStatus.pending, "attempts": 0, _NOW.key: now,
+                     _NOW_AGAIN.key: now})
         grouped_items.append(items)
     del rendered
     # One multi-row INSERT … RETURNING for all messages (their ids, for the items), not the
@@ -538,41 +669,78 @@ async def _write(session: AsyncSession, decisions: list[Decision], render: _Rend
     # Rows come back in no set order (asking for the parameters' order makes SQLAlchemy send
     # one statement per row on SQLite): each id is matched by its unique dedupe key.
     # The tables' own INSERTs (Core), not the ORM's bulk path, which handles each row in Python.
-    ids: dict[str, int] = {key: message_id for key, message_id in await session.execute(
-        insert(_OUTBOX).returning(_OUTBOX.c.dedupe_key, _OUTBOX.c.id), rows)} if rows else {}
-    written = [OutboxMessage(id=ids[row["dedupe_key"]], **row) for row in rows] if keep else []
+    core = await _core(session)
+    ids: dict[str, int] = {key: message_id for key, message_id in await core.execute(
+        insert(_OUTBOX).values(next_attempt_at=_NOW, created_at=_NOW_AGAIN)
+        .returning(_OUTBOX.c.dedupe_key, _OUTBOX.c.id), rows)} if rows else {}
+    written = [OutboxMessage(id=ids[row["dedupe_key"]], next_attempt_at=now, created_at=now,
+                             **{k: v for k, v in row.items()
+                                if k not in (_NOW.key, _NOW_AGAIN.key)})
+               for row in rows] if keep else []
     item_rows = [
         {"dedupe_key": item.dedupe_key, "outbox_id": ids[row["dedupe_key"]], "kind": item.kind,
          "level": item.level, "obligation_id": item.obligation_id,
-         "member_id": row["member_id"], "created_at": now}
+         "member_id": row["member_id"], _NOW.key: now}
         for row, items in zip(rows, grouped_items, strict=True) for item in items
     ]
     item_rows += [
         {"dedupe_key": item.dedupe_key, "outbox_id": outbox_id, "kind": item.kind,
          "level": item.level, "obligation_id": item.obligation_id, "member_id": member_id,
-         "created_at": now}
+         _NOW.key: now}
         for outbox_id, member_id, item in folded
     ]
     if item_rows:
-        await session.execute(insert(_OUTBOX_ITEM), item_rows)
+        await core.execute(insert(_OUTBOX_ITEM).values(created_at=_NOW), item_rows)
     await session.flush()
     return fresh, written if keep else len(rows)
 
 
-def _by_people(decisions: list[Decision], size: int) -> Iterator[list[Decision]]:
-    """The decisions in runs of about `size` people, each person's decisions in one run (they
-    are one message)."""
-    run: list[Decision] = []
-    people: set[int] = set()
-    for decision in decisions:
-        member = decision.recipient.member_id
-        if member not in people and len(people) >= size:
-            yield run
-            run, people = [], set()
-        run.append(decision)
-        people.add(member)
-    if run:
-        yield run
+class _Runs:
+    """Writes decisions (_write) in runs of `size` people, each committed, `on_commit`
+    awaited after each (`size` None: one run, not committed). Each person's decisions must
+    come together, in one call of `add`: they are one message, so never split between two
+    runs."""
+
+    def __init__(self, session: AsyncSession, render: _Renderer, now: dt.datetime,
+                 dry_run: bool, size: int | None, on_commit: OnCommit | None,
+                 keep: bool) -> None:
+        self.session, self.render, self.now, self.dry_run = session, render, now, dry_run
+        self.size, self.on_commit, self.keep = size, on_commit, keep
+        self.run: list[Decision] = []
+        self.people: set[int] = set()
+        self.fresh: list[Decision] = []
+        self.written: list[OutboxMessage] = []
+        self.count = 0
+
+    async def add(self, decisions: list[Decision]) -> None:
+        self.render.expect(decisions)
+        for decision in decisions:
+            member = decision.recipient.member_id
+            if (self.size is not None and member not in self.people
+                    and len(self.people) >= self.size):
+                await self.flush()
+            self.run.append(decision)
+            self.people.add(member)
+        if self.size is not None and len(self.people) >= self.size:
+            # A full run, all of whose people's decisions are here (each call gives whole
+            # people): written now, not when the next part is read.
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.run:
+            return
+        run, self.run, self.people = self.run, [], set()
+        run_fresh, run_written = await _write(self.session, run, self.render, self.now,
+                                              self.dry_run, keep=self.keep)
+        wrote = run_written if isinstance(run_written, int) else len(run_written)
+        self.count += wrote
+        if isinstance(run_written, list):
+            self.fresh += run_fresh
+            self.written += run_written
+        if self.size is not None and wrote:
+            await self.session.commit()
+            if self.on_commit is not None:
+                await self.on_commit(self.count)
 
 
 async def run_sweep(
@@ -584,49 +752,96 @@ async def run_sweep(
 
     By default everything is written in the caller's transaction. `commit_every`: the
     messages are written and committed in runs of about that many people (the session must
-    not be inside `session.begin()`; the last run, the arrivals notice and the audit entry
-    are left for the caller to commit), `on_commit` awaited after each. A sweep stopped
-    half-way (a crash, another sweeper's rows) leaves whole messages: what it did not write,
-    the next sweep writes, as the dedupe keys say what was sent. `keep_written=False`: the
-    written rows are not kept in the result (SweepResult.count says how many), so memory
-    does not grow with them."""
+    not be inside `session.begin()`; the arrivals notice and the audit entry are left for
+    the caller to commit), `on_commit` awaited after each; the agencies' people are then
+    loaded and decided a part at a time (_stream), so the first run is committed (and the
+    sender woken) long before the last people are read. A sweep stopped half-way (a crash,
+    another sweeper's rows) leaves whole messages: what it did not write, the next sweep
+    writes, as the dedupe keys say what was sent. `keep_written=False`: the written rows
+    are not kept in the result (SweepResult.count says how many), so memory does not grow
+    with them."""
     # What the sweep loads and decides lives until it ends and holds no reference cycle:
     # frozen, the cyclic collector does not walk it again and again as the sweep allocates
     # (at 100,000 members that walking was a quarter of the sweep). Unfrozen at the end, it
     # is collected as usual.
     gc.freeze()
     try:
-        snapshot = await load_snapshot(session, now, tz)
-        gc.freeze()
-        decisions = decide(now, snapshot, tz)
-        gc.freeze()
-        return await _write_all(session, snapshot, decisions, now, tz, dry_run,
-                                commit_every, on_commit, keep_written)
+        if commit_every is not None:
+            snapshot, runs = await _stream(session, now, tz, dry_run, commit_every, on_commit,
+                                           keep_written)
+        else:
+            snapshot = await load_snapshot(session, now, tz)
+            gc.freeze()
+            decisions = decide(now, snapshot, tz)
+            gc.freeze()
+            runs = _Runs(session, _Renderer(session, {o.id: o for o in snapshot.obligations},
+                                            now, tz),
+                         now, dry_run, None, None, keep_written)
+            await runs.add(decisions)
+            await runs.flush()
+        return await _finish_sweep(session, snapshot, runs, now, tz, dry_run, keep_written)
     finally:
         gc.unfreeze()
 
 
-async def _write_all(session: AsyncSession, snapshot: Snapshot, decisions: list[Decision],
-                     now: dt.datetime, tz: ZoneInfo, dry_run: bool, commit_every: int | None,
-                     on_commit: OnCommit | None, keep_written: bool) -> SweepResult:
-    render = _Renderer(session, {o.id: o for o in snapshot.obligations}, now, tz)
-    render.expect(decisions)
-    fresh: list[Decision] = []
-    written: list[OutboxMessage] = []
-    count = 0
-    runs = [decisions] if commit_every is None else _by_people(decisions, commit_every)
-    for run in runs:
-        run_fresh, run_written = await _write(session, run, render, now, dry_run,
-                                              keep=keep_written)
-        wrote = run_written if isinstance(run_written, int) else len(run_written)
-        count += wrote
-        if isinstance(run_written, list):
-            fresh += run_fresh
-            written += run_written
-        if commit_every is not None and wrote:
-            await session.commit()
-            if on_commit is not None:
-                await on_commit(count)
+async def _stream(session: AsyncSession, now: dt.datetime, tz: ZoneInfo, dry_run: bool,
+                  size: int, on_commit: OnCommit | None, keep_written: bool,
+                  ) -> tuple[Snapshot, _Runs]:
+    """The sweep in parts: the obligations and the committees' people first (few), then the
+    agencies' people ID_CHUNK agencies at a time, each part decided (decide_personal) and
+    written in runs before the next is read; the digests last. A person the digests may
+    reach (a committee level's) gets their own reports and their digest in one message, as
+    in one transaction: their personal decisions wait for the digests. The snapshot returned
+    has no Snapshot.members (they were read a part at a time and not kept)."""
+    committees, obligations = await _obligations(session, now, tz)
+    by_level: dict[int, dict[str, list[Recipient]]] = {}
+    if committees:
+        _file(await _people(session, set(), list(committees)), set(), committees, {},
+              by_level, {})
+    leaders = _leaders(by_level)
+    snapshot = Snapshot(committees=committees, obligations=obligations, members={},
+                        by_level=by_level, blocked=await _blocked(session, committees, now),
+                        last_digests=await last_digests(session, leaders, now, tz))
+    gc.freeze()
+    by_agency: dict[int, list[ObligationView]] = defaultdict(list)
+    for o in obligations:
+        by_agency[o.agency_id].append(o)
+    runs = _Runs(session, _Renderer(session, {o.id: o for o in obligations}, now, tz), now,
+                 dry_run, size, on_commit, keep_written)
+    counts: dict[int, int] = {}  # agency id -> its people (digest_lines)
+    held: ByPerson = {}
+    # A small first part, so that the first run (and the sender) starts soon.
+    agency_ids = sorted(by_agency) if committees else []
+    first = agency_ids[:FIRST_PART]
+    for chunk in [first, *_chunks(agency_ids[FIRST_PART:])] if first else []:
+        members: dict[int, list[Recipient]] = {}
+        _file(await _people(session, set(chunk), []), set(chunk), {}, members, {}, {})
+        by_person: ByPerson = {}
+        decide_personal(now, Snapshot(committees=committees,
+                                      obligations=[o for a in chunk for o in by_agency[a]],
+                                      members=members), tz, by_person)
+        counts.update((agency_id, len(members.get(agency_id, ()))) for agency_id in chunk)
+        decisions: list[Decision] = []
+        for key, decision in by_person.items():
+            if key[0] in leaders:
+                held[key] = decision
+            else:
+                decisions.append(decision)
+        decisions.sort(key=lambda d: (d.recipient.member_id, d.kind))
+        del members, by_person
+        await runs.add(decisions)
+    lines = digest_lines(now, snapshot, tz, counts)
+    decide_digests(now, snapshot, tz, lines, held)
+    await runs.add(finish(now, snapshot, tz, lines, held))
+    await runs.flush()
+    return snapshot, runs
+
+
+async def _finish_sweep(session: AsyncSession, snapshot: Snapshot, runs: _Runs,
+                        now: dt.datetime, tz: ZoneInfo, dry_run: bool,
+                        keep_written: bool) -> SweepResult:
+    count = runs.count
+    written = runs.written
     if not dry_run:
         # The office's «new reports» notice, at most hourly (scheduler.arrivals).
         arrivals = await write_arrivals(session, now, tz)
@@ -636,7 +851,7 @@ async def _write_all(session: AsyncSession, snapshot: Snapshot, decisions: list[
     if count:
         record(session, "sweep.run", actor_label="sweep", details={"messages": count},
                now=now)
-    return SweepResult(fresh, written, snapshot, count)
+    return SweepResult(runs.fresh, written, snapshot, count)
 
 
 def decision_json(decision: Decision, snapshot: Snapshot) -> dict[str, Any]:
