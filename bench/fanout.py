@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/fanout.py` from anywhere
     sys.path.insert(0, str(ROOT))
 from bench.commit import commit_id  # noqa: E402
+from bot.eventloop import use_event_loop  # noqa: E402
 
 TOKEN = "123456:BENCH-TOKEN"
 PLAN_CODE = "bench-fanout"
@@ -167,6 +168,7 @@ class Result:
     # clock of one machine), ms: how early a request can be counted as arrived.
     transit_ms: dict[str, float] = field(default_factory=dict)
     commit: str = ""
+    event_loop: str = "asyncio"  # the sender's, as `python -m bot run` picks it (EVENT_LOOP)
     target_met: bool = False
 
     def judge(self, window_only: bool) -> None:
@@ -573,6 +575,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-limit", action="store_true",
                         help="the stand-in's limits off, the sender unpaced (paid broadcasts): "
                         f"its ceiling, judged against {NO_LIMIT_TARGET:g} msg/s")
+    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="the sender's event loop (EVENT_LOOP; default as the bot's)")
     parser.add_argument("--instances", type=int, default=1,
                         help="senders sharing the outbox and the overall rate (default 1)")
     parser.add_argument("--in-process", action="store_true",
@@ -598,7 +602,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # The sender runs in this process: on the loop the bot's own process would use.
+    loop = use_event_loop(args.event_loop)
     result = asyncio.run(run(args))
+    result.event_loop = loop
     print(result.human())
     print(json.dumps(asdict(result), ensure_ascii=False))
     return 0 if result.target_met else 1

@@ -201,7 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if refused_unmigrated(settings.database_url):
         return 2
     from bot.app import run_polling
+    from bot.eventloop import use_event_loop
 
+    use_event_loop(settings.event_loop)
     run_polling(settings)
     return 0
 
@@ -226,8 +228,10 @@ def cmd_web(args: argparse.Namespace) -> int:
         return 2
     if refused_unmigrated(settings.database_url):
         return 2
+    from bot.eventloop import use_event_loop
     from bot.web import run_web
 
+    use_event_loop(settings.event_loop)
     run_web(settings)
     return 0
 

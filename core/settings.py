@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # message over the free 30/s paid in Stars from the bot's balance; opt-in for that cost.
     paid_broadcast: bool = False
     send_per_chat_seconds: float = 1.0  # between two messages to one chat, whoever sends
+    # The event loop of `run` and `web`: uvloop (libuv) costs the sender and each answer
+    # less CPU than asyncio's own; "asyncio" falls back to the standard loop.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     send_concurrency: int = 8
     # Webhook mode (python -m bot web)
     webhook_url: str | None = None  # https://host/tg: served at /tg, registered with setWebhook
