@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.aiohttp_request import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor, SkipMalformedUpdates
@@ -88,9 +88,10 @@ def build_application(
     # several ms of CPU per call, more than a core at paid broadcasts' 1,000 messages/s.
     builder = builder.request(request or AiohttpRequest())
     # An update PTB cannot read is skipped, not fetched again in a hot loop. (getUpdates,
-    # one long poll at a time, keeps its own connection.)
+    # one long poll at a time, keeps its own connection; over aiohttp too: httpcore tried
+    # to import sniffio, and failed, on every poll.)
     builder = builder.get_updates_request(SkipMalformedUpdates(
-        updates_request or request or HTTPXRequest(connection_pool_size=1)))
+        updates_request or request or AiohttpRequest(connection_pool_size=1)))
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["engine"] = engine

@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy.dialects import sqlite
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, RetryAfter, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.aiohttp_request import AiohttpRequest
 from bot.app import build_application
@@ -173,7 +172,7 @@ def test_the_application_sends_through_aiohttp_and_polls_with_its_own_request(
     assert isinstance(app.bot.request, AiohttpRequest)
     updates = app.bot._request[0]  # (PTB keeps getUpdates' request first)
     assert isinstance(updates, SkipMalformedUpdates)
-    assert isinstance(updates.inner, HTTPXRequest) and updates.inner is not app.bot.request
+    assert isinstance(updates.inner, AiohttpRequest) and updates.inner is not app.bot.request
 
 
 @sqlite_only
