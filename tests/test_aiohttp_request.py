@@ -21,9 +21,12 @@ import warnings
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from sqlalchemy.dialects import sqlite
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.aiohttp_request import AiohttpRequest
 from bot.app import build_application
@@ -70,10 +73,42 @@ async def test_a_text_with_buttons_arrives_as_sent(server: StandInServer) -> Non
     [stored] = server.state.bot_messages(USER)
     assert stored["text"] == "Nhắc hạn: Đơn vị «A & B» 😀"
     [call] = server.state.calls("sendMessage")
-    assert json.loads(call["params"]["reply_markup"]) if isinstance(
-        call["params"]["reply_markup"], str) else call["params"]["reply_markup"] == {
+    # A JSON body: the keyboard arrives as an object, the chat id as a number.
+    assert call["params"]["reply_markup"] == {
         "inline_keyboard": [[{"text": "Báo cáo ngay", "callback_data": "r:1"}]]}
-    assert call["params"]["parse_mode"] == "HTML"
+    assert call["params"]["parse_mode"] == "HTML" and call["params"]["chat_id"] == USER
+
+
+async def test_the_body_is_json_as_the_bot_api_takes_it() -> None:
+    seen: list[tuple[str, bytes]] = []
+
+    async def endpoint(request: web.Request) -> web.Response:
+        seen.append((request.content_type, await request.read()))
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", endpoint)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    request = AiohttpRequest()
+    try:
+        await request.initialize()
+        await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/sendMessage", RequestData([
+            RequestParameter.from_input("chat_id", USER),
+            RequestParameter.from_input("text", "Đã nhận báo cáo"),
+            RequestParameter.from_input("reply_markup", InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Xem", callback_data="v:1")]])),
+        ]))
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    [(content_type, body)] = seen
+    assert content_type == "application/json"
+    assert json.loads(body) == {"chat_id": USER, "text": "Đã nhận báo cáo", "reply_markup": {
+        "inline_keyboard": [[{"text": "Xem", "callback_data": "v:1"}]]}}
 
 
 async def test_a_document_is_uploaded_and_downloaded(server: StandInServer) -> None:
