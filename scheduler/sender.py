@@ -853,7 +853,10 @@ class OutboxSender:
             _token, claimed = self.claims.get(row.id, ("", -math.inf))
             holds = (time.monotonic() - claimed < self.config.claim_timeout / 4
                      or await self.claim_holds(row))
-            if holds and place.at > self.pacer.clock():
+            # Until the place's time, read again after each sleep: uvloop (EVENT_LOOP) wakes
+            # a sleep up to a millisecond early, and a send a millisecond early is a 31st
+            # arrival in Telegram's second.
+            while holds and place.at > self.pacer.clock():
                 await asyncio.sleep(place.at - self.pacer.clock())
         except BaseException:
             await self.pacer.cancel(place)

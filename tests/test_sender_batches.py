@@ -13,6 +13,7 @@ network with latency, and can use Telegram's paid broadcasts.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -23,7 +24,7 @@ from telegram import Bot
 
 from db.models import OutboxMessage, OutboxStatus
 from sandbox.botapi import BotApiState, StandInServer
-from scheduler.sender import OutboxSender, Pacer, SenderConfig
+from scheduler.sender import OutboxSender, Pacer, Place, SenderConfig
 from tests.test_sender import Clock, _bot, get_row, outbox, queue, send_calls, sender_for
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -272,3 +273,30 @@ async def test_the_stand_ins_latency_delays_the_answer_not_the_arrival() -> None
     [call] = state.calls("sendMessage")
     assert call["time"] - started < answered_at - started - 0.15
     assert answered_at - call["time"] >= 0.2
+
+
+# ----------------------------------------------------------------------------- early wake-ups
+
+
+@sqlite_only
+async def test_a_send_never_starts_before_its_place_even_if_a_sleep_wakes_early(
+    sessionmaker, server: StandInServer, bot, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvloop (EVENT_LOOP) wakes a sleep up to a millisecond early; a send started early is
+    # a 31st arrival in Telegram's second. Here every sleep wakes 20 ms early.
+    sleep = asyncio.sleep
+
+    async def early(delay: float, *args: object) -> object:
+        return await sleep(max(0.0, delay - 0.02), *args)
+
+    monkeypatch.setattr(asyncio, "sleep", early)
+    server.state.add_user(751)
+    await queue(sessionmaker, 751, "tin", key="s751")
+    sender = sender_for(bot, sessionmaker, clock)
+    [row] = await sender.claim_many(1)
+    sender.claims[row.id] = (row.claim_token or "", time.monotonic())
+    place = Place(sender.pacer.clock() + 0.1)
+    sender.pacer.flying.add(place)
+    await sender.deliver(row, place)
+    assert place.start is not None and place.start >= place.at
+    assert len(send_calls(server.state)) == 1
