@@ -300,6 +300,15 @@ class Pacer:
         self.paused_until = max(self.paused_until, self.clock() + seconds)
 
 
+async def sleep_until(clock: Callable[[], float], at: float) -> None:
+    """Sleep until `clock()` reaches `at`, reading it again after each sleep: uvloop
+    (EVENT_LOOP) wakes a sleep up to a millisecond early, and a send a millisecond early is
+    a 31st arrival in Telegram's second."""
+    # (An Event would not do: this waits for a time, which only a clock says.)
+    while (left := at - clock()) > 0:  # noqa: ASYNC110
+        await asyncio.sleep(left)
+
+
 def _markup(payload: dict[str, Any]) -> dict[str, Any] | None:
     """The payload's buttons as the Bot API's reply_markup (what InlineKeyboardMarkup's
     to_dict gives, without building the objects for each message)."""
@@ -853,11 +862,8 @@ class OutboxSender:
             _token, claimed = self.claims.get(row.id, ("", -math.inf))
             holds = (time.monotonic() - claimed < self.config.claim_timeout / 4
                      or await self.claim_holds(row))
-            # Until the place's time, read again after each sleep: uvloop (EVENT_LOOP) wakes
-            # a sleep up to a millisecond early, and a send a millisecond early is a 31st
-            # arrival in Telegram's second.
-            while holds and place.at > self.pacer.clock():
-                await asyncio.sleep(place.at - self.pacer.clock())
+            if holds:
+                await sleep_until(self.pacer.clock, place.at)
         except BaseException:
             await self.pacer.cancel(place)
             raise
