@@ -44,6 +44,9 @@ async def immediate(session: AsyncSession) -> None:
     await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
 
 
+POSTGRES_POOL_SIZE = 20  # per process; two instances keep 40 of PostgreSQL's default 100
+
+
 def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
     """`foreign_keys=False`: SQLite's foreign keys off, for migrations only — a migration
     that rebuilds a table (batch mode) drops it, which with them on would delete or null
@@ -55,6 +58,13 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": 30})
+    else:
+        # Connections kept open for the turns, the sender and the sweep at once: with
+        # SQLAlchemy's default 5, every connection over 5 was closed when given back and
+        # opened again for the next turn (a server process forked, TLS tried, types read),
+        # which was PostgreSQL's latency tail under 20 people answering together.
+        kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
+        kwargs.setdefault("max_overflow", POSTGRES_POOL_SIZE)
     # No pre-ping: it is a round trip at every checkout (one per update). A connection that
     # died (a database restart) fails its statement once; SQLAlchemy then sees the
     # disconnect and replaces the pool's connections, and the update or send is retried.
