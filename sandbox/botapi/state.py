@@ -25,6 +25,7 @@ from sandbox.botapi.commands import CommandsMixin
 from sandbox.botapi.errors import JSON
 from sandbox.botapi.players import PlayersMixin
 from sandbox.botapi.records import ChatState, StoredMessage
+from sandbox.botapi.updates import wake_all
 
 
 class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
@@ -104,18 +105,7 @@ class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
 
     def _wake_reply_waiters(self, chat_id: int) -> None:
         """Wake who waits for this chat (safe from another thread's loop too)."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        for fut in list(self._reply_waiters.get(chat_id, ())):
-            if fut.done():
-                continue
-            loop = fut.get_loop()
-            if loop is running:
-                fut.set_result(None)
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, fut)
+        wake_all(self._reply_waiters.get(chat_id, ()))
 
     def _bot_message_after(self, chat_id: int, after: int) -> JSON | None:
         chat = self.chats.get(chat_id)
@@ -158,7 +148,3 @@ class BotApiState(CallsMixin, PlayersMixin, CommandsMixin):
                 if not waiters:
                     self._reply_waiters.pop(chat_id, None)
 
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)

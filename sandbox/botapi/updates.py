@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+from collections.abc import Iterable
 
 from sandbox.botapi.core import StateCore
 from sandbox.botapi.errors import JSON, BotApiError
@@ -55,18 +56,7 @@ class UpdatesMixin(StateCore):
 
     def _notify(self) -> None:
         """Wake long-polling getUpdates calls (safe from another thread's loop too)."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        for fut in list(self._waiters):
-            if fut.done():
-                continue
-            loop = fut.get_loop()
-            if loop is running:
-                fut.set_result(None)
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, fut)
+        wake_all(self._waiters)
 
     async def _wait_for_change(self, seconds: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -165,6 +155,23 @@ class UpdatesMixin(StateCore):
             if self.webhook.get("allowed_updates"):
                 info["allowed_updates"] = self.webhook["allowed_updates"]
         return info
+
+
+def wake_all(futures: Iterable[asyncio.Future[None]]) -> None:
+    """Resolve each waiting future in its own loop: at once in the running loop, through
+    call_soon_threadsafe in another thread's (the stand-in may run in a test's thread)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for fut in list(futures):
+        if fut.done():
+            continue
+        loop = fut.get_loop()
+        if loop is running:
+            fut.set_result(None)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(_resolve, fut)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
