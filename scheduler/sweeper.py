@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, true
+from sqlalchemy import Row, Table, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.calendar import WorkCalendar
 from core.i18n import pick_language
 from core.lateness import supplement_days, supplement_due
 from db.audit import record
+from db.bulk import insert_rows
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -37,7 +38,6 @@ from db.models import (
     Schedule,
     Submission,
     SubmissionState,
-    UTCDateTime,
 )
 from db.queries import member_levels
 from scheduler import levels as escalation_levels
@@ -82,34 +82,11 @@ ID_CHUNK = 1000
 FIRST_PART = 100
 
 
-class _Repeated(UTCDateTime):
-    """UTCDateTime for the one instant every row of a bulk insert repeats (the sweep's
-    `now`): converted for the database once, not once per row and column (at 100,000
-    messages that conversion was seconds of the sweep)."""
-
-    cache_ok = True
-
-    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
-        process = super().bind_processor(dialect)
-        if process is None:
-            return None
-        last: list[tuple[Any, Any]] = []  # (the value, converted), replaced in one step
-
-        def once(value: Any) -> Any:
-            memo = last[0] if last else None
-            if memo is None or memo[0] is not value:
-                memo = (value, process(value))
-                last[:] = [memo]
-            return memo[1]
-
-        return once
-
-
-# The `now` of the sweep's bulk inserts: a parameter per time column (one parameter in two
-# places breaks PostgreSQL's numbered parameters), given once per row.
-_REPEATED = _Repeated()
-_NOW = bindparam("sweep_now", type_=_REPEATED)
-_NOW_AGAIN = bindparam("sweep_now_again", type_=_REPEATED)
+# What the sweep writes of each message and item (db.bulk.insert_rows), in this order.
+_OUTBOX_COLUMNS = ("dedupe_key", "kind", "member_id", "chat_id", "payload", "status",
+                   "attempts", "next_attempt_at", "created_at")
+_ITEM_COLUMNS = ("dedupe_key", "outbox_id", "kind", "level", "obligation_id", "member_id",
+                 "created_at")
 
 
 def _chunks(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
@@ -163,10 +140,10 @@ async def _people(session: AsyncSession, agency_ids: set[int], committee_ids: li
                                (Member.committee_id, committee_ids, beyond_agency)):
         for chunk in _chunks(ids):
             # Each member with each of their roles: one row per role (one query, not two).
-            for row in await (await _core(session)).execute(
+            for row in (await (await _core(session)).execute(
                     select(*columns, MemberRole.role)
                     .outerjoin(MemberRole, MemberRole.member_id == Member.id)
-                    .where(Member.active.is_(True), column.in_(chunk), which)):
+                    .where(Member.active.is_(True), column.in_(chunk), which))).all():
                 member_id, role = row[0], row[-1]
                 if member_id not in found:
                     found[member_id] = tuple(row[:-1])
@@ -468,6 +445,10 @@ class SweepResult:
 # committed: the sender starts on the first ones while the rest are written, and SQLite's
 # single write lock is never held for long (issue 16: ≤ 1 s at 100,000 members).
 SWEEP_CHUNK = 1000
+# The runs after the first (what matters for the sender is that the first is committed
+# soon) are this many times larger: fewer commits (each one a disk sync), the write lock
+# still held well under a second (about 0.1 s per 1,000 people).
+RUN_GROWTH = 3
 # Called after each committed chunk with the number of messages written so far (e.g. the
 # sender's notify: scheduler.jobs.sweep_once).
 OnCommit = Callable[[int], Awaitable[None]]
@@ -514,6 +495,10 @@ class _Renderer:
         self.numbers: dict[tuple[Any, ...] | None, int] = {}
         self.said: dict[tuple[tuple[str, int | None], ...], tuple[Any, ...]] = {}
         self.budgets: dict[frozenset[str], int] = {}  # personal_budget by role set
+        # id of a decision counted by `expect` -> (it, its items and kind then, its key):
+        # the key again when it is rendered with the same items (a decision is kept here
+        # until rendered or forgotten, so its id is not reused meanwhile).
+        self.expected: dict[int, tuple[Decision, list[Item], str, tuple[Any, ...]]] = {}
 
     def _content(self, obligation_id: int | None) -> int:
         """What a personal message says of a report, as a number: everything of its view
@@ -553,9 +538,16 @@ class _Renderer:
         for decision in decisions:
             if (key := self._key(decision)) is not None:
                 self.uses[key] = self.uses.get(key, 0) + 1
+                self.expected[id(decision)] = (decision, decision.items, decision.kind, key)
+
+    def forget(self, decision: Decision) -> None:
+        """A decision counted by `expect` that will not be rendered (nothing new in it)."""
+        self.expected.pop(id(decision), None)
 
     async def __call__(self, decision: Decision) -> dict[str, Any]:
-        key = self._key(decision)
+        expected = self.expected.pop(id(decision), None)
+        key = expected[3] if (expected is not None and expected[1] is decision.items
+                              and expected[2] == decision.kind) else self._key(decision)
         ids = tuple([i.obligation_id for i in decision.items])
         if key is None:
             return dict(await render_decision(self.session, decision, self.obligations,
@@ -581,7 +573,9 @@ class _Renderer:
         else:
             self.uses.pop(key, None)
             self.cache.pop(key, None)
-        return dict(payload)
+        # Shared by everyone who gets the same message (never changed: _write builds new
+        # dicts), so that it is converted to JSON once (db.bulk).
+        return payload
 
 
 async def write_decisions(
@@ -598,8 +592,31 @@ async def write_decisions(
 async def _write(session: AsyncSession, decisions: list[Decision], render: _Renderer,
                  now: dt.datetime, dry_run: bool = False, keep: bool = True,
                  ) -> tuple[list[Decision], list[OutboxMessage] | int]:
-    """write_decisions' work: (the fresh decisions, the messages written), or, with
-    `keep=False`, how many were written instead of the messages (none are built)."""
+    """write_decisions' work, in the session's transaction: (the fresh decisions, the
+    messages written), or, with `keep=False`, how many were written instead of the
+    messages (none are built)."""
+    fresh, batch = await _prepare(session, decisions, render, now, dry_run)
+    if dry_run:
+        return fresh, [] if keep else 0
+    written = await _store(await _core(session), batch, now, keep)
+    await session.flush()
+    return fresh, written
+
+
+@dataclass
+class _Batch:
+    """A run's messages, rendered, for _store: each message's row (in the order of
+    _OUTBOX_COLUMNS) with its items, and the items folded into messages sent before."""
+
+    rows: list[tuple[Any, ...]]
+    items: list[list[Item]]
+    folded: list[tuple[int, int, Item]]  # (outbox id, member id, item)
+
+
+async def _prepare(session: AsyncSession, decisions: list[Decision], render: _Renderer,
+                   now: dt.datetime, dry_run: bool) -> tuple[list[Decision], _Batch]:
+    """The decisions with the items not sent before, and their messages rendered (none on
+    a dry run): only reads."""
     keys = [item.dedupe_key for d in decisions for item in d.items]
     seen = await existing_keys(session, keys)
     fresh: list[Decision] = []
@@ -612,15 +629,17 @@ async def _write(session: AsyncSession, decisions: list[Decision], render: _Rend
                   if any(i.kind == "overdue" for i in items)]
     nudged = await recent_overdue(session, overdue_to, now, kinds=("nudge",)) \
         if overdue_to else {}
-    folded: list[tuple[int, int, Item]] = []  # (outbox id, member id, item)
+    batch = _Batch([], [], [])
     for decision, items in zip(decisions, unsaid, strict=True):
         for outbox_id, named in nudged.get(decision.recipient.member_id, {}).items():
             covered = [i for i in items if i.kind == "overdue" and i.obligation_id in named]
-            folded += [(outbox_id, decision.recipient.member_id, i) for i in covered]
+            batch.folded += [(outbox_id, decision.recipient.member_id, i) for i in covered]
             items = [i for i in items if i not in covered]
         if not items:
+            render.forget(decision)
             continue
-        decision.items = items
+        if len(items) != len(decision.items):  # else the same items (render's key holds)
+            decision.items = items
         # The message is about what is left to say: a reminder is not an overdue notice
         # just because an overdue item of the same sweep was sent before.
         personal = [i.kind for i in items if i.kind in _PERSONAL_RANK]
@@ -629,7 +648,7 @@ async def _write(session: AsyncSession, decisions: list[Decision], render: _Rend
             decision.level = max(i.level for i in items)
         fresh.append(decision)
     if dry_run:
-        return fresh, []
+        return fresh, batch
     # Everything one person gets in one sweep is one message (their own reports and, for
     # the standing office and chairs, the digest).
     by_person: dict[int, list[Decision]] = defaultdict(list)
@@ -638,9 +657,9 @@ async def _write(session: AsyncSession, decisions: list[Decision], render: _Rend
     # Everything is rendered before the first row is added: a digest's queries would
     # otherwise flush the messages added so far, taking SQLite's write lock while the rest
     # is rendered.
-    rendered = [(group, [await render(d) for d in group]) for group in by_person.values()]
-    rows: list[dict[str, Any]] = []
-    grouped_items: list[list[Item]] = []
+    rendered: list[tuple[list[Decision], list[dict[str, Any]]]] = []
+    for group in by_person.values():
+        rendered.append((group, [await render(d) for d in group]))
     for group, payloads in rendered:
         payload = payloads[0] if len(payloads) == 1 else {
             "text": "\n\n".join(p["text"] for p in payloads),
@@ -657,55 +676,51 @@ async def _write(session: AsyncSession, decisions: list[Decision], render: _Rend
                                    for level, _label, oid in d.outside})}
         items = [item for d in group for item in d.items]
         head = max(group, key=lambda d: _MESSAGE_RANK.get(d.kind, 0))
-        rows.append({"dedupe_key": f"msg:{items[0].dedupe_key}", "kind": head.kind,
-                     "member_id": head.recipient.member_id,
-                     "chat_id": head.recipient.chat_id, "payload": payload,
-                     "status": OutboxStatus.pending, "attempts": 0, _NOW.key: now,
-                     _NOW_AGAIN.key: now})
-        grouped_items.append(items)
-    del rendered
-    # One multi-row INSERT … RETURNING for all messages (their ids, for the items), not the
-    # unit of work's statement per row: this is most of the time SQLite's write lock is held.
-    # Rows come back in no set order (asking for the parameters' order makes SQLAlchemy send
-    # one statement per row on SQLite): each id is matched by its unique dedupe key.
-    # The tables' own INSERTs (Core), not the ORM's bulk path, which handles each row in Python.
-    core = await _core(session)
-    ids: dict[str, int] = {key: message_id for key, message_id in await core.execute(
-        insert(_OUTBOX).values(next_attempt_at=_NOW, created_at=_NOW_AGAIN)
-        .returning(_OUTBOX.c.dedupe_key, _OUTBOX.c.id), rows)} if rows else {}
-    written = [OutboxMessage(id=ids[row["dedupe_key"]], next_attempt_at=now, created_at=now,
-                             **{k: v for k, v in row.items()
-                                if k not in (_NOW.key, _NOW_AGAIN.key)})
-               for row in rows] if keep else []
+        batch.rows.append((f"msg:{items[0].dedupe_key}", head.kind, head.recipient.member_id,
+                           head.recipient.chat_id, payload, OutboxStatus.pending, 0, now, now))
+        batch.items.append(items)
+    return fresh, batch
+
+
+async def _store(connection: AsyncConnection, batch: _Batch, now: dt.datetime, keep: bool
+                 ) -> list[OutboxMessage] | int:
+    """Insert a run's messages and items (in the connection's transaction): the messages
+    (`keep`), else how many.
+
+    Through the driver (db.bulk), not SQLAlchemy's per-row bulk machinery: at a province's
+    scale that machinery was most of the sweep. Each message's id comes back with its
+    unique dedupe key (RETURNING gives rows in no set order)."""
+    rows = batch.rows
+    ids: dict[str, int] = dict(await insert_rows(connection, _OUTBOX, _OUTBOX_COLUMNS, rows,
+                                                 returning=("dedupe_key", "id")))
     item_rows = [
-        {"dedupe_key": item.dedupe_key, "outbox_id": ids[row["dedupe_key"]], "kind": item.kind,
-         "level": item.level, "obligation_id": item.obligation_id,
-         "member_id": row["member_id"], _NOW.key: now}
-        for row, items in zip(rows, grouped_items, strict=True) for item in items
+        (item.dedupe_key, ids[row[0]], item.kind, item.level, item.obligation_id, row[2], now)
+        for row, items in zip(rows, batch.items, strict=True) for item in items
     ]
     item_rows += [
-        {"dedupe_key": item.dedupe_key, "outbox_id": outbox_id, "kind": item.kind,
-         "level": item.level, "obligation_id": item.obligation_id, "member_id": member_id,
-         _NOW.key: now}
-        for outbox_id, member_id, item in folded
+        (item.dedupe_key, outbox_id, item.kind, item.level, item.obligation_id, member_id, now)
+        for outbox_id, member_id, item in batch.folded
     ]
-    if item_rows:
-        await core.execute(insert(_OUTBOX_ITEM).values(created_at=_NOW), item_rows)
-    await session.flush()
-    return fresh, written if keep else len(rows)
+    await insert_rows(connection, _OUTBOX_ITEM, _ITEM_COLUMNS, item_rows)
+    if not keep:
+        return len(rows)
+    return [OutboxMessage(id=ids[row[0]], **dict(zip(_OUTBOX_COLUMNS, row, strict=True)))
+            for row in rows]
 
 
 class _Runs:
-    """Writes decisions (_write) in runs of `size` people, each committed, `on_commit`
-    awaited after each (`size` None: one run, not committed). Each person's decisions must
-    come together, in one call of `add`: they are one message, so never split between two
-    runs."""
+    """Writes decisions in runs of `size` people, each committed, `on_commit` awaited after
+    each (`size` None: one run, in the session's transaction, not committed); after the
+    first run has woken the sender, runs of RUN_GROWTH × `size`. Each person's decisions
+    must come together, in one call of `add`: they are one message, so never split between
+    two runs."""
 
     def __init__(self, session: AsyncSession, render: _Renderer, now: dt.datetime,
                  dry_run: bool, size: int | None, on_commit: OnCommit | None,
                  keep: bool) -> None:
         self.session, self.render, self.now, self.dry_run = session, render, now, dry_run
         self.size, self.on_commit, self.keep = size, on_commit, keep
+        self.later = size * RUN_GROWTH if size is not None else None
         self.run: list[Decision] = []
         self.people: set[int] = set()
         self.fresh: list[Decision] = []
@@ -730,17 +745,19 @@ class _Runs:
         if not self.run:
             return
         run, self.run, self.people = self.run, [], set()
-        run_fresh, run_written = await _write(self.session, run, self.render, self.now,
-                                              self.dry_run, keep=self.keep)
-        wrote = run_written if isinstance(run_written, int) else len(run_written)
-        self.count += wrote
-        if isinstance(run_written, list):
-            self.fresh += run_fresh
-            self.written += run_written
-        if self.size is not None and wrote:
+        fresh, written = await _write(self.session, run, self.render, self.now,
+                                      self.dry_run, keep=self.keep)
+        if isinstance(written, int):
+            self.count += written
+        else:
+            self.count += len(written)
+            self.fresh += fresh
+            self.written += written
+        if self.size is not None and written:
             await self.session.commit()
             if self.on_commit is not None:
                 await self.on_commit(self.count)
+            self.size = self.later
 
 
 async def run_sweep(
@@ -827,7 +844,10 @@ async def _stream(session: AsyncSession, now: dt.datetime, tz: ZoneInfo, dry_run
                 held[key] = decision
             else:
                 decisions.append(decision)
-        decisions.sort(key=lambda d: (d.recipient.member_id, d.kind))
+        # Agency by agency: its people's messages are one rendering, converted to JSON once
+        # per run (db.bulk) when they are in the same run.
+        decisions.sort(key=lambda d: (d.recipient.agency_id or 0, d.recipient.member_id,
+                                      d.kind))
         del members, by_person
         await runs.add(decisions)
     lines = digest_lines(now, snapshot, tz, counts)

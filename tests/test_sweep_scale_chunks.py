@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 
 from db.models import Agency, Member, MemberRole, OutboxItem, OutboxMessage, Role
 from db.session import make_engine, make_sessionmaker
-from scheduler.sweeper import run_sweep
+from scheduler.sweeper import RUN_GROWTH, run_sweep
 from tests.conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("sweep_scale", ROOT / "bench" / "sweep_scale.py")
@@ -116,9 +116,12 @@ async def test_runs_write_what_one_transaction_writes(province: Path, tmp_path: 
     written = await sweep_whole(whole, now)
     count, commits = await sweep_in_runs(runs, now, size=25)
     assert count == written > MEMBERS // 2
-    # One commit per run of 25 people, the sender woken after each; the last run (with the
-    # arrivals notice and the audit entry) is committed by the caller.
-    assert commits[0] == 25 and commits == sorted(commits) and len(commits) >= written // 25
+    # One commit per run, the sender woken after each: the first of 25 people, the others of
+    # RUN_GROWTH × 25; the last run (with the arrivals notice and the audit entry) is
+    # committed by the caller.
+    sizes = [after - before for before, after in zip([0, *commits], commits, strict=False)]
+    assert sizes[0] == 25 and all(0 < size <= 25 * RUN_GROWTH for size in sizes)
+    assert 25 * RUN_GROWTH in sizes and len(commits) >= (written - 25) // (25 * RUN_GROWTH)
     assert await outbox(runs) == await outbox(whole)
     messages, _items = await outbox(whole)
     if now == OVERDUE:
