@@ -481,6 +481,9 @@ def decide_personal(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo,
     sending: dict[int, bool] = {}  # committee id -> allowed_now, once per committee
     # (agency, audience) -> who hears: the same few lists for every report of an agency.
     audiences: dict[tuple[int, str], list[Recipient]] = {}
+    # committee id -> its labels (Decision.labels): one dict for all its people's decisions
+    # (never changed in place; render_decision replaces it when it has none).
+    labels: dict[int, dict[str, str]] = {}
     for o in snapshot.obligations:
         committee = snapshot.committees[o.committee_id]
         if o.committee_id not in sending:
@@ -500,21 +503,26 @@ def decide_personal(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo,
             else:
                 people = [m for m in members if m.roles & {"reporter", "head"}]
             audiences[(o.agency_id, audience)] = people
+        # What these items make a message: the highest kind and level among them.
+        kind = max((item.kind for item in items), key=_KIND_RANK.__getitem__)
+        level = max(item.level for item in items)
+        if committee.id not in labels:
+            labels[committee.id] = dict(committee.labels)
         for person in people:
             # Items of one person merge into one message (notice/reminder/overdue together).
+            mine = [Item(f"{item.dedupe_key}:{person.member_id}", item.kind, item.level,
+                         item.obligation_id, item.days) for item in items]
             key = (person.member_id, "personal")
-            for item in items:
-                decision = by_person.get(key)
-                if decision is None:
-                    decision = by_person[key] = Decision(person, item.kind, item.level,
-                                                         committee_id=committee.id,
-                                                         labels=dict(committee.labels))
-                decision.items.append(Item(f"{item.dedupe_key}:{person.member_id}", item.kind,
-                                           item.level, item.obligation_id, item.days))
-                if _KIND_RANK[item.kind] > _KIND_RANK[decision.kind]:
-                    decision.kind = item.kind
-                if item.level > decision.level:
-                    decision.level = item.level
+            decision = by_person.get(key)
+            if decision is None:
+                by_person[key] = Decision(person, kind, level, mine, committee_id=committee.id,
+                                          labels=labels[committee.id])
+                continue
+            decision.items += mine
+            if _KIND_RANK[kind] > _KIND_RANK[decision.kind]:
+                decision.kind = kind
+            if level > decision.level:
+                decision.level = level
 
 
 def digest_lines(now: dt.datetime, snapshot: Snapshot, tz: ZoneInfo,

@@ -222,3 +222,40 @@ async def test_a_leader_who_reports_gets_one_message_from_the_streamed_sweep(
     await engine.dispose()
     assert {"digest", "overdue"} <= set(kinds) and len(messages) == 1
     assert messages[0].kind == "digest"
+
+
+async def test_the_collector_is_as_it_was_after_sweeps(province: Path, tmp_path: Path) -> None:
+    """During a sweep the cyclic collector walks less (sweeper._collector_for_bulk); after
+    it, and after two at once, one of which fails, the process's collector is as before."""
+    import gc
+
+    engines = []
+    for name in ("one", "two"):
+        shutil.copy(province, tmp_path / f"{name}.sqlite3")
+        engines.append(make_engine(f"sqlite+aiosqlite:///{tmp_path / name}.sqlite3"))
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+
+    async def committed(_count: int) -> None:
+        seen.append(gc.get_threshold())
+        await asyncio.sleep(0)  # the other sweep goes on meanwhile
+
+    async def failing(_count: int) -> None:
+        raise RuntimeError("the process died")
+
+    async def sweep(engine: Any, on_commit: Any) -> int:
+        async with make_sessionmaker(engine)() as session:
+            result = await sweeper.run_sweep(session, OVERDUE, bench.TZ, commit_every=10,
+                                             on_commit=on_commit, keep_written=False)
+            await session.commit()
+            return result.count
+
+    try:
+        results = await asyncio.gather(sweep(engines[0], committed),
+                                       sweep(engines[1], failing), return_exceptions=True)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert isinstance(results[1], RuntimeError) and results[0] > 0
+    assert seen and all(t[0] >= sweeper.SWEEP_GC_THRESHOLD for t in seen)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
