@@ -326,6 +326,35 @@ async def test_two_sweeps_at_once_never_duplicate(sessionmaker, world: World) ->
     assert len({(i.member_id, i.obligation_id, i.kind) for i in items}) == len(items)
 
 
+async def test_the_streamed_sweep_writes_what_one_transaction_writes(
+        sessionmaker, world: World) -> None:
+    """The bot's sweep (commit_every: a first run of one person, then of RUN_GROWTH, each
+    committed, written through db.bulk) writes on both databases the messages and items a dry run decides."""
+    expected = await sweep(sessionmaker, DIGEST_DAY, dry_run=True)
+    commits: list[int] = []
+
+    async def committed(count: int) -> None:
+        commits.append(count)
+
+    async with sessionmaker() as session:
+        result = await run_sweep(session, at(DIGEST_DAY), TZ, commit_every=1,
+                                 on_commit=committed)
+        await session.commit()
+    assert commits[0] == 1 and commits[-1] == len(expected.decisions) and len(commits) > 1
+    assert [m.dedupe_key for m in result.written] == [
+        f"msg:{d.items[0].dedupe_key}" for d in expected.decisions]
+    async with sessionmaker() as session:
+        messages = {m.id: m for m in (await session.scalars(select(OutboxMessage))).all()}
+        items = (await session.scalars(select(OutboxItem))).all()
+    assert sorted(m.dedupe_key for m in messages.values()) == sorted(
+        m.dedupe_key for m in result.written)
+    assert {m.id for m in result.written} == set(messages)
+    # Each item points at its person's message.
+    assert sorted((i.dedupe_key, messages[i.outbox_id].member_id) for i in items) == sorted(
+        (i.dedupe_key, d.recipient.member_id) for d in expected.decisions for i in d.items)
+    assert all(m.created_at == at(DIGEST_DAY) for m in messages.values())
+
+
 @sqlite_only
 async def test_a_member_with_two_roles_gets_one_message_per_sweep(
     sessionmaker, world: World
