@@ -329,7 +329,8 @@ async def test_two_sweeps_at_once_never_duplicate(sessionmaker, world: World) ->
 async def test_the_streamed_sweep_writes_what_one_transaction_writes(
         sessionmaker, world: World) -> None:
     """The bot's sweep (commit_every: a first run of one person, then of RUN_GROWTH, each
-    committed, written through db.bulk) writes on both databases the messages and items a dry run decides."""
+    committed, written through db.bulk) writes on both databases the messages and items a
+    dry run decides."""
     expected = await sweep(sessionmaker, DIGEST_DAY, dry_run=True)
     commits: list[int] = []
 
