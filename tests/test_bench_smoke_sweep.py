@@ -9,7 +9,7 @@ from tests.test_bench_smoke import run
 
 def test_sweep_scale_smoke_writes_every_member_once() -> None:
     result = run("sweep_scale.py", "--smoke")
-    assert result["members"] == 300
+    assert result["members"] == 300 and result["database"] == "sqlite"
     assert result["written"] == result["outbox_rows"] == 300
     assert result["first_commit_s"] <= result["sweep_s"]
     assert result["write_transactions"] >= 1 and result["longest_write_s"] > 0
@@ -21,3 +21,9 @@ def test_memory_smoke_reports_import_and_sweep_peaks() -> None:
     assert result["messages"] == result["agencies"] == 300
     assert result["import_peak_mb"] > 0 and result["sweep_peak_mb"] > 0
     assert result["commit"]
+
+
+def test_sweep_scale_smoke_on_postgresql(empty_postgres_url: str) -> None:
+    result = run("sweep_scale.py", "--smoke", "--database-url", empty_postgres_url)
+    assert result["database"] == "postgresql"
+    assert result["written"] == result["outbox_rows"] == 300
