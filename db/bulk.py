@@ -1,16 +1,19 @@
-"""Many rows into one table, as multi-row INSERTs written for the driver.
+"""Many rows into one table in a few statements written for the driver.
 
 SQLAlchemy's bulk INSERT builds a parameter dictionary per row and converts every value of
 it through its column's type: at the sweep's 300,000 rows of a province, seconds of CPU.
 Here each value is converted by its column type's own bind processor, as SQLAlchemy would,
 but once per distinct object of a column (the sweep's `now` in every row, one rendered
-message shared by an agency's people), and the rows go to the driver as one flat tuple per
-statement of many rows (SQLite steps a whole statement without taking Python's lock once per
-row, as its executemany does). RETURNING gives back what the database assigned (the ids).
+message shared by an agency's people), and the rows go to the driver in one of two forms:
 
-The statement's text is SQLAlchemy's own for the dialect (quoting, column order); only the
-VALUES groups are repeated, in the driver's parameter style: `?` (SQLite) or `$n`
-(asyncpg), the two drivers the bot runs on (db.session.normalize_url).
+- SQLite: multi-row `INSERT … VALUES (?, …), (?, …)` of ROWS_PER_STATEMENT rows, one flat
+  tuple of parameters each (SQLite steps a whole statement at once, not row by row with
+  Python's lock taken and released as its executemany does);
+- PostgreSQL (asyncpg): one `INSERT … SELECT * FROM unnest($1::type[], …)`, a list per
+  column, whatever the number of rows.
+
+RETURNING gives back what the database assigned (the ids). The table, columns and types are
+written by SQLAlchemy's compiler for the dialect (quoting, type names).
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from sqlalchemy import Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# Rows per statement: well within both databases' limit on parameters (SQLite 32,766 since
-# 3.32, PostgreSQL 32,767) for tables of up to 30 columns.
+# Rows per statement on SQLite: within its limit on parameters (32,766 since 3.32) for
+# tables of up to 32 columns.
 ROWS_PER_STATEMENT = 1000
 _Processor = Callable[[Any], Any]
-# (table, columns, returning, dialect, driver) -> the text before VALUES, the text after
-# them, the processors
+# (table, columns, returning, dialect, driver) -> the INSERT up to its rows, its RETURNING
+# clause, the processors
 _prepared: dict[tuple[Any, ...], tuple[str, str, list[_Processor | None]]] = {}
 
 
@@ -35,8 +38,9 @@ def _prepare(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
              dialect: Dialect) -> tuple[str, str, list[_Processor | None]]:
     key = (table.name, columns, returning, dialect.name, dialect.driver)
     if key not in _prepared:
-        if dialect.paramstyle not in ("qmark", "numeric_dollar"):
-            raise ValueError(f"bulk insert: parameter style {dialect.paramstyle} not supported")
+        if (dialect.name, dialect.paramstyle) not in (("sqlite", "qmark"),
+                                                      ("postgresql", "numeric_dollar")):
+            raise ValueError(f"bulk insert: {dialect.name} ({dialect.driver}) not supported")
         statement = insert(table).values({name: None for name in columns})
         if returning:
             statement = statement.returning(*[table.c[name] for name in returning])
@@ -47,7 +51,7 @@ def _prepare(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
         if missing:
             raise ValueError(f"bulk insert into {table.name}: give {sorted(missing)} too")
         listed = f"INSERT INTO {compiled.preparer.format_table(table)} (" + ", ".join(
-            compiled.preparer.format_column(table.c[name]) for name in columns) + ") VALUES "
+            compiled.preparer.format_column(table.c[name]) for name in columns) + ") "
         tail = ""
         if returning:
             tail = " RETURNING " + ", ".join(
@@ -59,12 +63,17 @@ def _prepare(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
     return _prepared[key]
 
 
-def _values(count: int, width: int, paramstyle: str | None) -> str:
-    if paramstyle == "qmark":
-        group = "(" + ", ".join(["?"] * width) + ")"
-        return ", ".join([group] * count)
-    return ", ".join("(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
-                     for row in range(count))
+def _values(count: int, width: int) -> str:
+    """SQLite: `count` rows of `width` parameters."""
+    group = "(" + ", ".join(["?"] * width) + ")"
+    return "VALUES " + ", ".join([group] * count)
+
+
+def _arrays(table: Table, columns: tuple[str, ...], dialect: Dialect) -> str:
+    """PostgreSQL: the rows as one array per column (`$n::type[]`), unnested."""
+    return "SELECT * FROM unnest(" + ", ".join(
+        f"${n}::{table.c[name].type.compile(dialect=dialect)}[]"
+        for n, name in enumerate(columns, start=1)) + ")"
 
 
 def _converted(rows: Sequence[Sequence[Any]], processors: list[_Processor | None]
@@ -96,13 +105,18 @@ async def insert_rows(connection: AsyncConnection, table: Table, columns: Sequen
     dialect = connection.dialect
     head, tail, processors = _prepare(table, tuple(columns), tuple(returning), dialect)
     flat = _converted(rows, processors)
+    if dialect.name == "postgresql":
+        # One statement, a parameter per column (asyncpg sends the lists as arrays).
+        result = await connection.exec_driver_sql(
+            head + _arrays(table, tuple(columns), dialect) + tail, tuple(flat))
+        return [tuple(row) for row in result.all()] if returning else []
     width = len(processors)
     found: list[tuple[Any, ...]] = []
     sizes: dict[int, str] = {}  # rows in a statement -> its text
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         count = min(ROWS_PER_STATEMENT, len(rows) - start)
         if count not in sizes:
-            sizes[count] = head + _values(count, width, dialect.paramstyle) + tail
+            sizes[count] = head + _values(count, width) + tail
         parameters = tuple([value for row in zip(*[column[start:start + count]
                                                     for column in flat], strict=True)
                             for value in row])
@@ -110,3 +124,4 @@ async def insert_rows(connection: AsyncConnection, table: Table, columns: Sequen
         if returning:
             found += [tuple(row) for row in result.all()]
     return found
+

@@ -6,6 +6,7 @@ near or past, so the cost grows with what is due, not with the history.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import gc
@@ -460,8 +461,10 @@ KEY_CHUNK = 2500
 
 async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
     found: set[str] = set()
-    # A run's keys (about two per person) in one or two statements, well within both
-    # databases' limit on parameters (32,766).
+    # A run's keys (about two per person) in a few statements, well within both databases'
+    # limit on parameters (32,766). One parameter per key, not a PostgreSQL array: the
+    # server would cache a plan for `= ANY(array)` made while the table was small (a scan
+    # of the whole table per lookup once the sweep has filled it).
     for start in range(0, len(keys), KEY_CHUNK):
         chunk = keys[start:start + KEY_CHUNK]
         found.update((await session.scalars(
@@ -709,12 +712,29 @@ async def _store(connection: AsyncConnection, batch: _Batch, now: dt.datetime, k
             for row in rows]
 
 
+async def _writer(session: AsyncSession) -> AsyncConnection | None:
+    """On PostgreSQL, a connection of the session's engine of its own, for _Runs to store
+    runs on while the session reads and decides the next; None elsewhere."""
+    engine = (await session.connection()).engine
+    if engine.dialect.name != "postgresql":
+        return None
+    return await engine.connect()
+
+
 class _Runs:
     """Writes decisions in runs of `size` people, each committed, `on_commit` awaited after
     each (`size` None: one run, in the session's transaction, not committed); after the
     first run has woken the sender, runs of RUN_GROWTH × `size`. Each person's decisions
     must come together, in one call of `add`: they are one message, so never split between
-    two runs."""
+    two runs.
+
+    On PostgreSQL a run is stored and committed on a connection of its own (_writer), in a
+    task, while the next run is read and rendered on the session: the server inserts one
+    run (most of the sweep's time there: its indexes and foreign keys) while this process
+    decides the next. One run at most is being stored; `close` waits for it, or, after an
+    error, stops it (its transaction rolled back). On SQLite the runs are stored on the
+    session: its driver is a thread of this process, which the two would share, and the
+    write lock would be held while the next run is prepared."""
 
     def __init__(self, session: AsyncSession, render: _Renderer, now: dt.datetime,
                  dry_run: bool, size: int | None, on_commit: OnCommit | None,
@@ -727,6 +747,8 @@ class _Runs:
         self.fresh: list[Decision] = []
         self.written: list[OutboxMessage] = []
         self.count = 0
+        self.writer: AsyncConnection | None = None
+        self.storing: asyncio.Future[None] | None = None
 
     async def add(self, decisions: list[Decision]) -> None:
         self.render.expect(decisions)
@@ -746,20 +768,61 @@ class _Runs:
         if not self.run:
             return
         run, self.run, self.people = self.run, [], set()
-        fresh, written = await _write(self.session, run, self.render, self.now,
-                                      self.dry_run, keep=self.keep)
+        fresh, batch = await _prepare(self.session, run, self.render, self.now, self.dry_run)
         gc.freeze()  # see _stream
+        if self.keep:
+            self.fresh += fresh
+        if not batch.rows and not batch.folded:
+            return
+        if self.size is None:
+            self._wrote(await _store(await _core(self.session), batch, self.now, self.keep))
+            await self.session.flush()
+            return
+        await self.wait()
+        if self.writer is None:
+            self.writer = await _writer(self.session)
+        if self.writer is None:
+            self._wrote(await _store(await _core(self.session), batch, self.now, self.keep))
+            await self.session.commit()
+            await self._committed()
+        else:
+            self.storing = asyncio.ensure_future(self._store_apart(self.writer, batch))
+        self.size = self.later
+
+    async def _store_apart(self, writer: AsyncConnection, batch: _Batch) -> None:
+        async with writer.begin():
+            self._wrote(await _store(writer, batch, self.now, self.keep))
+        await self._committed()
+
+    def _wrote(self, written: list[OutboxMessage] | int) -> None:
         if isinstance(written, int):
             self.count += written
         else:
             self.count += len(written)
-            self.fresh += fresh
             self.written += written
-        if self.size is not None and written:
-            await self.session.commit()
-            if self.on_commit is not None:
-                await self.on_commit(self.count)
-            self.size = self.later
+
+    async def _committed(self) -> None:
+        if self.on_commit is not None:
+            await self.on_commit(self.count)
+
+    async def wait(self) -> None:
+        """Wait for the run being stored (its error raised here)."""
+        storing, self.storing = self.storing, None
+        if storing is not None:
+            await storing
+
+    async def close(self) -> None:
+        """Stop the run being stored, if any (after an error: it has not been waited for),
+        and give the writer's connection back."""
+        storing, self.storing = self.storing, None
+        try:
+            if storing is not None:
+                storing.cancel()
+                await asyncio.gather(storing, return_exceptions=True)
+        finally:
+            if self.writer is not None:
+                writer, self.writer = self.writer, None
+                await writer.close()
 
 
 # The youngest generation's threshold during a sweep (CPython's default: 700 allocations).
@@ -850,38 +913,42 @@ async def _stream(session: AsyncSession, now: dt.datetime, tz: ZoneInfo, dry_run
         by_agency[o.agency_id].append(o)
     runs = _Runs(session, _Renderer(session, {o.id: o for o in obligations}, now, tz), now,
                  dry_run, size, on_commit, keep_written)
-    counts: dict[int, int] = {}  # agency id -> its people (digest_lines)
-    held: ByPerson = {}
-    # A small first part, so that the first run (and the sender) starts soon.
-    agency_ids = sorted(by_agency) if committees else []
-    first = agency_ids[:FIRST_PART]
-    for chunk in [first, *_chunks(agency_ids[FIRST_PART:])] if first else []:
-        members: dict[int, list[Recipient]] = {}
-        _file(await _people(session, set(chunk), []), set(chunk), {}, members, {}, {})
-        by_person: ByPerson = {}
-        decide_personal(now, Snapshot(committees=committees,
-                                      obligations=[o for a in chunk for o in by_agency[a]],
-                                      members=members), tz, by_person)
-        counts.update((agency_id, len(members.get(agency_id, ()))) for agency_id in chunk)
-        decisions: list[Decision] = []
-        for key, decision in by_person.items():
-            if key[0] in leaders:
-                held[key] = decision
-            else:
-                decisions.append(decision)
-        # Agency by agency: its people's messages are one rendering, converted to JSON once
-        # per run (db.bulk) when they are in the same run.
-        decisions.sort(key=lambda d: (d.recipient.agency_id or 0, d.recipient.member_id,
-                                      d.kind))
-        del members, by_person
-        # Frozen too (see run_sweep): the collector's full passes over each part's people
-        # and decisions, alive until their run is written, were a quarter of the sweep.
-        gc.freeze()
-        await runs.add(decisions)
-    lines = digest_lines(now, snapshot, tz, counts)
-    decide_digests(now, snapshot, tz, lines, held)
-    await runs.add(finish(now, snapshot, tz, lines, held))
-    await runs.flush()
+    try:
+        counts: dict[int, int] = {}  # agency id -> its people (digest_lines)
+        held: ByPerson = {}
+        # A small first part, so that the first run (and the sender) starts soon.
+        agency_ids = sorted(by_agency) if committees else []
+        first = agency_ids[:FIRST_PART]
+        for chunk in [first, *_chunks(agency_ids[FIRST_PART:])] if first else []:
+            members: dict[int, list[Recipient]] = {}
+            _file(await _people(session, set(chunk), []), set(chunk), {}, members, {}, {})
+            by_person: ByPerson = {}
+            decide_personal(now, Snapshot(committees=committees,
+                                          obligations=[o for a in chunk for o in by_agency[a]],
+                                          members=members), tz, by_person)
+            counts.update((agency_id, len(members.get(agency_id, ()))) for agency_id in chunk)
+            decisions: list[Decision] = []
+            for key, decision in by_person.items():
+                if key[0] in leaders:
+                    held[key] = decision
+                else:
+                    decisions.append(decision)
+            # Agency by agency: its people's messages are one rendering, converted to JSON once
+            # per run (db.bulk) when they are in the same run.
+            decisions.sort(key=lambda d: (d.recipient.agency_id or 0, d.recipient.member_id,
+                                          d.kind))
+            del members, by_person
+            # Frozen too (see run_sweep): the collector's full passes over each part's people
+            # and decisions, alive until their run is written, were a quarter of the sweep.
+            gc.freeze()
+            await runs.add(decisions)
+        lines = digest_lines(now, snapshot, tz, counts)
+        decide_digests(now, snapshot, tz, lines, held)
+        await runs.add(finish(now, snapshot, tz, lines, held))
+        await runs.flush()
+        await runs.wait()
+    finally:
+        await runs.close()
     return snapshot, runs
 
 

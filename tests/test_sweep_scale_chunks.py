@@ -38,7 +38,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("province") / "clean.sqlite3"
     import asyncio
 
-    asyncio.run(bench.build(db, AGENCIES, MEMBERS))
+    asyncio.run(bench.build(f"sqlite+aiosqlite:///{db}", AGENCIES, MEMBERS))
 
     async def clerk() -> None:
         engine = make_engine(f"sqlite+aiosqlite:///{db}")

@@ -148,7 +148,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     is also of the committee's office (role standing_office: the consolidating level): they
     get an overdue notice and the office's digest."""
     db = tmp_path_factory.mktemp("province") / "clean.sqlite3"
-    asyncio.run(bench.build(db, 12, 40))
+    asyncio.run(bench.build(f"sqlite+aiosqlite:///{db}", 12, 40))
 
     async def clerk() -> None:
         engine = make_engine(f"sqlite+aiosqlite:///{db}")

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -354,6 +355,52 @@ async def test_the_streamed_sweep_writes_what_one_transaction_writes(
     assert sorted((i.dedupe_key, messages[i.outbox_id].member_id) for i in items) == sorted(
         (i.dedupe_key, d.recipient.member_id) for d in expected.decisions for i in d.items)
     assert all(m.created_at == at(DIGEST_DAY) for m in messages.values())
+
+
+@pytest.mark.parametrize("where", ["after its commit", "while the next is prepared"])
+async def test_a_streamed_sweep_that_dies_after_a_run_leaves_whole_messages(
+        sessionmaker, world: World, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """The process dies after the first run (on_commit raises), or while the second is
+    prepared (on PostgreSQL the first is then being stored on its own connection, and is
+    stopped or finished): what was committed are whole messages with all their items, no
+    connection is left checked out, and the next sweep writes the rest."""
+    import scheduler.sweeper as sweeper
+
+    expected = await sweep(sessionmaker, DIGEST_DAY, dry_run=True)
+
+    async def dies(_count: int) -> None:
+        raise RuntimeError("the process died")
+
+    prepare = sweeper._prepare
+    calls: list[int] = []
+
+    async def prepare_then_die(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the process died")
+        return await prepare(*args, **kwargs)
+
+    if where != "after its commit":
+        monkeypatch.setattr(sweeper, "_prepare", prepare_then_die)
+    with pytest.raises(RuntimeError):
+        async with sessionmaker() as session:
+            await run_sweep(session, at(DIGEST_DAY), TZ, commit_every=1,
+                            on_commit=dies if where == "after its commit" else None)
+    monkeypatch.setattr(sweeper, "_prepare", prepare)
+    assert sessionmaker.kw["bind"].sync_engine.pool.checkedout() == 0
+    async with sessionmaker() as session:
+        messages = {m.id: m for m in (await session.scalars(select(OutboxMessage))).all()}
+        items = (await session.scalars(select(OutboxItem))).all()
+    assert len(messages) <= 1 < len(expected.decisions)
+    wanted = {d.recipient.member_id: sorted(i.dedupe_key for i in d.items)
+              for d in expected.decisions}
+    assert {m.member_id: sorted(i.dedupe_key for i in items if i.outbox_id == m.id)
+            for m in messages.values()} == {m.member_id: wanted[m.member_id]
+                                            for m in messages.values()}
+    async with sessionmaker() as session:
+        rest = await run_sweep(session, at(DIGEST_DAY), TZ, commit_every=1)
+        await session.commit()
+    assert rest.count == len(expected.decisions) - len(messages)
 
 
 @sqlite_only
