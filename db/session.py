@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from db import sqlite_driver
+
 
 def normalize_url(url: str) -> str:
     """Accept the usual spellings and pick the async driver."""
@@ -58,6 +60,8 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": 30})
+        # One hand-off to aiosqlite's thread per statement, not three or four.
+        kwargs.setdefault("module", sqlite_driver.dbapi())
     else:
         # Connections kept open for the turns, the sender and the sweep at once: with
         # SQLAlchemy's default 5, every connection over 5 was closed when given back and
