@@ -658,13 +658,10 @@ async def _prepare(session: AsyncSession, decisions: list[Decision], render: _Re
     by_person: dict[int, list[Decision]] = defaultdict(list)
     for decision in fresh:
         by_person[decision.recipient.member_id].append(decision)
-    # Everything is rendered before the first row is added: a digest's queries would
-    # otherwise flush the messages added so far, taking SQLite's write lock while the rest
-    # is rendered.
-    rendered: list[tuple[list[Decision], list[dict[str, Any]]]] = []
+    # Rendered here, before _store writes anything: a digest's queries run while nothing
+    # of the run holds SQLite's write lock.
     for group in by_person.values():
-        rendered.append((group, [await render(d) for d in group]))
-    for group, payloads in rendered:
+        payloads = [await render(d) for d in group]
         payload = payloads[0] if len(payloads) == 1 else {
             "text": "\n\n".join(p["text"] for p in payloads),
             "parse_mode": "HTML",
@@ -774,19 +771,20 @@ class _Runs:
             self.fresh += fresh
         if not batch.rows and not batch.folded:
             return
-        if self.size is None:
-            self._wrote(await _store(await _core(self.session), batch, self.now, self.keep))
+        if self.size is not None:
+            await self.wait()
+            if self.writer is None:
+                self.writer = await _writer(self.session)
+            if self.writer is not None:
+                self.storing = asyncio.ensure_future(self._store_apart(self.writer, batch))
+                self.size = self.later
+                return
+        self._wrote(await _store(await _core(self.session), batch, self.now, self.keep))
+        if self.size is None:  # one run, in the caller's transaction
             await self.session.flush()
             return
-        await self.wait()
-        if self.writer is None:
-            self.writer = await _writer(self.session)
-        if self.writer is None:
-            self._wrote(await _store(await _core(self.session), batch, self.now, self.keep))
-            await self.session.commit()
-            await self._committed()
-        else:
-            self.storing = asyncio.ensure_future(self._store_apart(self.writer, batch))
+        await self.session.commit()
+        await self._committed()
         self.size = self.later
 
     async def _store_apart(self, writer: AsyncConnection, batch: _Batch) -> None:
