@@ -90,7 +90,8 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
             # instead of reading and then finding the lock taken. The others keep the
             # driver's own behaviour (BEGIN just before the first write: reads beside a
             # writer, and no snapshot a write could find stale).
-            if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+            if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE" and not (
+                    sqlite_driver.begin_immediate(conn.connection.dbapi_connection)):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
     return engine
 

@@ -12,6 +12,12 @@ Only the ordinary cursor changes; results streamed with a server-side cursor kee
 SQLAlchemy's. What is used of aiosqlite is what SQLAlchemy's adapter uses too: the
 connection's `_execute` (run a function on its thread) and `_conn` (the sqlite3 connection).
 The engine takes it as its DBAPI module (`create_async_engine(module=…)`, db.session).
+
+A transaction that will write begins with BEGIN IMMEDIATE (db.session.immediate): that is
+run in the hand-off of the transaction's first statement, not in one of its own
+(`begin_immediate`). A commit or rollback with no transaction open in SQLite makes no
+hand-off: the pool rolls back every connection given back, even just after its commit. A
+turn of four statements makes five hand-offs, not seven.
 """
 
 from __future__ import annotations
@@ -80,8 +86,12 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         connection = cast(aiosqlite.Connection, self._connection)
         raw: sqlite3.Connection = connection._conn
+        adapted = cast(_Connection, self._adapt_connection)
+        begin, adapted._begin = adapted._begin, None
 
         def run() -> _Done:
+            if begin is not None:
+                raw.execute(begin)
             cursor = raw.cursor()
             try:
                 if many:
@@ -102,8 +112,53 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_begin",)
     _cursor_cls = _Cursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None  # run before the next statement, in its hand-off
+
+    def begin_with_next(self, statement: str) -> None:
+        """Begin the transaction with `statement` (BEGIN IMMEDIATE) just before the next
+        statement, in the same hand-off; a transaction that ends before any statement has
+        nothing to commit or roll back."""
+        self._begin = statement
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            # A streamed result opens SQLAlchemy's own cursor: begin apart, first.
+            begin, self._begin = self._begin, None
+            super().cursor().execute(begin)
+        return super().cursor(server_side)
+
+    def _idle(self) -> bool:
+        """No transaction to end: begun and nothing run since, or none open in SQLite
+        (after a commit, or only reads). The pool rolls back every connection given back,
+        even after a commit: on this thread, with no hand-off, when there is nothing to
+        roll back."""
+        if self._begin is not None:
+            self._begin = None
+            return True
+        raw: sqlite3.Connection | None = cast(aiosqlite.Connection, self._connection)._connection
+        return raw is None or not raw.in_transaction  # None: closed (the base class skips)
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+
+def begin_immediate(dbapi_connection: Any) -> bool:
+    """Have the connection's transaction begin with BEGIN IMMEDIATE in its first statement's
+    hand-off; False if it is not one of this module's connections."""
+    if not isinstance(dbapi_connection, _Connection):
+        return False
+    dbapi_connection.begin_with_next("BEGIN IMMEDIATE")
+    return True
 
 
 class OneHandOffDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from db.drafts import member_and_draft
 from db.models import Answer, Submission
 from tests.support.harness import BotHarness
+from tests.support.sqlite_lock import write_lock_taken
 
 LAN = 2001  # reporter of P. Cát Linh (the mini plan's ward form)
 MAX_STATEMENTS = 4
@@ -92,10 +93,26 @@ async def test_a_button_answer_costs_at_most_four_statements(bot: BotHarness) ->
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_on_sqlite_an_answer_takes_the_write_lock_up_front(bot: BotHarness) -> None:
     """BEGIN IMMEDIATE: a turn that read first and then wrote would fail at once if another
-    connection wrote in between; taken up front, it waits its turn instead."""
-    with counted(bot):
-        await bot.say(LAN, "10")
-    assert bot.transaction_control == ["BEGIN IMMEDIATE"]  # type: ignore[attr-defined]
+    connection wrote in between; taken up front, it waits its turn instead. It goes with the
+    turn's first statement (db.sqlite_driver): after that read, the lock is held."""
+    engine = bot.application.bot_data["engine"].sync_engine
+    path = engine.url.database
+    task = asyncio.current_task()
+    held: list[bool] = []
+
+    def after_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if asyncio.current_task() is task and not held:
+            held.append(write_lock_taken(path))
+
+    event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        with counted(bot) as statements:
+            await bot.say(LAN, "10")
+    finally:
+        event.remove(engine, "after_cursor_execute", after_execute)
+    assert statements[0].lstrip().startswith("SELECT") and held == [True]
+    assert bot.transaction_control == []  # type: ignore[attr-defined]
+
 
 
 async def test_a_draft_rewritten_elsewhere_is_read_again(bot: BotHarness) -> None:
