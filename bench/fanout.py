@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/fanout.py` from anywhere
     sys.path.insert(0, str(ROOT))
 from bench.commit import commit_id  # noqa: E402
+from bench.machine import python_ref_ms  # noqa: E402
 from bot.eventloop import use_event_loop  # noqa: E402
 
 TOKEN = "123456:BENCH-TOKEN"
@@ -168,6 +169,7 @@ class Result:
     # clock of one machine), ms: how early a request can be counted as arrived.
     transit_ms: dict[str, float] = field(default_factory=dict)
     commit: str = ""
+    python_ref_ms: float = 0.0
     event_loop: str = "asyncio"  # the sender's, as `python -m bot run` picks it (EVENT_LOOP)
     target_met: bool = False
 
@@ -530,6 +532,7 @@ async def run(args: argparse.Namespace) -> Result:
         result = Result(agencies=args.agencies, database=kind,
                         limit=NO_LIMIT_TARGET if args.no_limit else args.limit,
                         latency_ms=args.latency_ms, no_limit=args.no_limit, commit=commit_id(),
+                        python_ref_ms=python_ref_ms(),
                         sender_sha256=hashlib.sha256(sender_file.read_bytes()).hexdigest()[:12],
                         limiter="off" if args.no_limit else
                         f"token bucket {args.burst}" if args.burst else "window 1 s",

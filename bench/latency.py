@@ -41,6 +41,7 @@ from updates import (
     open_forms,
     percentile,
     prepare,
+    python_ref_ms,
     start_bot,
 )
 
@@ -75,7 +76,8 @@ async def run(users: int, questions: int, database_url: str | None, think: float
         shutil.rmtree(tmp, ignore_errors=True)
     ms = [1000 * s for s in measured.play.latencies]
     p99 = percentile(ms, 99)
-    return {"benchmark": "latency", "commit": commit_id(), "database": database_kind(url),
+    return {"benchmark": "latency", "commit": commit_id(), "python_ref_ms": python_ref_ms(),
+            "database": database_kind(url),
             "users": users, "answers": len(ms), "typed": measured.play.typed,
             "pressed": measured.play.pressed, "think_s": think,
             "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),

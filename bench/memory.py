@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select  # noqa: E402
 
 from bench.commit import commit_id  # noqa: E402
+from bench.machine import python_ref_ms  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -148,7 +149,8 @@ def main() -> int:
     if args.load:
         print(json.dumps(asyncio.run(load(args.load, agencies))))
         return 0
-    result: dict[str, Any] = {**run(agencies), "commit": commit_id()}
+    result: dict[str, Any] = {**run(agencies), "commit": commit_id(),
+                              "python_ref_ms": python_ref_ms()}
     print(json.dumps(result))
     print(f"{result['agencies']} agencies and members: import peak RSS "
           f"{result['import_peak_mb']} MB ({result['import_s']} s), sweep peak RSS "

@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import event, func, insert, make_url, select, update  # noqa: E402
 
 from bench.commit import commit_id  # noqa: E402
+from bench.machine import python_ref_ms  # noqa: E402
 from bot.eventloop import use_event_loop  # noqa: E402
 from core.planfile import load_plan  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -270,7 +271,8 @@ def main() -> int:
     result = {"members": args.members, "agencies": args.agencies,
               "database": make_url(url).get_backend_name(), **figures,
               "peak_mb": round(peak_mb(), 1), "baseline_mb": round(baseline, 1), **built,
-              "event_loop": loop, "commit": commit_id()}
+              "event_loop": loop, "commit": commit_id(),
+              "python_ref_ms": python_ref_ms()}
     print(json.dumps(result))
     goals = (result["sweep_s"] <= 10 and result["first_commit_s"] <= 3
              and result["longest_write_s"] <= 1 and result["peak_mb"] <= 400)

@@ -35,7 +35,7 @@ def test_fanout_smoke_with_latency_and_without_limit(mode: list[str]) -> None:
     result = run("fanout.py", "--smoke", *mode)
     assert result["delivered"] == result["messages"] > 0
     assert result["duplicates"] == 0 and result["lost"] == 0
-    assert result["commit"]
+    assert result["commit"] and result["python_ref_ms"] > 0
 
 
 def test_sweep_cost_smoke_runs() -> None:

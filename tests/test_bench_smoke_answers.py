@@ -15,7 +15,8 @@ from tests.test_bench_smoke import run
 
 def test_updates_smoke_drives_the_bot_and_the_echo_bot_with_one_driver() -> None:
     result = run("updates.py", "--smoke")
-    assert result["answers"] == 25 and result["commit"]
+    assert result["answers"] == 50 and result["rounds"] == 2 and result["commit"]
+    assert len(result["ratios"]) == 2 and result["python_ref_ms"] > 0
     assert result["bot_answers_per_s"] > 0 and result["echo_messages_per_s"] > 0
     assert result["sql_statements_per_answer"] > 0
 
