@@ -8,7 +8,8 @@ bot writes in the chat; nothing polls). The echo bot then gets the same number o
 the same way. That is one round; ROUNDS rounds alternate the two (bot, echo, bot, echo, …,
 each process started for its turn and stopped after it, the bot's forms going on where they
 stopped), so that a change in the machine's speed during the run (on this shared machine
-the echo's rate moved by half between two runs minutes apart) falls on both. Reported:
+the echo's rate moved by half between two runs minutes apart) falls on both; each round's
+officials open a report of their own, all of the same form. Reported:
 answers/s for each over all rounds, the ratio of each round and their median (target
 ≥ 50 %), and, for the bot, SQL statements per answer (counted in the bot's process with
 SQLAlchemy's `before_cursor_execute` event; BEGIN/COMMIT counted apart), connections checked
@@ -124,15 +125,22 @@ runpy.run_module("bot", run_name="__main__", alter_sys=True)
 # ----------------------------------------------------------------------------- the data
 
 
-def plan_text(users: int, questions: int, buttons: bool = False) -> str:
-    """One monthly report of `questions` integer questions for `users` agencies; with
-    `buttons`, every second question is a yes/no answered with a button."""
+def plan_text(users: int, questions: int, buttons: bool = False, reports: int = 1) -> str:
+    """`reports` monthly reports (one per round), each the same form of `questions` integer
+    questions, for `users` agencies; with `buttons`, every second question is a yes/no
+    answered with a button."""
     def field(i: int) -> str:
         if buttons and i % 2 == 0:
             return f"      - {{code: q{i}, label: \"Câu hỏi số {i}\", type: yes_no}}"
         return f"      - {{code: q{i}, label: \"Câu hỏi số {i}\", type: integer, min: 0}}"
     fields = "\n".join(field(i) for i in range(1, questions + 1))
     agencies = "\n".join(f"      - Đơn vị {i}" for i in range(1, users + 1))
+    schedules = "\n".join(f"""  - code: thang{n}
+    name: "Báo cáo tháng {n}"
+    period: monthly
+    due: {{day: 20}}
+    form: f
+    agencies: {{kind: don-vi}}""" for n in range(1, reports + 1))
     return f"""format: 1
 plan: {{code: bench, title: "Benchmark", year: 2022}}
 committee: {{code: bench, name: "BCĐ", standing_office: thuong-truc}}
@@ -149,12 +157,7 @@ forms:
     fields:
 {fields}
 schedules:
-  - code: thang
-    name: "Báo cáo tháng"
-    period: monthly
-    due: {{day: 20}}
-    form: f
-    agencies: {{kind: don-vi}}
+{schedules}
 """
 
 
@@ -162,12 +165,20 @@ async def prepare(url: str, workdir: Path, users: int, questions: int,
                   buttons: bool = False) -> dict[int, int]:
     """Create the schema, import the plan and bind one reporter per agency; returns
     user id -> the obligation they answer."""
+    return (await prepare_rounds(url, workdir, users, questions, 1, buttons))[0]
+
+
+async def prepare_rounds(url: str, workdir: Path, users: int, questions: int, rounds: int,
+                         buttons: bool = False) -> list[dict[int, int]]:
+    """As `prepare`, with one report per round, all of the same form: for each round,
+    user id -> the obligation they answer in it (each round starts a form of its own, so
+    that later rounds do not answer a longer form)."""
     plan_path = workdir / "bench-plan.yaml"
-    plan_path.write_text(plan_text(users, questions, buttons), encoding="utf-8")
+    plan_path.write_text(plan_text(users, questions, buttons, rounds), encoding="utf-8")
     await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
     settings = Settings(_env_file=None, database_url=url)
     engine = make_engine(url)
-    out: dict[int, int] = {}
+    out: list[dict[int, int]] = [{} for _ in range(rounds)]
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             if await session.scalar(select(func.count()).select_from(Committee)):
@@ -181,11 +192,13 @@ async def prepare(url: str, workdir: Path, users: int, questions: int,
                                 committee_id=agency.committee_id, full_name=f"Cán bộ {n}")
                 member.roles = [MemberRole(role=Role.reporter)]
                 session.add(member)
-                obligation = await session.scalar(
+                obligations = (await session.scalars(
                     select(Obligation.id).where(Obligation.agency_id == agency.id,
-                                                Obligation.period_key == "2022-03"))
-                assert obligation is not None
-                out[user] = obligation
+                                                Obligation.period_key == "2022-03")
+                    .order_by(Obligation.schedule_id))).all()
+                assert len(obligations) == rounds
+                for round_, obligation in zip(out, obligations, strict=True):
+                    round_[user] = obligation
     finally:
         await engine.dispose()
     return out
@@ -393,16 +406,15 @@ async def run(users: int, questions: int, rounds: int, database_url: str | None
     echoes: list[tuple[Play, float]] = []
     try:
         url = normalize_url(database_url or f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}")
-        obligations = await prepare(url, tmp, users, questions * rounds)
+        each_round = await prepare_rounds(url, tmp, users, questions, rounds)
         state = BotApiState()
         server = StandInServer(state)
         await server.start()
         try:
-            shown: dict[int, dict[str, Any]] = {}
-            for _ in range(rounds):
+            for obligations in each_round:
                 bot = await start_bot(server, url, tmp)
                 try:
-                    shown = shown or await open_forms(state, obligations)
+                    shown = await open_forms(state, obligations)
                     measured.append(await measured_play(bot, state, list(obligations),
                                                         questions, shown))
                 finally:
@@ -439,6 +451,9 @@ async def run(users: int, questions: int, rounds: int, database_url: str | None
             "echo_messages_per_s": round(echo_messages / sum(e.seconds for e, _ in echoes), 1),
             "ratio": round(statistics.median(ratios), 2),
             "ratios": [round(r, 2) for r in ratios],
+            "rounds_per_s": [[round(m.play.answers / m.play.seconds, 1),
+                              round(e.answers / e.seconds, 1)]
+                             for m, (e, _) in zip(measured, echoes, strict=True)],
             **total.per_answer(),
             "echo_cpu_ms_per_message": round(
                 1000 * sum(c for _, c in echoes) / max(1, echo_messages), 2),
