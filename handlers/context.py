@@ -39,6 +39,7 @@ from db.session import dialect_of, immediate, rows_changed, writer_lock
 from handlers.common import Context, sessions
 from handlers.errors import DuplicateUpdate, tolerate
 from handlers.screens import stranger_welcome
+from scheduler.sender import post_message
 
 STALE_BUTTON = N_("This button is no longer valid. Open «Reports due» for the current list.")
 STALE_CHOICE = N_("That choice is no longer valid. Choose «Reports due» for the current list, "
@@ -168,7 +169,7 @@ class Turn:
         for n, piece in enumerate(pieces, 1):
             extra = {**kwargs, "reply_markup": markup} if (
                 n == len(pieces) and markup is not None) else kwargs
-            self.outgoing.append(functools.partial(chat.send_message, piece, **extra))
+            self.outgoing.append(functools.partial(send_message, chat, piece, extra))
 
     def _send_zalo(self, chat: Any, text: str, choices: Choices | None, menu: Menu | None,
                    typed: bool, kwargs: dict[str, Any]) -> None:
@@ -190,7 +191,7 @@ class Turn:
                     extra["api_kwargs"] = {"zalo_typed": True}
             elif menu is not None and not self._zalo_lists:
                 extra["reply_markup"] = reply_keyboard(menu)
-            await chat.send_message(text, **extra)
+            await send_message(chat, text, extra)
 
         self.outgoing.append(send)
 
@@ -269,6 +270,14 @@ class Turn:
         self.outgoing = [a for a in self.outgoing if a not in queued]
         with contextlib.suppress(TelegramError):
             await queued[0]()
+
+
+async def send_message(chat: Any, text: str, kwargs: dict[str, Any]) -> None:
+    """What `chat.send_message(text, **kwargs)` sends, without a telegram.Message built from
+    the answer: a turn's replies are not read back (scheduler.sender.post_message)."""
+    params = {key: value for key, value in kwargs.items() if key != "api_kwargs"}
+    await post_message(chat.get_bot(), {"chat_id": chat.id, "text": text, **params,
+                                        **(kwargs.get("api_kwargs") or {})})
 
 
 def telegram_markup(choices: Choices | None) -> InlineKeyboardMarkup | None:

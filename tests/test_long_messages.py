@@ -471,11 +471,16 @@ async def test_turn_send_splits_a_screen_built_too_long_and_keeps_its_buttons_la
 
     sent: list[tuple[str, dict[str, object]]] = []
 
+    class Bot:
+        async def do_api_request(self, endpoint: str, api_kwargs: dict[str, object]) -> None:
+            assert endpoint == "sendMessage" and api_kwargs.pop("chat_id") == 42
+            sent.append((str(api_kwargs.pop("text")), api_kwargs))
+
     class Chat:
         id = 42  # a Telegram chat
 
-        async def send_message(self, text: str, **kwargs: object) -> None:
-            sent.append((text, kwargs))
+        def get_bot(self) -> Bot:
+            return Bot()
 
     update = SimpleNamespace(effective_chat=Chat())
     t = Turn(update=update, context=None, session=None, member=None,  # type: ignore[arg-type]
