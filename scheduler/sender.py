@@ -477,7 +477,6 @@ class OutboxSender:
     ) -> None:
         self.bot = bot
         self.sessions = sessions
-        _quiet_send_message_warning()
         self.now = now
         self.config = config or SenderConfig()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
