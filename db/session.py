@@ -61,7 +61,7 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
     if is_sqlite:
         kwargs.setdefault("connect_args", {"timeout": 30})
         # One hand-off to aiosqlite's thread per statement, not three or four.
-        kwargs.setdefault("module", sqlite_driver.dbapi())
+        kwargs["module"] = sqlite_driver.dbapi()
     else:
         # Connections kept open for the turns, the sender and the sweep at once: with
         # SQLAlchemy's default 5, every connection over 5 was closed when given back and
@@ -89,10 +89,10 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
             # in SQLAlchemy's recipe for SQLite: it waits for the writer before it reads,
             # instead of reading and then finding the lock taken. The others keep the
             # driver's own behaviour (BEGIN just before the first write: reads beside a
-            # writer, and no snapshot a write could find stale).
-            if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE" and not (
-                    sqlite_driver.begin_immediate(conn.connection.dbapi_connection)):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writer, and no snapshot a write could find stale). BEGIN IMMEDIATE goes with
+            # the transaction's first statement, in its hand-off (db.sqlite_driver).
+            if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+                conn.connection.dbapi_connection.begin_with_next("BEGIN IMMEDIATE")
     return engine
 
 

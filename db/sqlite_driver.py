@@ -15,7 +15,7 @@ The engine takes it as its DBAPI module (`create_async_engine(module=…)`, db.s
 
 A transaction that will write begins with BEGIN IMMEDIATE (db.session.immediate): that is
 run in the hand-off of the transaction's first statement, not in one of its own
-(`begin_immediate`). A commit or rollback with no transaction open in SQLite makes no
+(`_Connection.begin_with_next`). A commit or rollback with no transaction open in SQLite makes no
 hand-off: the pool rolls back every connection given back, even just after its commit. A
 turn of four statements makes five hand-offs, not seven.
 """
@@ -150,15 +150,6 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         if not self._idle():
             super().rollback()
-
-
-def begin_immediate(dbapi_connection: Any) -> bool:
-    """Have the connection's transaction begin with BEGIN IMMEDIATE in its first statement's
-    hand-off; False if it is not one of this module's connections."""
-    if not isinstance(dbapi_connection, _Connection):
-        return False
-    dbapi_connection.begin_with_next("BEGIN IMMEDIATE")
-    return True
 
 
 class OneHandOffDBAPI(AsyncAdapt_aiosqlite_dbapi):

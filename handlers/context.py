@@ -188,7 +188,7 @@ class Turn:
                 merged = [row for _, rows, _ in self._zalo_lists for row in rows]
                 extra["reply_markup"] = telegram_markup(merged)
                 if any(t for _, _, t in self._zalo_lists):
-                    extra["api_kwargs"] = {"zalo_typed": True}
+                    extra["zalo_typed"] = True
             elif menu is not None and not self._zalo_lists:
                 extra["reply_markup"] = reply_keyboard(menu)
             await send_message(chat, text, extra)
@@ -272,12 +272,10 @@ class Turn:
             await queued[0]()
 
 
-async def send_message(chat: Any, text: str, kwargs: dict[str, Any]) -> None:
-    """What `chat.send_message(text, **kwargs)` sends, without a telegram.Message built from
+async def send_message(chat: Any, text: str, params: dict[str, Any]) -> None:
+    """sendMessage of `text` with `params` in `chat`, without a telegram.Message built from
     the answer: a turn's replies are not read back (scheduler.sender.post_message)."""
-    params = {key: value for key, value in kwargs.items() if key != "api_kwargs"}
-    await post_message(chat.get_bot(), {"chat_id": chat.id, "text": text, **params,
-                                        **(kwargs.get("api_kwargs") or {})})
+    await post_message(chat.get_bot(), {"chat_id": chat.id, "text": text, **params})
 
 
 def telegram_markup(choices: Choices | None) -> InlineKeyboardMarkup | None:
