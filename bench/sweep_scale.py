@@ -164,20 +164,32 @@ async def _fill(url: str, settings: Settings, plan: Path, agencies: int, members
 
 class WriteLock:
     """How long each transaction held SQLite's write lock: from its first write statement
-    (a deferred transaction takes the lock there) to its commit or rollback."""
+    (a deferred transaction takes the lock there) to its commit or rollback. A write in
+    autocommit (PostgreSQL's sweep stores each run as one statement) is a transaction of
+    its own: from the statement's start to its end."""
 
     def __init__(self, engine: Any) -> None:
         self.longest = 0.0
         self.transactions = 0
         self.first_commit: float | None = None
         event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "after_cursor_execute", self._executed)
         event.listen(engine, "commit", self._end)
         event.listen(engine, "rollback", self._end)
 
+    @staticmethod
+    def _writes(statement: str) -> bool:
+        head = statement.lstrip()[:6].upper()
+        return head in ("INSERT", "UPDATE", "DELETE") or (
+            head.startswith("WITH") and "INSERT" in statement.upper())
+
     def _statement(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "write_start" not in conn.info and statement.lstrip()[:6].upper() in (
-                "INSERT", "UPDATE", "DELETE"):
+        if "write_start" not in conn.info and self._writes(statement):
             conn.info["write_start"] = time.perf_counter()
+
+    def _executed(self, conn: Any, *_args: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            self._end(conn)
 
     def _end(self, conn: Any) -> None:
         start = conn.info.pop("write_start", None)

@@ -90,8 +90,7 @@ async def enqueue(
     keyed = {f"{item.dedupe_key}:{member.id}": item for item in items}
     seen = await existing_keys(session, list(keyed))
     rows = [{"dedupe_key": key, "outbox_id": message.id, "kind": item.kind,
-             "level": item.level, "obligation_id": item.obligation_id,
-             "member_id": member.id, "created_at": now}
+             "level": item.level, "obligation_id": item.obligation_id, "created_at": now}
             for key, item in keyed.items() if key not in seen]
     if rows:
         await session.execute(insert(OutboxItem), rows)

@@ -23,7 +23,7 @@ from core.calendar import WorkCalendar
 from core.i18n import pick_language
 from core.lateness import supplement_days, supplement_due
 from db.audit import record
-from db.bulk import insert_rows
+from db.bulk import existing, insert_linked, insert_rows
 from db.models import (
     OPEN_STATUSES,
     Agency,
@@ -87,8 +87,7 @@ FIRST_PART = 100
 # What the sweep writes of each message and item (db.bulk.insert_rows), in this order.
 _OUTBOX_COLUMNS = ("dedupe_key", "kind", "member_id", "chat_id", "payload", "status",
                    "attempts", "next_attempt_at", "created_at")
-_ITEM_COLUMNS = ("dedupe_key", "outbox_id", "kind", "level", "obligation_id", "member_id",
-                 "created_at")
+_ITEM_COLUMNS = ("dedupe_key", "outbox_id", "kind", "level", "obligation_id", "created_at")
 
 
 def _chunks(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
@@ -369,9 +368,11 @@ async def recent_overdue(session: AsyncSession, member_ids: list[int], now: dt.d
     ids = sorted(set(member_ids))
     for start in range(0, len(ids), 500):
         rows = (await session.execute(
-            select(OutboxItem.member_id, OutboxItem.outbox_id, OutboxItem.obligation_id)
+            select(OutboxMessage.member_id, OutboxItem.outbox_id, OutboxItem.obligation_id)
+            .select_from(OutboxItem)
+            .join(OutboxMessage, OutboxMessage.id == OutboxItem.outbox_id)
             .where(OutboxItem.kind.in_(list(kinds)),
-                   OutboxItem.member_id.in_(ids[start:start + 500]),
+                   OutboxMessage.member_id.in_(ids[start:start + 500]),
                    OutboxItem.created_at > now - OVERDUE_WINDOW,
                    OutboxItem.created_at <= now)
         )).all()
@@ -460,17 +461,12 @@ KEY_CHUNK = 2500
 
 
 async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    # A run's keys (about two per person) in a few statements, well within both databases'
-    # limit on parameters (32,766). One parameter per key, not a PostgreSQL array: the
-    # server would cache a plan for `= ANY(array)` made while the table was small (a scan
-    # of the whole table per lookup once the sweep has filled it).
-    for start in range(0, len(keys), KEY_CHUNK):
-        chunk = keys[start:start + KEY_CHUNK]
-        found.update((await session.scalars(
-            select(OutboxItem.dedupe_key).where(OutboxItem.dedupe_key.in_(chunk))
-        )).all())
-    return found
+    # A run's keys (about two per person) in a few statements. One parameter per key, not a
+    # PostgreSQL array: the server would cache a plan for `= ANY(array)` made while the
+    # table was small (a scan of the whole table per lookup once the sweep has filled it).
+    await session.flush()  # as the ORM's autoflush would: items added and not yet written
+    return await existing(await session.connection(), _OUTBOX_ITEM, "dedupe_key", keys,
+                          KEY_CHUNK)
 
 
 class _Renderer:
@@ -614,7 +610,7 @@ class _Batch:
 
     rows: list[tuple[Any, ...]]
     items: list[list[Item]]
-    folded: list[tuple[int, int, Item]]  # (outbox id, member id, item)
+    folded: list[tuple[int, Item]]  # (outbox id, item)
 
 
 async def _prepare(session: AsyncSession, decisions: list[Decision], render: _Renderer,
@@ -637,7 +633,7 @@ async def _prepare(session: AsyncSession, decisions: list[Decision], render: _Re
     for decision, items in zip(decisions, unsaid, strict=True):
         for outbox_id, named in nudged.get(decision.recipient.member_id, {}).items():
             covered = [i for i in items if i.kind == "overdue" and i.obligation_id in named]
-            batch.folded += [(outbox_id, decision.recipient.member_id, i) for i in covered]
+            batch.folded += [(outbox_id, i) for i in covered]
             items = [i for i in items if i not in covered]
         if not items:
             render.forget(decision)
@@ -695,12 +691,12 @@ async def _store(connection: AsyncConnection, batch: _Batch, now: dt.datetime, k
     ids: dict[str, int] = dict(await insert_rows(connection, _OUTBOX, _OUTBOX_COLUMNS, rows,
                                                  returning=("dedupe_key", "id")))
     item_rows = [
-        (item.dedupe_key, ids[row[0]], item.kind, item.level, item.obligation_id, row[2], now)
+        (item.dedupe_key, ids[row[0]], item.kind, item.level, item.obligation_id, now)
         for row, items in zip(rows, batch.items, strict=True) for item in items
     ]
     item_rows += [
-        (item.dedupe_key, outbox_id, item.kind, item.level, item.obligation_id, member_id, now)
-        for outbox_id, member_id, item in batch.folded
+        (item.dedupe_key, outbox_id, item.kind, item.level, item.obligation_id, now)
+        for outbox_id, item in batch.folded
     ]
     await insert_rows(connection, _OUTBOX_ITEM, _ITEM_COLUMNS, item_rows)
     if not keep:
@@ -709,13 +705,33 @@ async def _store(connection: AsyncConnection, batch: _Batch, now: dt.datetime, k
             for row in rows]
 
 
-async def _writer(session: AsyncSession) -> AsyncConnection | None:
+async def _store_linked(writer: AsyncConnection, batch: _Batch, now: dt.datetime) -> int:
+    """_store in one statement (db.bulk.insert_linked, on a connection in autocommit): each
+    item names its message by the message's dedupe key, or, folded, by its id."""
+    rows = batch.rows
+    item_rows = [
+        (item.dedupe_key, row[0], item.kind, item.level, item.obligation_id, now)
+        for row, items in zip(rows, batch.items, strict=True) for item in items
+    ] + [
+        (item.dedupe_key, outbox_id, item.kind, item.level, item.obligation_id, now)
+        for outbox_id, item in batch.folded
+    ]
+    await insert_linked(writer, _OUTBOX, _OUTBOX_COLUMNS, rows, "dedupe_key",
+                        _OUTBOX_ITEM, _ITEM_COLUMNS, item_rows, "outbox_id")
+    return len(rows)
+
+
+async def _writer(session: AsyncSession, keep: bool) -> AsyncConnection | None:
     """On PostgreSQL, a connection of the session's engine of its own, for _Runs to store
-    runs on while the session reads and decides the next; None elsewhere."""
+    runs on while the session reads and decides the next (in autocommit unless the
+    messages are kept: each run is then one statement); None elsewhere."""
     engine = (await session.connection()).engine
     if engine.dialect.name != "postgresql":
         return None
-    return await engine.connect()
+    writer = await engine.connect()
+    if not keep:
+        await writer.execution_options(isolation_level="AUTOCOMMIT")
+    return writer
 
 
 class _Runs:
@@ -774,7 +790,7 @@ class _Runs:
         if self.size is not None:
             await self.wait()
             if self.writer is None:
-                self.writer = await _writer(self.session)
+                self.writer = await _writer(self.session, self.keep)
             if self.writer is not None:
                 self.storing = asyncio.ensure_future(self._store_apart(self.writer, batch))
                 self.size = self.later
@@ -788,8 +804,13 @@ class _Runs:
         self.size = self.later
 
     async def _store_apart(self, writer: AsyncConnection, batch: _Batch) -> None:
-        async with writer.begin():
-            self._wrote(await _store(writer, batch, self.now, self.keep))
+        if self.keep:
+            async with writer.begin():
+                self._wrote(await _store(writer, batch, self.now, self.keep))
+        else:
+            # One statement, committed as it ends: a single round trip, so the server is
+            # not left waiting between statements for a loop busy with the next run.
+            self._wrote(await _store_linked(writer, batch, self.now))
         await self._committed()
 
     def _wrote(self, written: list[OutboxMessage] | int) -> None:

@@ -249,7 +249,8 @@ async def test_the_sweeps_overdue_message_folds_into_a_nudge_of_the_same_hour(
                for r in of(rows, reporter) + of(rows, head))
     async with h.session() as session:
         overdue = (await session.execute(
-            select(OutboxItem.member_id, OutboxMessage.kind)
+            select(OutboxMessage.member_id, OutboxMessage.kind)
+            .select_from(OutboxItem)
             .join(OutboxMessage, OutboxMessage.id == OutboxItem.outbox_id)
             .where(OutboxItem.kind == "overdue"))).all()
     # The overdue items are recorded against the nudge: a later sweep sends nothing more.
@@ -259,7 +260,9 @@ async def test_the_sweeps_overdue_message_folds_into_a_nudge_of_the_same_hour(
     assert not of(later, reporter) and not of(later, head)
     async with h.session() as session:
         told = (await session.execute(
-            select(OutboxItem.member_id, OutboxItem.outbox_id)
+            select(OutboxMessage.member_id, OutboxItem.outbox_id)
+            .select_from(OutboxItem)
+            .join(OutboxMessage, OutboxMessage.id == OutboxItem.outbox_id)
             .where(OutboxItem.kind.in_(["overdue", "nudge"]))
             .distinct())).all()
     # One overdue message each: the chair's nudge.

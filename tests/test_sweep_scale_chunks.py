@@ -67,7 +67,7 @@ def copy_of(province: Path, tmp_path: Path) -> str:
 
 async def outbox(url: str) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
     """The outbox as rows that do not depend on ids: message by dedupe key (kind, member,
-    chat, payload), item by dedupe key (its message's key, kind, level, report, member)."""
+    chat, payload), item by dedupe key (its message's key, kind, level, report)."""
     engine = make_engine(url)
     async with make_sessionmaker(engine)() as session:
         messages = {m.id: m for m in (await session.scalars(select(OutboxMessage))).all()}
@@ -76,7 +76,7 @@ async def outbox(url: str) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[
     return ({m.dedupe_key: (m.kind, m.member_id, m.chat_id, m.payload, m.status.value)
              for m in messages.values()},
             {i.dedupe_key: (messages[i.outbox_id].dedupe_key, i.kind, i.level,
-                            i.obligation_id, i.member_id) for i in items})
+                            i.obligation_id) for i in items})
 
 
 async def sweep_whole(url: str, now: dt.datetime) -> int:

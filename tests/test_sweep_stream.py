@@ -171,7 +171,7 @@ async def _outbox(url: str) -> dict[str, tuple[Any, ...]]:
                                    m.next_attempt_at)
                     for m in (await session.scalars(select(OutboxMessage)))}
         items = {i.dedupe_key: (keys[i.outbox_id], i.kind, i.level, i.obligation_id,
-                                i.member_id, i.created_at)
+                                i.created_at)
                  for i in (await session.scalars(select(OutboxItem)))}
     await engine.dispose()
     return {**messages, **{f"item {k}": v for k, v in items.items()}}
@@ -213,8 +213,9 @@ async def test_a_leader_who_reports_gets_one_message_from_the_streamed_sweep(
     async with make_sessionmaker(engine)() as session:
         clerk = await session.scalar(select(MemberRole.member_id).where(
             MemberRole.role == Role.standing_office))
-        kinds = (await session.execute(select(OutboxItem.kind).where(
-            OutboxItem.member_id == clerk))).scalars().all()
+        kinds = (await session.execute(select(OutboxItem.kind).select_from(OutboxItem).join(
+            OutboxMessage, OutboxMessage.id == OutboxItem.outbox_id).where(
+            OutboxMessage.member_id == clerk))).scalars().all()
         messages = (await session.scalars(select(OutboxMessage).where(
             OutboxMessage.member_id == clerk))).all()
         # The time columns hold the sweep's `now` (written once per run as a parameter).

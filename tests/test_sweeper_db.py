@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.planfile import load_plan
@@ -133,12 +133,14 @@ async def counts(sessionmaker) -> tuple[int, int]:
 
 async def items_by_member(sessionmaker, created: dt.datetime) -> dict[int, list[OutboxItem]]:
     async with sessionmaker() as session:
-        rows = (await session.scalars(
-            select(OutboxItem).where(OutboxItem.created_at == created).order_by(OutboxItem.id)
+        rows = (await session.execute(
+            select(OutboxItem, OutboxMessage.member_id)
+            .join(OutboxMessage, OutboxMessage.id == OutboxItem.outbox_id)
+            .where(OutboxItem.created_at == created).order_by(OutboxItem.id)
         )).all()
     out: dict[int, list[OutboxItem]] = {}
-    for item in rows:
-        out.setdefault(item.member_id, []).append(item)
+    for item, member_id in rows:
+        out.setdefault(member_id, []).append(item)
     return out
 
 
@@ -324,7 +326,8 @@ async def test_two_sweeps_at_once_never_duplicate(sessionmaker, world: World) ->
     assert sorted(m.chat_id for m in messages) == [101, 102, 103, 104]
     assert len({m.dedupe_key for m in messages}) == len(messages)
     assert sorted(i.dedupe_key for i in items) == sorted(expected_keys)
-    assert len({(i.member_id, i.obligation_id, i.kind) for i in items}) == len(items)
+    member_of = {m.id: m.member_id for m in messages}
+    assert len({(member_of[i.outbox_id], i.obligation_id, i.kind) for i in items}) == len(items)
 
 
 async def test_the_streamed_sweep_writes_what_one_transaction_writes(
@@ -357,9 +360,53 @@ async def test_the_streamed_sweep_writes_what_one_transaction_writes(
     assert all(m.created_at == at(DIGEST_DAY) for m in messages.values())
 
 
+async def test_the_bots_sweep_stores_each_run_in_one_statement_on_postgresql(
+        sessionmaker, world: World) -> None:
+    """The bot's sweep keeps nothing it wrote (keep_written=False): on PostgreSQL each run's
+    messages and items are one statement, on the writer's connection in autocommit (no
+    BEGIN or COMMIT to wait for); on SQLite, the session's INSERTs. Both write what a dry run
+    decides, each item with its person's message."""
+    expected = await sweep(sessionmaker, DIGEST_DAY, dry_run=True)
+    engine = sessionmaker.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.lstrip()[:30])
+
+    commits: list[int] = []
+
+    async def committed(count: int) -> None:
+        commits.append(count)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with sessionmaker() as session:
+            result = await run_sweep(session, at(DIGEST_DAY), TZ, commit_every=1,
+                                     on_commit=committed, keep_written=False)
+            await session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert result.count == len(expected.decisions) == commits[-1] and len(commits) > 1
+    linked = [s for s in statements if s.startswith("WITH p AS (INSERT INTO outbox")]
+    if engine.dialect.name == "postgresql":
+        assert len(linked) == len(commits)
+        assert not [s for s in statements if s.startswith(("BEGIN", "COMMIT"))]
+    else:
+        assert not linked
+    async with sessionmaker() as session:
+        messages = {m.id: m for m in (await session.scalars(select(OutboxMessage))).all()}
+        items = (await session.scalars(select(OutboxItem))).all()
+    assert sorted(m.dedupe_key for m in messages.values()) == sorted(
+        f"msg:{d.items[0].dedupe_key}" for d in expected.decisions)
+    assert sorted((i.dedupe_key, messages[i.outbox_id].member_id) for i in items) == sorted(
+        (i.dedupe_key, d.recipient.member_id) for d in expected.decisions for i in d.items)
+
+
 @pytest.mark.parametrize("where", ["after its commit", "while the next is prepared"])
+@pytest.mark.parametrize("keep", [True, False], ids=["kept", "counted"])
 async def test_a_streamed_sweep_that_dies_after_a_run_leaves_whole_messages(
-        sessionmaker, world: World, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+        sessionmaker, world: World, monkeypatch: pytest.MonkeyPatch, where: str,
+        keep: bool) -> None:
     """The process dies after the first run (on_commit raises), or while the second is
     prepared (on PostgreSQL the first is then being stored on its own connection, and is
     stopped or finished): what was committed are whole messages with all their items, no
@@ -385,7 +432,8 @@ async def test_a_streamed_sweep_that_dies_after_a_run_leaves_whole_messages(
     with pytest.raises(RuntimeError):
         async with sessionmaker() as session:
             await run_sweep(session, at(DIGEST_DAY), TZ, commit_every=1,
-                            on_commit=dies if where == "after its commit" else None)
+                            on_commit=dies if where == "after its commit" else None,
+                            keep_written=keep)
     monkeypatch.setattr(sweeper, "_prepare", prepare)
     assert sessionmaker.kw["bind"].sync_engine.pool.checkedout() == 0
     async with sessionmaker() as session:
