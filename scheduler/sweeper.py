@@ -78,6 +78,9 @@ LAST_DIGEST_DAYS = 14
 OVERDUE_WINDOW = dt.timedelta(hours=1)
 
 
+# Runs stored at once on PostgreSQL, each on a connection of its own (_Runs): the server
+# inserts one while this process prepares the next, and a second when this process waits.
+WRITERS = 2
 # IN lists are read in pieces of this many ids (PostgreSQL allows 32,767 parameters).
 ID_CHUNK = 1000
 # The streamed sweep's first part, in agencies (_stream): about one run's worth of people.
@@ -742,10 +745,12 @@ class _Runs:
     two runs.
 
     On PostgreSQL a run is stored and committed on a connection of its own (_writer), in a
-    task, while the next run is read and rendered on the session: the server inserts one
-    run (most of the sweep's time there: its indexes and foreign keys) while this process
-    decides the next. One run at most is being stored; `close` waits for it, or, after an
-    error, stops it (its transaction rolled back). On SQLite the runs are stored on the
+    task, while the next run is read and rendered on the session: the server inserts runs
+    (most of the sweep's time there: its indexes and foreign keys) while this process
+    decides the next. Up to WRITERS runs are stored at once, each on its own connection
+    (one when the messages are kept: they are kept in the order of the runs); `wait` waits
+    for them, `close`, after an error, stops them (their statements rolled back). On SQLite
+    the runs are stored on the
     session: its driver is a thread of this process, which the two would share, and the
     write lock would be held while the next run is prepared."""
 
@@ -760,8 +765,9 @@ class _Runs:
         self.fresh: list[Decision] = []
         self.written: list[OutboxMessage] = []
         self.count = 0
-        self.writer: AsyncConnection | None = None
-        self.storing: asyncio.Future[None] | None = None
+        self.depth = 1 if keep else WRITERS
+        self.idle: list[AsyncConnection] = []  # writers with nothing to store
+        self.storing: list[tuple[asyncio.Future[None], AsyncConnection]] = []
 
     async def add(self, decisions: list[Decision]) -> None:
         self.render.expect(decisions)
@@ -788,11 +794,12 @@ class _Runs:
         if not batch.rows and not batch.folded:
             return
         if self.size is not None:
-            await self.wait()
-            if self.writer is None:
-                self.writer = await _writer(self.session, self.keep)
-            if self.writer is not None:
-                self.storing = asyncio.ensure_future(self._store_apart(self.writer, batch))
+            if len(self.storing) >= self.depth:
+                await self._oldest()
+            writer = self.idle.pop() if self.idle else await _writer(self.session, self.keep)
+            if writer is not None:
+                self.storing.append(
+                    (asyncio.ensure_future(self._store_apart(writer, batch)), writer))
                 self.size = self.later
                 return
         self._wrote(await _store(await _core(self.session), batch, self.now, self.keep))
@@ -824,23 +831,34 @@ class _Runs:
         if self.on_commit is not None:
             await self.on_commit(self.count)
 
-    async def wait(self) -> None:
-        """Wait for the run being stored (its error raised here)."""
-        storing, self.storing = self.storing, None
-        if storing is not None:
+    async def _oldest(self) -> None:
+        """Wait for the first run being stored (its error raised here); its writer idles."""
+        storing, writer = self.storing.pop(0)
+        try:
             await storing
+        except BaseException:
+            self.storing.append((storing, writer))  # for close
+            raise
+        self.idle.append(writer)
+
+    async def wait(self) -> None:
+        """Wait for the runs being stored, in order."""
+        while self.storing:
+            await self._oldest()
 
     async def close(self) -> None:
-        """Stop the run being stored, if any (after an error: it has not been waited for),
-        and give the writer's connection back."""
-        storing, self.storing = self.storing, None
+        """Stop the runs being stored, if any (after an error: they have not been waited
+        for), and give the writers' connections back."""
+        storing, self.storing = self.storing, []
         try:
-            if storing is not None:
-                storing.cancel()
-                await asyncio.gather(storing, return_exceptions=True)
+            for future, _writer in storing:
+                future.cancel()
+            await asyncio.gather(*[future for future, _writer in storing],
+                                 return_exceptions=True)
         finally:
-            if self.writer is not None:
-                writer, self.writer = self.writer, None
+            writers = self.idle + [writer for _future, writer in storing]
+            self.idle = []
+            for writer in writers:
                 await writer.close()
 
 

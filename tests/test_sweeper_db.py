@@ -41,6 +41,7 @@ from db.models import (
     Schedule,
 )
 from db.plan_import import import_plan
+from scheduler import sweeper
 from scheduler.sweeper import SweepResult, decision_json, run_sweep
 from tests.conftest import PLANS, run_cli
 
@@ -363,15 +364,18 @@ async def test_the_streamed_sweep_writes_what_one_transaction_writes(
 async def test_the_bots_sweep_stores_each_run_in_one_statement_on_postgresql(
         sessionmaker, world: World) -> None:
     """The bot's sweep keeps nothing it wrote (keep_written=False): on PostgreSQL each run's
-    messages and items are one statement, on the writer's connection in autocommit (no
-    BEGIN or COMMIT to wait for); on SQLite, the session's INSERTs. Both write what a dry run
-    decides, each item with its person's message."""
+    messages and items are one statement, on a writer's connection in autocommit (no BEGIN
+    or COMMIT to wait for), two runs stored at once on two writers; on SQLite, the session's
+    INSERTs. Both write what a dry run decides, each item with its person's message."""
     expected = await sweep(sessionmaker, DIGEST_DAY, dry_run=True)
     engine = sessionmaker.kw["bind"].sync_engine
     statements: list[str] = []
+    writers: set[int] = set()
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def seen(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement.lstrip()[:30])
+        if statement.startswith("WITH p AS"):
+            writers.add(id(conn.connection.dbapi_connection))
 
     commits: list[int] = []
 
@@ -390,6 +394,7 @@ async def test_the_bots_sweep_stores_each_run_in_one_statement_on_postgresql(
     linked = [s for s in statements if s.startswith("WITH p AS (INSERT INTO outbox")]
     if engine.dialect.name == "postgresql":
         assert len(linked) == len(commits)
+        assert len(writers) == sweeper.WRITERS == 2
         assert not [s for s in statements if s.startswith(("BEGIN", "COMMIT"))]
     else:
         assert not linked
@@ -411,8 +416,6 @@ async def test_a_streamed_sweep_that_dies_after_a_run_leaves_whole_messages(
     prepared (on PostgreSQL the first is then being stored on its own connection, and is
     stopped or finished): what was committed are whole messages with all their items, no
     connection is left checked out, and the next sweep writes the rest."""
-    import scheduler.sweeper as sweeper
-
     expected = await sweep(sessionmaker, DIGEST_DAY, dry_run=True)
 
     async def dies(_count: int) -> None:
