@@ -130,3 +130,37 @@ def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_reference_it(tmp_path:
                 (5, "reporter")]
             assert conn.execute("SELECT id, telegram_user_id FROM member").fetchall() == [
                 (5, 555)]
+
+
+def test_an_outbox_items_person_is_its_messages_across_0013(tmp_path: Path) -> None:
+    """Migration 0013 drops outbox_item.member_id (the item's person is its message's):
+    the items stay; going back fills the column again from each item's message."""
+    import sqlite3
+
+    from db.migrate import downgrade, upgrade
+
+    path = tmp_path / "items.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0012")
+    now = "2022-01-01 00:00:00"
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO committee (id, code, name, created_at, role_labels) "
+                     f"VALUES (1, 'b', 'B', '{now}', '{{}}')")
+        conn.execute("INSERT INTO member (id, telegram_user_id, committee_id, "
+                     "full_name, active, created_at, updated_at) "
+                     f"VALUES (5, 555, 1, 'Mai', 1, '{now}', '{now}')")
+        conn.execute("INSERT INTO outbox (id, dedupe_key, kind, member_id, chat_id, payload, "
+                     "status, attempts, next_attempt_at, created_at) VALUES (7, 'msg:k', "
+                     f"'reminder', 5, 555, '{{}}', 'pending', 0, '{now}', '{now}')")
+        conn.execute("INSERT INTO outbox_item (dedupe_key, outbox_id, kind, level, member_id, "
+                     f"created_at) VALUES ('k', 7, 'reminder', 0, 5, '{now}')")
+    upgrade(url)
+    with sqlite3.connect(path) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(outbox_item)")]
+        assert "member_id" not in columns
+        assert conn.execute("SELECT dedupe_key, outbox_id FROM outbox_item").fetchall() == [
+            ("k", 7)]
+    downgrade(url, "0012")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT dedupe_key, member_id FROM outbox_item").fetchall() == [
+            ("k", 5)]
