@@ -41,6 +41,7 @@ import holidays
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from core.calendar import ScheduleRule, WorkCalendar, occurrences
 from core.planfile import load_plan
@@ -1021,16 +1022,22 @@ def test_a_schedule_without_reminders_gets_none() -> None:
 
 class FakeSession:
     """Just enough of an AsyncSession for write_decisions(dry_run=True): the outbox holds
-    `stored` keys (a superset of the keys asked about does no harm)."""
+    `stored` keys (a superset of the keys asked about does no harm), looked up through its
+    connection (db.bulk.existing)."""
+
+    dialect = sqlite.dialect()
 
     def __init__(self, stored: set[str]):
         self.stored = stored
 
-    async def scalars(self, _statement: object) -> FakeSession:
+    async def connection(self) -> FakeSession:
         return self
 
-    def all(self) -> list[str]:
-        return sorted(self.stored)
+    async def exec_driver_sql(self, _statement: str, _parameters: object) -> FakeSession:
+        return self
+
+    def all(self) -> list[tuple[str]]:
+        return [(key,) for key in sorted(self.stored)]
 
     async def flush(self) -> None:
         return None
