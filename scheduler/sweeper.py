@@ -750,9 +750,8 @@ class _Runs:
     decides the next. Up to WRITERS runs are stored at once, each on its own connection
     (one when the messages are kept: they are kept in the order of the runs); `wait` waits
     for them, `close`, after an error, stops them (their statements rolled back). On SQLite
-    the runs are stored on the
-    session: its driver is a thread of this process, which the two would share, and the
-    write lock would be held while the next run is prepared."""
+    the runs are stored on the session: its driver is a thread of this process, which the
+    two would share, and the write lock would be held while the next run is prepared."""
 
     def __init__(self, session: AsyncSession, render: _Renderer, now: dt.datetime,
                  dry_run: bool, size: int | None, on_commit: OnCommit | None,
