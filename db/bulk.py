@@ -39,18 +39,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # tables of up to 32 columns.
 ROWS_PER_STATEMENT = 1000
 _Processor = Callable[[Any], Any]
+# The drivers whose parameter style the statements here are written in.
+_SQLITE = ("sqlite", "qmark")
+_POSTGRESQL = ("postgresql", "numeric_dollar")
 # (table, columns, returning, dialect, driver) -> the INSERT up to its rows, its RETURNING
 # clause, the processors
 _prepared: dict[tuple[Any, ...], tuple[str, str, list[_Processor | None]]] = {}
+
+
+def _require(dialect: Dialect, what: str, *supported: tuple[str, str]) -> None:
+    if (dialect.name, dialect.paramstyle) not in supported:
+        raise ValueError(f"{what}: {dialect.name} ({dialect.driver}) not supported")
 
 
 def _prepare(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
              dialect: Dialect) -> tuple[str, str, list[_Processor | None]]:
     key = (table.name, columns, returning, dialect.name, dialect.driver)
     if key not in _prepared:
-        if (dialect.name, dialect.paramstyle) not in (("sqlite", "qmark"),
-                                                      ("postgresql", "numeric_dollar")):
-            raise ValueError(f"bulk insert: {dialect.name} ({dialect.driver}) not supported")
+        _require(dialect, "bulk insert", _SQLITE, _POSTGRESQL)
         statement = insert(table).values({name: None for name in columns})
         if returning:
             statement = statement.returning(*[table.c[name] for name in returning])
@@ -82,7 +88,7 @@ def _lookup(table: Table, column: str, dialect: Dialect, count: int) -> str:
     if key not in _lookups:
         preparer = dialect.identifier_preparer
         name = preparer.format_column(table.c[column])
-        marks = (["?"] * count if dialect.paramstyle == "qmark"
+        marks = (["?"] * count if dialect.paramstyle == _SQLITE[1]
                  else [f"${n}" for n in range(1, count + 1)])
         _lookups[key] = (f"SELECT {name} FROM {preparer.format_table(table)} "
                          f"WHERE {name} IN ({', '.join(marks)})")
@@ -95,9 +101,7 @@ async def existing(connection: AsyncConnection, table: Table, column: str,
     `table` holds in `column`, looked up `chunk` at a time (within both databases' limit on
     parameters: 32,766)."""
     dialect = connection.dialect
-    if (dialect.name, dialect.paramstyle) not in (("sqlite", "qmark"),
-                                                  ("postgresql", "numeric_dollar")):
-        raise ValueError(f"lookup: {dialect.name} ({dialect.driver}) not supported")
+    _require(dialect, "lookup", _SQLITE, _POSTGRESQL)
     found: set[Any] = set()
     for start in range(0, len(values), chunk):
         part = tuple(values[start:start + chunk])
@@ -180,8 +184,7 @@ async def insert_linked(connection: AsyncConnection,
     parent's id: given either as the `key` column's value of a parent row of this call (a
     str), or as the id of a parent stored before (an int)."""
     dialect = connection.dialect
-    if (dialect.name, dialect.paramstyle) != ("postgresql", "numeric_dollar"):
-        raise ValueError(f"linked insert: {dialect.name} ({dialect.driver}) not supported")
+    _require(dialect, "linked insert", _POSTGRESQL)
     parents = tuple(parent_columns)
     children = tuple(child_columns)
     head, _tail, processors = _prepare(parent, parents, (), dialect)

@@ -693,15 +693,8 @@ async def _store(connection: AsyncConnection, batch: _Batch, now: dt.datetime, k
     rows = batch.rows
     ids: dict[str, int] = dict(await insert_rows(connection, _OUTBOX, _OUTBOX_COLUMNS, rows,
                                                  returning=("dedupe_key", "id")))
-    item_rows = [
-        (item.dedupe_key, ids[row[0]], item.kind, item.level, item.obligation_id, now)
-        for row, items in zip(rows, batch.items, strict=True) for item in items
-    ]
-    item_rows += [
-        (item.dedupe_key, outbox_id, item.kind, item.level, item.obligation_id, now)
-        for outbox_id, item in batch.folded
-    ]
-    await insert_rows(connection, _OUTBOX_ITEM, _ITEM_COLUMNS, item_rows)
+    await insert_rows(connection, _OUTBOX_ITEM, _ITEM_COLUMNS,
+                      _item_rows(batch, now, ids.__getitem__))
     if not keep:
         return len(rows)
     return [OutboxMessage(id=ids[row[0]], **dict(zip(_OUTBOX_COLUMNS, row, strict=True)))
@@ -711,17 +704,22 @@ async def _store(connection: AsyncConnection, batch: _Batch, now: dt.datetime, k
 async def _store_linked(writer: AsyncConnection, batch: _Batch, now: dt.datetime) -> int:
     """_store in one statement (db.bulk.insert_linked, on a connection in autocommit): each
     item names its message by the message's dedupe key, or, folded, by its id."""
-    rows = batch.rows
-    item_rows = [
-        (item.dedupe_key, row[0], item.kind, item.level, item.obligation_id, now)
-        for row, items in zip(rows, batch.items, strict=True) for item in items
+    await insert_linked(writer, _OUTBOX, _OUTBOX_COLUMNS, batch.rows, "dedupe_key",
+                        _OUTBOX_ITEM, _ITEM_COLUMNS, _item_rows(batch, now, str), "outbox_id")
+    return len(batch.rows)
+
+
+def _item_rows(batch: _Batch, now: dt.datetime, message: Callable[[str], int | str]
+               ) -> list[tuple[Any, ...]]:
+    """A run's items as rows of _ITEM_COLUMNS: each new message's items with
+    `message(its dedupe key)` for outbox_id, then the folded items with their message's id."""
+    return [
+        (item.dedupe_key, message(row[0]), item.kind, item.level, item.obligation_id, now)
+        for row, items in zip(batch.rows, batch.items, strict=True) for item in items
     ] + [
         (item.dedupe_key, outbox_id, item.kind, item.level, item.obligation_id, now)
         for outbox_id, item in batch.folded
     ]
-    await insert_linked(writer, _OUTBOX, _OUTBOX_COLUMNS, rows, "dedupe_key",
-                        _OUTBOX_ITEM, _ITEM_COLUMNS, item_rows, "outbox_id")
-    return len(rows)
 
 
 async def _writer(session: AsyncSession, keep: bool) -> AsyncConnection | None:

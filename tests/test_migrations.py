@@ -102,6 +102,21 @@ def test_postgres_urls_get_the_async_driver(url: str) -> None:
     assert normalize_url(url).startswith("postgresql+asyncpg://")
 
 
+def _committee_and_member(path: Path, now: str, agency: bool) -> None:
+    """A committee and its member Mai (id 5, Telegram 555), in agency 10 when `agency`."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO committee (id, code, name, created_at, role_labels) "
+                     f"VALUES (1, 'b', 'B', '{now}', '{{}}')")
+        if agency:
+            conn.execute("INSERT INTO agency (id, committee_id, code, name, kind, escalate) "
+                         "VALUES (10, 1, 'a', 'A', 'k', 1)")
+        conn.execute("INSERT INTO member (id, telegram_user_id, committee_id, agency_id, "
+                     "full_name, active, created_at, updated_at) VALUES (5, 555, 1, "
+                     f"{10 if agency else 'NULL'}, 'Mai', 1, '{now}', '{now}')")
+
+
 def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_reference_it(tmp_path: Path) -> None:
     """Migration 0010 rebuilds `member` on SQLite (a column becomes nullable). Foreign keys
     are off while migrations run, so the drop does not cascade: the roles stay."""
@@ -113,14 +128,8 @@ def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_reference_it(tmp_path:
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url, "0009")
     now = "2022-01-01 00:00:00"
+    _committee_and_member(path, now, agency=True)
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO committee (id, code, name, created_at, role_labels) "
-                     f"VALUES (1, 'b', 'B', '{now}', '{{}}')")
-        conn.execute("INSERT INTO agency (id, committee_id, code, name, kind, escalate) "
-                     "VALUES (10, 1, 'a', 'A', 'k', 1)")
-        conn.execute("INSERT INTO member (id, telegram_user_id, committee_id, agency_id, "
-                     "full_name, active, created_at, updated_at) "
-                     f"VALUES (5, 555, 1, 10, 'Mai', 1, '{now}', '{now}')")
         conn.execute("INSERT INTO member_role (member_id, role, granted_at) "
                      f"VALUES (5, 'reporter', '{now}')")
     for step in (lambda: upgrade(url), lambda: downgrade(url, "0009"), lambda: upgrade(url)):
@@ -143,12 +152,8 @@ def test_an_outbox_items_person_is_its_messages_across_0013(tmp_path: Path) -> N
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url, "0012")
     now = "2022-01-01 00:00:00"
+    _committee_and_member(path, now, agency=False)
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO committee (id, code, name, created_at, role_labels) "
-                     f"VALUES (1, 'b', 'B', '{now}', '{{}}')")
-        conn.execute("INSERT INTO member (id, telegram_user_id, committee_id, "
-                     "full_name, active, created_at, updated_at) "
-                     f"VALUES (5, 555, 1, 'Mai', 1, '{now}', '{now}')")
         conn.execute("INSERT INTO outbox (id, dedupe_key, kind, member_id, chat_id, payload, "
                      "status, attempts, next_attempt_at, created_at) VALUES (7, 'msg:k', "
                      f"'reminder', 5, 555, '{{}}', 'pending', 0, '{now}', '{now}')")
