@@ -59,9 +59,15 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
     # Errors must not print SQL parameters: they hold officials' answers.
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite:
+        # SQLite's busy timeout: how long a statement waits for another process's writer.
         kwargs.setdefault("connect_args", {"timeout": 30})
         # One hand-off to aiosqlite's thread per statement, not three or four.
         kwargs["module"] = sqlite_driver.dbapi()
+        # The connection given back last is taken next: the turns, one at a time, keep
+        # using one connection, whose page cache its own commits leave valid (SQLite drops
+        # a connection's cache when another one has written): its statements ran in 0.19 ms
+        # per turn on its thread instead of 0.30 ms (bench/updates.py).
+        kwargs.setdefault("pool_use_lifo", True)
     else:
         # Connections kept open for the turns, the sender and the sweep at once: with
         # SQLAlchemy's default 5, every connection over 5 was closed when given back and
@@ -80,7 +86,6 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncE
             # WAL lets the sender and the handlers read while one of them writes.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")

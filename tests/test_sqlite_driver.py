@@ -6,6 +6,7 @@ the write lock (BEGIN IMMEDIATE) in its first statement's hand-off."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,24 +17,95 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from db import sqlite_driver
 from db.session import immediate, make_engine, make_sessionmaker
 from tests.support.sqlite_lock import write_lock_taken
 
 
 @contextmanager
 def hand_offs_counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every call run on aiosqlite's thread: the driver's (statements, commit, rollback) and
+    aiosqlite's own (connect, close, anything SQLAlchemy's adapter still does)."""
     hand_offs: list[Any] = []
     execute = aiosqlite.Connection._execute
+    on_thread = sqlite_driver._on_thread
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         hand_offs.append(fn)
         return await execute(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
+    async def counted_driver(connection: aiosqlite.Connection, fn: Any) -> Any:
+        hand_offs.append(fn)
+        return await on_thread(connection, fn)
+
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    monkeypatch.setattr(sqlite_driver, "_on_thread", counted_driver)
     try:
         yield hand_offs
     finally:
         monkeypatch.undo()
+
+
+async def test_each_hand_off_lets_go_of_the_gil_once_queued(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver's thread can start a statement, a commit or a rollback at once, not when
+    the event loop next waits: the loop's thread releases the GIL (time.sleep(0)) after
+    queuing each, before it waits for the answer."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'gil.sqlite3'}")
+    sessions = make_sessionmaker(engine)
+    events: list[str] = []
+    sleep = time.sleep
+
+    def recorded_sleep(seconds: float) -> None:
+        events.append(f"sleep {seconds}")
+        sleep(seconds)
+
+    def queued(tx: Any) -> Any:
+        put = tx.put_nowait
+
+        def put_nowait(item: Any) -> None:
+            events.append("queued")
+            put(item)
+        return put_nowait
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        monkeypatch.setattr(sqlite_driver.time, "sleep", recorded_sleep)
+        async with sessions() as session:
+            raw = (await session.connection()).sync_connection.connection.dbapi_connection
+            tx = raw._connection._tx
+            raw._connection._tx = type("Tx", (), {"put_nowait": staticmethod(queued(tx)),
+                                                  "get": tx.get})()
+            try:
+                await session.execute(text("INSERT INTO t DEFAULT VALUES"))
+                await session.commit()
+                await session.execute(text("INSERT INTO t DEFAULT VALUES"))
+                await session.rollback()
+            finally:
+                raw._connection._tx = tx
+        # two statements, a commit and a rollback: each queued, then the GIL let go
+        assert events == ["queued", "sleep 0"] * 4
+    finally:
+        await engine.dispose()
+
+
+async def test_the_connection_given_back_last_is_taken_next(tmp_path: Path) -> None:
+    """One turn after another keeps using one connection (its page cache stays valid), not
+    each of the pool's in turn."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'lifo.sqlite3'}")
+    try:
+        first, second = await engine.connect(), await engine.connect()
+        raw_first = (await first.get_raw_connection()).dbapi_connection
+        raw_second = (await second.get_raw_connection()).dbapi_connection
+        assert raw_first is not raw_second
+        await first.close()
+        await second.close()  # given back last
+        for _ in range(3):
+            async with engine.connect() as conn:
+                assert (await conn.get_raw_connection()).dbapi_connection is raw_second
+    finally:
+        await engine.dispose()
 
 
 async def test_a_statement_is_one_hand_off(tmp_path: Path,
