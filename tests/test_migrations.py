@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -102,10 +103,15 @@ def test_postgres_urls_get_the_async_driver(url: str) -> None:
     assert normalize_url(url).startswith("postgresql+asyncpg://")
 
 
-def _committee_and_member(path: Path, now: str, agency: bool) -> None:
-    """A committee and its member Mai (id 5, Telegram 555), in agency 10 when `agency`."""
-    import sqlite3
+NOW = "2022-01-01 00:00:00"
 
+
+def _mai_at(path: Path, revision: str, agency: bool) -> str:
+    """A SQLite database at `revision` with a committee and its member Mai (id 5, Telegram
+    555), in agency 10 when `agency`; its URL."""
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, revision)
+    now = NOW
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO committee (id, code, name, created_at, role_labels) "
                      f"VALUES (1, 'b', 'B', '{now}', '{{}}')")
@@ -115,20 +121,14 @@ def _committee_and_member(path: Path, now: str, agency: bool) -> None:
         conn.execute("INSERT INTO member (id, telegram_user_id, committee_id, agency_id, "
                      "full_name, active, created_at, updated_at) VALUES (5, 555, 1, "
                      f"{10 if agency else 'NULL'}, 'Mai', 1, '{now}', '{now}')")
+    return url
 
 
 def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_reference_it(tmp_path: Path) -> None:
     """Migration 0010 rebuilds `member` on SQLite (a column becomes nullable). Foreign keys
     are off while migrations run, so the drop does not cascade: the roles stay."""
-    import sqlite3
-
-    from db.migrate import downgrade, upgrade
-
     path = tmp_path / "rebuild.sqlite3"
-    url = f"sqlite+aiosqlite:///{path}"
-    upgrade(url, "0009")
-    now = "2022-01-01 00:00:00"
-    _committee_and_member(path, now, agency=True)
+    url, now = _mai_at(path, "0009", agency=True), NOW
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO member_role (member_id, role, granted_at) "
                      f"VALUES (5, 'reporter', '{now}')")
@@ -144,15 +144,8 @@ def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_reference_it(tmp_path:
 def test_an_outbox_items_person_is_its_messages_across_0013(tmp_path: Path) -> None:
     """Migration 0013 drops outbox_item.member_id (the item's person is its message's):
     the items stay; going back fills the column again from each item's message."""
-    import sqlite3
-
-    from db.migrate import downgrade, upgrade
-
     path = tmp_path / "items.sqlite3"
-    url = f"sqlite+aiosqlite:///{path}"
-    upgrade(url, "0012")
-    now = "2022-01-01 00:00:00"
-    _committee_and_member(path, now, agency=False)
+    url, now = _mai_at(path, "0012", agency=False), NOW
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO outbox (id, dedupe_key, kind, member_id, chat_id, payload, "
                      "status, attempts, next_attempt_at, created_at) VALUES (7, 'msg:k', "
